@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package ciuicfs needs to build, test and run.
+# Idempotent and quiet when everything is present; works as root or via sudo.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config g++
+  fuse3 libfuse3-dev
+  liblmdb-dev lmdb-utils
+  libxxhash-dev
+  libzstd-dev
+  libboost-program-options-dev
+  libgtest-dev
+  libtorch-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  echo "setup.sh: need root (or sudo) to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "setup.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The one test command: installs packages, builds, runs every test.
+# Usage: scripts/test.sh [--asan | --tsan]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+case "${1:-}" in
+  --asan) export BUILD_DIR=build-asan; scripts/build.sh -DCIUICFS_ASAN=ON ;;
+  --tsan) export BUILD_DIR=build-tsan; scripts/build.sh -DCIUICFS_TSAN=ON ;;
+  "") scripts/build.sh ;;
+  *) echo "usage: scripts/test.sh [--asan | --tsan]" >&2; exit 2 ;;
+esac
+cd "${BUILD_DIR:-build}"
+ctest --output-on-failure --parallel "$(nproc)"

@@ -1,0 +1,209 @@
+#include "store/records.h"
+
+#include <algorithm>
+
+#include "store/coding.h"
+
+namespace ciuicfs {
+namespace {
+
+Hash128 ReadHash(Decoder* d) {
+  std::string_view b = d->Bytes(16);
+  return b.size() == 16 ? Hash128::FromBytes(b.data()) : Hash128{};
+}
+
+void EncodeChanges(const std::vector<Change>& changes, std::string* out) {
+  PutLE<uint32_t>(out, static_cast<uint32_t>(changes.size()));
+  for (const Change& c : changes) {
+    PutLE<uint8_t>(out, static_cast<uint8_t>(c.kind));
+    PutLE<uint16_t>(out, static_cast<uint16_t>(c.path.size()));
+    out->append(c.path);
+    c.version.AppendTo(out);
+    PutLE<uint64_t>(out, c.size);
+  }
+}
+
+}  // namespace
+
+std::string EncodeChunkRow(const ChunkRow& row) {
+  std::string out;
+  PutLE<uint32_t>(&out, row.location.pack);
+  PutLE<uint64_t>(&out, row.location.offset);
+  PutLE<uint32_t>(&out, row.location.stored_len);
+  PutLE<uint32_t>(&out, row.location.raw_len);
+  PutLE<uint8_t>(&out, static_cast<uint8_t>(row.location.encoding));
+  PutLE<uint32_t>(&out, row.refcount);
+  return out;
+}
+
+bool DecodeChunkRow(std::string_view v, ChunkRow* row) {
+  Decoder d(v);
+  row->location.pack = d.LE<uint32_t>();
+  row->location.offset = d.LE<uint64_t>();
+  row->location.stored_len = d.LE<uint32_t>();
+  row->location.raw_len = d.LE<uint32_t>();
+  row->location.encoding = static_cast<Encoding>(d.LE<uint8_t>());
+  row->refcount = d.LE<uint32_t>();
+  return d.done();
+}
+
+std::string EncodePackRow(const PackRow& row) {
+  std::string out;
+  PutLE<uint64_t>(&out, row.indexed_end);
+  PutLE<uint64_t>(&out, row.synced_end);
+  PutLE<uint64_t>(&out, row.live_bytes);
+  PutLE<uint64_t>(&out, row.live_records);
+  return out;
+}
+
+bool DecodePackRow(std::string_view v, PackRow* row) {
+  Decoder d(v);
+  row->indexed_end = d.LE<uint64_t>();
+  row->synced_end = d.LE<uint64_t>();
+  row->live_bytes = d.LE<uint64_t>();
+  row->live_records = d.LE<uint64_t>();
+  return d.done();
+}
+
+size_t Manifest::ChunkAt(uint64_t offset) const {
+  auto it = std::upper_bound(chunks.begin(), chunks.end(), offset,
+                             [](uint64_t off, const ChunkRef& c) { return off < c.end; });
+  return static_cast<size_t>(it - chunks.begin());
+}
+
+std::string EncodeManifest(const Manifest& m, uint32_t refcount) {
+  std::string out;
+  out.reserve(16 + m.chunks.size() * 24);
+  PutLE<uint32_t>(&out, refcount);
+  PutLE<uint64_t>(&out, m.size);
+  PutLE<uint32_t>(&out, static_cast<uint32_t>(m.chunks.size()));
+  for (const ChunkRef& c : m.chunks) {
+    c.id.AppendTo(&out);
+    PutLE<uint64_t>(&out, c.end);
+  }
+  return out;
+}
+
+bool DecodeManifest(std::string_view v, Manifest* m, uint32_t* refcount) {
+  Decoder d(v);
+  uint32_t rc = d.LE<uint32_t>();
+  if (refcount) *refcount = rc;
+  m->size = d.LE<uint64_t>();
+  uint32_t n = d.LE<uint32_t>();
+  if (!d.ok() || v.size() != 16 + size_t{n} * 24) return false;
+  m->chunks.resize(n);
+  uint64_t prev = 0;
+  for (auto& c : m->chunks) {
+    c.id = ReadHash(&d);
+    c.end = d.LE<uint64_t>();
+    if (c.end <= prev) return false;
+    prev = c.end;
+  }
+  return d.done() && prev == m->size;
+}
+
+std::string EncodeTree(const Tree& tree) {
+  std::string out;
+  PutLE<uint32_t>(&out, static_cast<uint32_t>(tree.size()));
+  for (const TreeEntry& e : tree) {
+    PutLE<uint16_t>(&out, static_cast<uint16_t>(e.path.size()));
+    out.append(e.path);
+    PutLE<uint8_t>(&out, static_cast<uint8_t>(e.kind));
+    PutLE<uint32_t>(&out, e.mode);
+    PutLE<uint64_t>(&out, e.size);
+    PutLE<int64_t>(&out, e.mtime_ns);
+    e.version.AppendTo(&out);
+  }
+  return out;
+}
+
+bool DecodeTree(std::string_view v, Tree* tree) {
+  Decoder d(v);
+  uint32_t n = d.LE<uint32_t>();
+  if (!d.ok() || n > v.size()) return false;
+  tree->resize(n);
+  for (TreeEntry& e : *tree) {
+    e.path = std::string(d.Bytes(d.LE<uint16_t>()));
+    e.kind = static_cast<EntryKind>(d.LE<uint8_t>());
+    e.mode = d.LE<uint32_t>();
+    e.size = d.LE<uint64_t>();
+    e.mtime_ns = d.LE<int64_t>();
+    e.version = ReadHash(&d);
+  }
+  return d.done();
+}
+
+std::string EncodeSnapshot(const Snapshot& s) {
+  std::string out;
+  PutLE<uint64_t>(&out, s.seq);
+  s.id.AppendTo(&out);
+  s.parent.AppendTo(&out);
+  s.tree.AppendTo(&out);
+  PutLE<int64_t>(&out, s.step);
+  PutLE<int64_t>(&out, s.time_ns);
+  PutLE<uint64_t>(&out, s.bytes_added);
+  EncodeChanges(s.changes, &out);
+  return out;
+}
+
+bool DecodeSnapshot(std::string_view v, Snapshot* s) {
+  Decoder d(v);
+  s->seq = d.LE<uint64_t>();
+  s->id = ReadHash(&d);
+  s->parent = ReadHash(&d);
+  s->tree = ReadHash(&d);
+  s->step = d.LE<int64_t>();
+  s->time_ns = d.LE<int64_t>();
+  s->bytes_added = d.LE<uint64_t>();
+  uint32_t n = d.LE<uint32_t>();
+  if (!d.ok() || n > v.size()) return false;
+  s->changes.resize(n);
+  for (Change& c : s->changes) {
+    c.kind = static_cast<ChangeKind>(d.LE<uint8_t>());
+    c.path = std::string(d.Bytes(d.LE<uint16_t>()));
+    c.version = ReadHash(&d);
+    c.size = d.LE<uint64_t>();
+  }
+  return d.done();
+}
+
+Hash128 ComputeSnapshotId(const Snapshot& s) {
+  std::string buf;
+  s.parent.AppendTo(&buf);
+  s.tree.AppendTo(&buf);
+  PutLE<uint64_t>(&buf, s.seq);
+  PutLE<int64_t>(&buf, s.step);
+  PutLE<int64_t>(&buf, s.time_ns);
+  EncodeChanges(s.changes, &buf);
+  return Hash128::Of(buf);
+}
+
+std::string SeqKey(uint64_t seq) {
+  std::string k;
+  PutBE<uint64_t>(&k, seq);
+  return k;
+}
+
+uint64_t DecodeSeqKey(std::string_view k) { return k.size() == 8 ? LoadBE<uint64_t>(k.data()) : 0; }
+
+std::string StepKey(int64_t step, uint64_t seq) {
+  std::string k;
+  PutBE<uint64_t>(&k, static_cast<uint64_t>(step) ^ (uint64_t{1} << 63));
+  PutBE<uint64_t>(&k, seq);
+  return k;
+}
+
+std::string PathKey(std::string_view path, uint64_t seq) {
+  std::string k(path);
+  k.push_back('\0');
+  PutBE<uint64_t>(&k, seq);
+  return k;
+}
+
+std::string PackKey(uint32_t pack) {
+  std::string k;
+  PutBE<uint32_t>(&k, pack);
+  return k;
+}
+
+}  // namespace ciuicfs

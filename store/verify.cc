@@ -1,0 +1,156 @@
+// Verify: walks every snapshot, tree, version and chunk, reads every chunk
+// back against its id, recomputes every reference count, and checks the
+// packs against the index. Reports problems; repairs nothing.
+#include <map>
+#include <set>
+
+#include "store/coding.h"
+#include "store/index_access.h"
+#include "store/lmdb_env.h"
+#include "store/pack.h"
+#include "store/store.h"
+
+namespace ciuicfs {
+
+Result<VerifyReport> Store::Verify() {
+  VerifyReport report;
+  auto problem = [&](std::string line) { report.problems.push_back(std::move(line)); };
+
+  // Collect the whole reference graph in one read transaction.
+  std::vector<Snapshot> snapshots;
+  std::map<Hash128, uint32_t> tree_refs;                    // tree -> snapshots using it
+  std::map<VersionId, uint32_t> version_refs;               // version -> tree entries using it
+  std::map<VersionId, std::string> version_example;         // version -> "path@seq"
+  std::map<ChunkId, uint32_t> chunk_refs;                   // chunk -> manifest occurrences
+  std::map<ChunkId, std::set<VersionId>> chunk_versions;
+  std::map<ChunkId, ChunkRow> rows;
+  std::map<uint32_t, PackRow> pack_rows;
+  {
+    auto snaps = ListSnapshots();
+    if (!snaps.ok()) return snaps.status();
+    snapshots = std::move(snaps.value());
+    auto txn = env_->BeginRead();
+    if (!txn.ok()) return txn.status();
+    for (const Snapshot& s : snapshots) {
+      if (ComputeSnapshotId(s) != s.id) problem("snapshot " + std::to_string(s.seq) + ": id does not match its content");
+      if (!s.tree.IsZero()) ++tree_refs[s.tree];
+      auto tree = LoadTree(**txn, s.tree, nullptr);
+      if (!tree.ok()) {
+        problem("snapshot " + std::to_string(s.seq) + ": " + tree.status().message());
+        continue;
+      }
+      if (tree_refs[s.tree] > 1 || s.tree.IsZero()) {
+        for (const TreeEntry& e : *tree)
+          if (e.kind != EntryKind::kDirectory && !version_example.count(e.version))
+            version_example[e.version] = e.path + "@" + std::to_string(s.seq);
+        continue;  // a tree's references count once per stored tree
+      }
+      for (const TreeEntry& e : *tree) {
+        if (e.kind == EntryKind::kDirectory) continue;
+        ++version_refs[e.version];
+        version_example.try_emplace(e.version, e.path + "@" + std::to_string(s.seq));
+      }
+    }
+    for (auto& [vid, uses] : version_refs) {
+      uint32_t stored_ref = 0;
+      auto m = LoadManifest(**txn, vid, &stored_ref);
+      if (!m.ok()) {
+        problem("version " + vid.ShortHex() + " (" + version_example[vid] + "): " + m.status().message());
+        continue;
+      }
+      if (stored_ref != uses)
+        problem("version " + vid.ShortHex() + ": refcount " + std::to_string(stored_ref) + ", referenced " +
+                std::to_string(uses) + " times");
+      for (const ChunkRef& c : m->chunks) {
+        ++chunk_refs[c.id];
+        chunk_versions[c.id].insert(vid);
+      }
+    }
+    Status bad;
+    CIUIC_RETURN_IF_ERROR((*txn)->Scan(Db::kTrees, "", [&](std::string_view k, std::string_view v) {
+      Hash128 id = Hash128::FromBytes(k.data());
+      uint32_t rc = v.size() >= 4 ? LoadLE<uint32_t>(v.data()) : 0;
+      if (tree_refs[id] != rc)
+        problem("tree " + id.ShortHex() + ": refcount " + std::to_string(rc) + ", used by " +
+                std::to_string(tree_refs[id]) + " snapshots");
+      return true;
+    }));
+    CIUIC_RETURN_IF_ERROR((*txn)->Scan(Db::kManifests, "", [&](std::string_view k, std::string_view) {
+      VersionId id = Hash128::FromBytes(k.data());
+      if (!version_refs.count(id)) problem("version " + id.ShortHex() + " is stored but no snapshot uses it");
+      return true;
+    }));
+    CIUIC_RETURN_IF_ERROR((*txn)->Scan(Db::kChunks, "", [&](std::string_view k, std::string_view v) {
+      ChunkRow row;
+      if (k.size() != 16 || !DecodeChunkRow(v, &row)) {
+        problem("index: undecodable chunk row");
+        return true;
+      }
+      rows[Hash128::FromBytes(k.data())] = row;
+      return true;
+    }));
+    CIUIC_RETURN_IF_ERROR((*txn)->Scan(Db::kPacks, "", [&](std::string_view k, std::string_view v) {
+      PackRow row;
+      if (k.size() != 4 || !DecodePackRow(v, &row)) bad = Status::Corruption("index: bad packs row");
+      pack_rows[LoadBE<uint32_t>(k.data())] = row;
+      return bad.ok();
+    }));
+    CIUIC_RETURN_IF_ERROR(bad);
+  }
+  report.snapshots = snapshots.size();
+  report.versions = version_refs.size();
+  report.packs = pack_rows.size();
+
+  auto affected = [&](const ChunkId& id) {
+    std::string out;
+    for (const VersionId& v : chunk_versions[id]) {
+      if (!out.empty()) out += ", ";
+      out += version_example.count(v) ? version_example[v] : v.ShortHex();
+    }
+    return out.empty() ? std::string("no file version") : out;
+  };
+
+  // Every referenced chunk: indexed, refcount right, bytes match the id.
+  std::string buf;
+  for (auto& [id, uses] : chunk_refs) {
+    ++report.chunks;
+    auto it = rows.find(id);
+    if (it == rows.end()) {
+      problem("chunk " + id.Hex() + " is missing from the index; affects " + affected(id));
+      continue;
+    }
+    if (it->second.refcount != uses)
+      problem("chunk " + id.Hex() + ": refcount " + std::to_string(it->second.refcount) + ", referenced " +
+              std::to_string(uses) + " times");
+    Status s = packs_->Read(id, it->second.location, &buf);
+    if (!s.ok()) problem(s.message() + "; affects " + affected(id));
+  }
+  // Every index row points inside a listed pack; live accounting matches.
+  std::map<uint32_t, std::pair<uint64_t, uint64_t>> live;  // pack -> (bytes, max end)
+  for (auto& [id, row] : rows) {
+    if (row.refcount != 0 && !chunk_refs.count(id))
+      problem("chunk " + id.Hex() + ": refcount " + std::to_string(row.refcount) + " but no version uses it");
+    auto& l = live[row.location.pack];
+    l.first += kRecordHeaderSize + row.location.stored_len;
+    l.second = std::max(l.second, row.location.end());
+    if (!pack_rows.count(row.location.pack))
+      problem("chunk " + id.Hex() + " points at packs/" + PackFileName(row.location.pack) + ", which the index does not list");
+  }
+  for (auto& [pack, row] : pack_rows) {
+    auto size = packs_->FileSize(pack);
+    const std::string name = "packs/" + PackFileName(pack);
+    if (!size.ok()) {
+      problem(name + " is missing (" + size.status().message() + ")");
+      continue;
+    }
+    if (*size < row.indexed_end)
+      problem(name + " is " + std::to_string(*size) + " bytes, the index reaches " + std::to_string(row.indexed_end));
+    if (live[pack].first != row.live_bytes)
+      problem(name + ": live bytes " + std::to_string(row.live_bytes) + " recorded, " +
+              std::to_string(live[pack].first) + " counted");
+    if (live[pack].second > row.indexed_end) problem(name + ": a chunk lies past the indexed end");
+  }
+  return report;
+}
+
+}  // namespace ciuicfs

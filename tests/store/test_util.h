@@ -1,0 +1,47 @@
+// Helpers for store/ tests: temp dirs, deterministic data, one-call ingest.
+#ifndef CIUICFS_TESTS_STORE_TEST_UTIL_H_
+#define CIUICFS_TESTS_STORE_TEST_UTIL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "store/store.h"
+
+namespace ciuicfs::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// `n` pseudo-random bytes, the same for the same seed.
+std::string RandomBytes(uint64_t seed, size_t n);
+
+std::unique_ptr<Store> OpenStore(const std::string& dir, StoreOptions options = {});
+
+// Ingests `data` in pieces of `piece` bytes.
+PendingVersion Ingest(Store* store, const std::string& data, size_t piece = 1 << 20);
+
+// Ingests and commits one file; returns the snapshot.
+Snapshot CommitFile(Store* store, const std::string& path, const std::string& data,
+                    std::optional<int64_t> step = std::nullopt);
+
+// The whole content of a stored version.
+std::string ReadVersion(Store* store, const VersionId& id);
+
+// The version of `path` in snapshot `snap`'s tree (zero id when absent).
+VersionId VersionIn(Store* store, const Snapshot& snap, const std::string& path);
+
+uint64_t FileSize(const std::string& path);
+
+}  // namespace ciuicfs::testing
+
+#endif  // CIUICFS_TESTS_STORE_TEST_UTIL_H_
