@@ -3,6 +3,8 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 namespace ciuicfs {
 namespace {
@@ -60,51 +62,70 @@ size_t Chunker::NextBoundary(const uint8_t* data, size_t n) const {
   return limit;
 }
 
+// Buffers are recycled through a pool so that a steady stream does not
+// fault in fresh pages for every block; the pool's mutex orders a
+// consumer's last read of a block before the block's reuse.
+struct StreamChunker::BlockPool {
+  std::mutex mu;
+  std::vector<uint8_t*> free;
+  size_t size;
+  explicit BlockPool(size_t s) : size(s) {}
+  ~BlockPool() {
+    for (uint8_t* b : free) delete[] b;
+  }
+};
+
 StreamChunker::StreamChunker(const Chunker* chunker, Sink sink)
     : chunker_(chunker),
       sink_(std::move(sink)),
-      cap_(4 * size_t{chunker->params().max_size}) {}
+      cap_(4 * size_t{chunker->params().max_size}),
+      pool_(std::make_shared<BlockPool>(cap_)) {}
 
 StreamChunker::~StreamChunker() = default;
+
+Status StreamChunker::NextBlock() {
+  uint8_t* raw = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(pool_->mu);
+    if (!pool_->free.empty()) {
+      raw = pool_->free.back();
+      pool_->free.pop_back();
+    }
+  }
+  if (!raw) raw = new uint8_t[cap_];
+  std::shared_ptr<uint8_t> next(raw, [pool = pool_](uint8_t* b) {
+    std::lock_guard<std::mutex> lock(pool->mu);
+    if (pool->free.size() < 16) pool->free.push_back(b);
+    else delete[] b;
+  });
+  // Carry the unfinished tail (< max bytes) over to the new block.
+  if (block_ && end_ > start_) std::memcpy(next.get(), block_.get() + start_, end_ - start_);
+  end_ -= start_;
+  start_ = 0;
+  block_ = std::move(next);
+  return Status::Ok();
+}
 
 Status StreamChunker::Drain(bool last) {
   const size_t max = chunker_->params().max_size;
   while (end_ > start_ && (last || end_ - start_ >= max)) {
-    size_t len = chunker_->NextBoundary(buf_.get() + start_, end_ - start_);
-    CIUIC_RETURN_IF_ERROR(sink_(buf_.get() + start_, len));
+    size_t len = chunker_->NextBoundary(block_.get() + start_, end_ - start_);
+    CIUIC_RETURN_IF_ERROR(sink_(block_.get() + start_, len, block_));
     start_ += len;
   }
-  if (start_ == end_) start_ = end_ = 0;
   return Status::Ok();
 }
 
 Status StreamChunker::Append(const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
-  const size_t max = chunker_->params().max_size;
   while (n > 0) {
-    if (start_ == end_) {
-      // Nothing buffered: cut straight from the caller's bytes while a
-      // whole window is available, and buffer only the tail.
-      while (n >= max) {
-        size_t len = chunker_->NextBoundary(p, n);
-        CIUIC_RETURN_IF_ERROR(sink_(p, len));
-        p += len;
-        n -= len;
-      }
-      if (n == 0) break;
-    }
-    if (!buf_) buf_.reset(new uint8_t[cap_]);
-    if (end_ == cap_) {  // start_ > 0 here: Drain leaves < max buffered
-      std::memmove(buf_.get(), buf_.get() + start_, end_ - start_);
-      end_ -= start_;
-      start_ = 0;
-    }
+    if (!block_ || end_ == cap_) CIUIC_RETURN_IF_ERROR(NextBlock());
     size_t take = cap_ - end_ < n ? cap_ - end_ : n;
-    std::memcpy(buf_.get() + end_, p, take);
+    std::memcpy(block_.get() + end_, p, take);
     end_ += take;
     p += take;
     n -= take;
-    CIUIC_RETURN_IF_ERROR(Drain(false));
+    CIUIC_RETURN_IF_ERROR(Drain(false));  // leaves < max bytes, so a full block has start_ > 0
   }
   return Status::Ok();
 }

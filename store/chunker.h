@@ -5,7 +5,9 @@
 // Chunker is immutable after construction and safe to share between
 // threads. StreamChunker belongs to one writer: it accepts bytes in pieces
 // of any size and emits exactly the chunks a one-shot pass over the whole
-// content would.
+// content would. Each emitted chunk comes with a keep-alive handle: the
+// bytes stay valid while the handle is held, so a consumer on another
+// thread can hash and store them after the sink returns.
 #ifndef CIUICFS_STORE_CHUNKER_H_
 #define CIUICFS_STORE_CHUNKER_H_
 
@@ -47,9 +49,9 @@ class Chunker {
 
 class StreamChunker {
  public:
-  // Called once per chunk, in order; the bytes are valid only during the
-  // call. A non-OK status stops the stream and is returned to the caller.
-  using Sink = std::function<Status(const uint8_t* data, size_t n)>;
+  // Called once per chunk, in order; the bytes are valid while a copy of
+  // `keep` lives. A non-OK status stops the stream and is returned.
+  using Sink = std::function<Status(const uint8_t* data, size_t n, std::shared_ptr<const void> keep)>;
 
   StreamChunker(const Chunker* chunker, Sink sink);
   ~StreamChunker();
@@ -61,12 +63,15 @@ class StreamChunker {
   Status Finish();
 
  private:
+  struct BlockPool;
   Status Drain(bool last);
+  Status NextBlock();
 
   const Chunker* chunker_;
   Sink sink_;
-  std::unique_ptr<uint8_t[]> buf_;
-  size_t cap_;
+  const size_t cap_;
+  std::shared_ptr<BlockPool> pool_;
+  std::shared_ptr<uint8_t> block_;  // the current buffer; shared with consumers
   size_t start_ = 0;
   size_t end_ = 0;
 };

@@ -36,19 +36,82 @@ void PendingVersion::Release() {
 
 IngestSession::IngestSession(Store* store)
     : store_(store),
-      chunker_(store->chunker_.get(), [this](const uint8_t* p, size_t n) { return OnChunk(p, n); }) {
+      chunker_(store->chunker_.get(),
+               [this](const uint8_t* p, size_t n, std::shared_ptr<const void> keep) {
+                 return OnChunk(p, n, std::move(keep));
+               }) {
   pending_.store_ = store;
 }
 
-IngestSession::~IngestSession() = default;  // pending_ releases any pins
+IngestSession::~IngestSession() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    queue_.clear();  // abandoned: drop what was not stored yet
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  // pending_ releases any pins
+}
 
 Status IngestSession::Append(const void* data, size_t n) {
   if (finished_) return Status::InvalidArgument("append after finish");
-  hasher_.Update(data, n);
   return chunker_.Append(data, n);
 }
 
-Status IngestSession::OnChunk(const uint8_t* data, size_t n) {
+// Stage 1 -> stage 2. Small files finished in one go never start a thread.
+Status IngestSession::OnChunk(const uint8_t* data, size_t n, std::shared_ptr<const void> keep) {
+  if (!worker_.joinable()) {
+    if (finished_) return StoreChunk(data, n);
+    worker_ = std::thread([this] { WorkerLoop(); });
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return queued_bytes_ < kMaxQueuedBytes || !worker_status_.ok(); });
+  if (!worker_status_.ok()) return worker_status_;
+  queue_.push_back(Work{data, n, std::move(keep)});
+  queued_bytes_ += n;
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+void IngestSession::WorkerLoop() {
+  for (;;) {
+    Work w;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) return;
+      w = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Status s = StoreChunk(w.data, w.n);
+    w.keep.reset();
+    std::lock_guard<std::mutex> lock(mu_);
+    queued_bytes_ -= w.n;
+    if (!s.ok() && worker_status_.ok()) {
+      worker_status_ = s;
+      queue_.clear();
+      queued_bytes_ = 0;
+    }
+    cv_.notify_all();
+  }
+}
+
+Status IngestSession::StopWorker() {
+  if (!worker_.joinable()) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  return worker_status_;
+}
+
+// Stage 2, in chunk order: content hash, dedup look-up, pack append.
+Status IngestSession::StoreChunk(const uint8_t* data, size_t n) {
+  hasher_.Update(data, n);
   ChunkId id = Hash128::Of(data, n);
   if (seen_.insert(id).second) {
     auto added = store_->PinOrStore(id, data, n);
@@ -66,8 +129,11 @@ Status IngestSession::OnChunk(const uint8_t* data, size_t n) {
 
 Result<PendingVersion> IngestSession::Finish() {
   if (finished_) return Status::InvalidArgument("finish called twice");
-  finished_ = true;
-  CIUIC_RETURN_IF_ERROR(chunker_.Finish());
+  finished_ = true;  // from here OnChunk stores inline unless a worker runs
+  Status s = chunker_.Finish();
+  Status w = StopWorker();
+  CIUIC_RETURN_IF_ERROR(w);
+  CIUIC_RETURN_IF_ERROR(s);
   pending_.manifest_.id = hasher_.Digest();
   return std::move(pending_);
 }

@@ -16,13 +16,16 @@
 #ifndef CIUICFS_STORE_STORE_H_
 #define CIUICFS_STORE_STORE_H_
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -73,6 +76,11 @@ class PendingVersion {
 };
 
 // Streams one file version into the store. Owned by one thread.
+//
+// Two stages: Append copies the bytes into the chunker's buffers and finds
+// chunk boundaries on the caller's thread; a worker thread started with the
+// first chunk hashes each chunk, looks it up and appends new ones to a pack,
+// in order. At most kMaxQueuedBytes wait between the stages.
 class IngestSession {
  public:
   ~IngestSession();
@@ -81,15 +89,33 @@ class IngestSession {
 
  private:
   friend class Store;
+  struct Work {
+    const uint8_t* data;
+    size_t n;
+    std::shared_ptr<const void> keep;
+  };
+  static constexpr size_t kMaxQueuedBytes = 32 << 20;
+
   explicit IngestSession(Store* store);
-  Status OnChunk(const uint8_t* data, size_t n);
+  Status OnChunk(const uint8_t* data, size_t n, std::shared_ptr<const void> keep);
+  Status StoreChunk(const uint8_t* data, size_t n);
+  void WorkerLoop();
+  Status StopWorker();
 
   Store* store_;
   StreamChunker chunker_;
-  Hasher hasher_;
+  Hasher hasher_;  // whole-content hash; worker-owned while it runs
   PendingVersion pending_;
   std::unordered_set<ChunkId, Hash128Hasher> seen_;
   bool finished_ = false;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Work> queue_;      // guarded by mu_
+  size_t queued_bytes_ = 0;     // guarded by mu_
+  bool closing_ = false;        // guarded by mu_
+  Status worker_status_;        // guarded by mu_
+  std::thread worker_;
 };
 
 // One change to the live tree inside a commit.

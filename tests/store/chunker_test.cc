@@ -28,7 +28,7 @@ std::vector<size_t> OneShot(const Chunker& c, const std::string& data) {
 std::vector<size_t> Streamed(const Chunker& c, const std::string& data, const std::vector<size_t>& pieces) {
   std::vector<size_t> lens;
   std::string rebuilt;
-  StreamChunker s(&c, [&](const uint8_t* p, size_t n) {
+  StreamChunker s(&c, [&](const uint8_t* p, size_t n, std::shared_ptr<const void>) {
     lens.push_back(n);
     rebuilt.append(reinterpret_cast<const char*>(p), n);
     return Status::Ok();
