@@ -71,10 +71,25 @@ TreeEdit TreeEdit::Remove(std::string path) {
 
 Result<Snapshot> Store::Commit(const CommitRequest& req) {
   for (const TreeEdit& e : req.edits) CIUIC_RETURN_IF_ERROR(ValidatePath(e.path));
+  // Where the not-yet-indexed chunks of the fresh versions lie. Read before
+  // the write transaction: the lock order is pins_mu_, then LMDB. The
+  // versions' pins keep these entries alive until the commit is done.
+  std::map<ChunkId, PackLocation> pending_locs;
+  {
+    std::lock_guard<std::mutex> lock(pins_mu_);
+    for (const TreeEdit& e : req.edits) {
+      if (!e.pending) continue;
+      for (const ChunkId& id : e.pending->pins_) {
+        auto it = pins_.find(id);
+        if (it != pins_.end() && it->second.pending) pending_locs[id] = it->second.location;
+      }
+    }
+  }
   std::map<uint32_t, uint64_t> synced;
   if (req.durable) CIUIC_RETURN_IF_ERROR(packs_->SyncAll(&synced));
   Snapshot snap;
-  CIUIC_RETURN_IF_ERROR(env_->Write([&](Txn& txn) { return CommitInTxn(txn, req, synced, &snap); }));
+  CIUIC_RETURN_IF_ERROR(
+      env_->Write([&](Txn& txn) { return CommitInTxn(txn, req, pending_locs, synced, &snap); }));
   CrashPoint("commit.after_txn");
   {
     // Rows now exist for every chunk this commit stored.
@@ -91,8 +106,8 @@ Result<Snapshot> Store::Commit(const CommitRequest& req) {
   return snap;
 }
 
-Status Store::CommitInTxn(Txn& txn, const CommitRequest& req, const std::map<uint32_t, uint64_t>& synced,
-                          Snapshot* out) {
+Status Store::CommitInTxn(Txn& txn, const CommitRequest& req, const std::map<ChunkId, PackLocation>& pending_locs,
+                          const std::map<uint32_t, uint64_t>& synced, Snapshot* out) {
   auto head = LoadHead(txn);
   if (!head.ok()) return head.status();
   Snapshot snap;
@@ -119,14 +134,6 @@ Status Store::CommitInTxn(Txn& txn, const CommitRequest& req, const std::map<uin
   for (const TreeEdit& e : req.edits)
     if (e.pending) fresh.emplace(e.pending->id(), e.pending);
   for (auto& [vid, pv] : fresh) {
-    std::map<ChunkId, PackLocation> pending_locs;
-    {
-      std::lock_guard<std::mutex> lock(pins_mu_);
-      for (const ChunkId& id : pv->pins_) {
-        auto it = pins_.find(id);
-        if (it != pins_.end() && it->second.pending) pending_locs[id] = it->second.location;
-      }
-    }
     for (const ChunkId& id : pv->pins_) {
       auto row = txn.Get(Db::kChunks, id.Bytes());
       if (!row.ok()) return row.status();

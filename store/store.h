@@ -241,8 +241,8 @@ class Store {
   // ingest already has it. Returns the record bytes appended (0 if none).
   Result<uint64_t> PinOrStore(const ChunkId& id, const uint8_t* data, size_t n);
   void Unpin(const std::vector<ChunkId>& ids);
-  Status CommitInTxn(Txn& txn, const CommitRequest& req, const std::map<uint32_t, uint64_t>& synced,
-                     Snapshot* out);
+  Status CommitInTxn(Txn& txn, const CommitRequest& req, const std::map<ChunkId, PackLocation>& pending_locs,
+                     const std::map<uint32_t, uint64_t>& synced, Snapshot* out);
   Status ReleaseTree(Txn& txn, const Hash128& tree_id);
   Status CompactPack(uint32_t pack, GcStats* stats);
 
