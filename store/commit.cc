@@ -137,11 +137,15 @@ Status Store::CommitInTxn(Txn& txn, const CommitRequest& req, const std::map<Chu
     for (const ChunkId& id : pv->pins_) {
       auto row = txn.Get(Db::kChunks, id.Bytes());
       if (!row.ok()) return row.status();
-      if (*row) continue;
+      ChunkRow existing;
+      if (*row && !DecodeChunkRow(**row, &existing)) return Status::Corruption("commit: bad row for chunk " + id.Hex());
+      if (*row && existing.location.pack != kLostPack) continue;
       auto loc = pending_locs.find(id);
       if (loc == pending_locs.end())
         return Status::Corruption("commit: chunk " + id.Hex() + " is neither indexed nor pending");
-      CIUIC_RETURN_IF_ERROR(txn.Put(Db::kChunks, id.Bytes(), EncodeChunkRow(ChunkRow{loc->second, 0})));
+      // A new row, or a lost one healed by fresh bytes (refcount kept).
+      existing.location = loc->second;
+      CIUIC_RETURN_IF_ERROR(txn.Put(Db::kChunks, id.Bytes(), EncodeChunkRow(existing)));
       PackDelta& d = pack_deltas[loc->second.pack];
       d.end = std::max(d.end, loc->second.end());
       d.bytes += kRecordHeaderSize + loc->second.stored_len;

@@ -105,11 +105,12 @@ Result<GcStats> Store::Gc(const GcOptions& options) {
       CIUIC_RETURN_IF_ERROR(bad);
       for (auto& [key, row] : doomed) {
         CIUIC_RETURN_IF_ERROR(txn.Del(Db::kChunks, key));
+        ++stats.chunks_deleted;
+        if (row.location.pack == kLostPack) continue;
         PackRow& pr = rows[row.location.pack];
         uint64_t bytes = kRecordHeaderSize + row.location.stored_len;
         pr.live_bytes = pr.live_bytes > bytes ? pr.live_bytes - bytes : 0;
         pr.live_records = pr.live_records > 0 ? pr.live_records - 1 : 0;
-        ++stats.chunks_deleted;
       }
       for (auto& [pack, row] : rows) CIUIC_RETURN_IF_ERROR(txn.Put(Db::kPacks, PackKey(pack), EncodePackRow(row)));
       return Status::Ok();

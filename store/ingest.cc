@@ -156,7 +156,8 @@ Result<uint64_t> Store::PinOrStore(const ChunkId& id, const uint8_t* data, size_
     if (!txn.ok()) return txn.status();
     auto v = (*txn)->Get(Db::kChunks, id.Bytes());
     if (!v.ok()) return v.status();
-    if (*v) {
+    ChunkRow row;
+    if (*v && DecodeChunkRow(**v, &row) && row.location.pack != kLostPack) {
       pins_[id] = Pin{1, false, {}};
       return uint64_t{0};
     }

@@ -14,6 +14,10 @@
 
 namespace ciuicfs {
 
+// Pack number 0 is never a file: a row pointing there is a chunk whose
+// bytes were lost (FORMAT.md, power loss). Its refcount is still right.
+inline constexpr uint32_t kLostPack = 0;
+
 struct ChunkRow {
   PackLocation location;
   uint32_t refcount = 0;

@@ -190,21 +190,33 @@ Status Store::Recover() {
     }
   }
   if (!lost_from.empty()) {
+    // Keep the rows (manifests still count on them) but mark them lost: reads
+    // fail, and the next ingest of the same bytes stores them again and
+    // repoints the row (see PinOrStore and CommitInTxn).
     CIUIC_RETURN_IF_ERROR(env_->Write([&](Txn& txn) -> Status {
-      std::vector<std::string> doomed;
+      std::vector<std::pair<std::string, ChunkRow>> lost;
       CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kChunks, "", [&](std::string_view k, std::string_view v) {
         ChunkRow row;
         if (DecodeChunkRow(v, &row)) {
           auto it = lost_from.find(row.location.pack);
-          if (it != lost_from.end() && row.location.end() > it->second) doomed.emplace_back(k);
+          if (it != lost_from.end() && row.location.end() > it->second) lost.emplace_back(std::string(k), row);
         }
         return true;
       }));
-      for (const auto& k : doomed) CIUIC_RETURN_IF_ERROR(txn.Del(Db::kChunks, k));
       for (auto& [pack, end] : lost_from) {
         PackRow row = rows[pack];
         row.indexed_end = row.synced_end = end;
+        for (auto& [k, chunk] : lost) {
+          if (chunk.location.pack != pack) continue;
+          uint64_t bytes = kRecordHeaderSize + chunk.location.stored_len;
+          row.live_bytes = row.live_bytes > bytes ? row.live_bytes - bytes : 0;
+          row.live_records = row.live_records > 0 ? row.live_records - 1 : 0;
+        }
         CIUIC_RETURN_IF_ERROR(txn.Put(Db::kPacks, PackKey(pack), EncodePackRow(row)));
+      }
+      for (auto& [k, chunk] : lost) {
+        chunk.location.pack = kLostPack;
+        CIUIC_RETURN_IF_ERROR(txn.Put(Db::kChunks, k, EncodeChunkRow(chunk)));
       }
       return Status::Ok();
     }));
@@ -381,6 +393,11 @@ Status Store::ReadChunk(const ChunkId& id, std::string* out) {
       if (!v.ok()) return v.status();
       if (!*v) return Status::Corruption("chunk " + id.Hex() + " is missing from the index");
       if (!DecodeChunkRow(**v, &row)) return Status::Corruption("index: undecodable row for chunk " + id.Hex());
+    }
+    if (row.location.pack == kLostPack) {
+      Status lost = Status::Corruption("chunk " + id.Hex() + " was lost (its pack bytes never reached the disk)");
+      LogLine(lost.message());
+      return lost;
     }
     Status s = packs_->Read(id, row.location, out);
     // gc may have moved the chunk and removed its old pack between the

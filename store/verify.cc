@@ -119,6 +119,10 @@ Result<VerifyReport> Store::Verify() {
       problem("chunk " + id.Hex() + " is missing from the index; affects " + affected(id));
       continue;
     }
+    if (it->second.location.pack == kLostPack) {
+      problem("chunk " + id.Hex() + " was lost (power loss before its pack bytes were synced); affects " + affected(id));
+      continue;
+    }
     if (it->second.refcount != uses)
       problem("chunk " + id.Hex() + ": refcount " + std::to_string(it->second.refcount) + ", referenced " +
               std::to_string(uses) + " times");
@@ -128,6 +132,7 @@ Result<VerifyReport> Store::Verify() {
   // Every index row points inside a listed pack; live accounting matches.
   std::map<uint32_t, std::pair<uint64_t, uint64_t>> live;  // pack -> (bytes, max end)
   for (auto& [id, row] : rows) {
+    if (row.location.pack == kLostPack) continue;  // reported above
     if (row.refcount != 0 && !chunk_refs.count(id))
       problem("chunk " + id.Hex() + ": refcount " + std::to_string(row.refcount) + " but no version uses it");
     auto& l = live[row.location.pack];
