@@ -73,13 +73,7 @@ TEST(CliTest, VerifyPassesThenNamesAFlippedByte) {
   EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
   EXPECT_NE(ok.out.find("clean"), std::string::npos);
   const std::string pack = store_dir + "/packs/00000001.pack";
-  int fd = open(pack.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  char c;
-  ASSERT_EQ(pread(fd, &c, 1, 100000), 1);
-  c ^= 1;
-  ASSERT_EQ(pwrite(fd, &c, 1, 100000), 1);
-  close(fd);
+  FlipByte(pack, 100000);
   CliRun bad = Ciuicfs("verify --store " + store_dir, dir.path());
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.out.find("packs/00000001.pack"), std::string::npos) << bad.out;

@@ -10,20 +10,11 @@ namespace ciuicfs {
 namespace {
 
 using testing::RandomBytes;
+using testing::FlipByte;
 using testing::TempDir;
 
 Result<PackLocation> AppendString(PackStore* p, const std::string& s) {
   return p->Append(Hash128::Of(s), reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
-
-void FlipByte(const std::string& path, uint64_t offset) {
-  int fd = open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  char c;
-  ASSERT_EQ(pread(fd, &c, 1, offset), 1);
-  c ^= 0x40;
-  ASSERT_EQ(pwrite(fd, &c, 1, offset), 1);
-  close(fd);
 }
 
 TEST(PackTest, AppendThenReadBack) {

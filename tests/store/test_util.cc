@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -89,6 +91,16 @@ VersionId VersionIn(Store* store, const Snapshot& snap, const std::string& path)
 uint64_t FileSize(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+void FlipByte(const std::string& path, uint64_t offset, uint8_t mask) {
+  int fd = open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << path;
+  char c;
+  ASSERT_EQ(pread(fd, &c, 1, offset), 1);
+  c ^= static_cast<char>(mask);
+  ASSERT_EQ(pwrite(fd, &c, 1, offset), 1);
+  close(fd);
 }
 
 }  // namespace ciuicfs::testing

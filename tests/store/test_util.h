@@ -42,6 +42,9 @@ VersionId VersionIn(Store* store, const Snapshot& snap, const std::string& path)
 
 uint64_t FileSize(const std::string& path);
 
+// XORs the byte at `offset` of `path` with `mask` (simulated bit rot).
+void FlipByte(const std::string& path, uint64_t offset, uint8_t mask = 0x01);
+
 }  // namespace ciuicfs::testing
 
 #endif  // CIUICFS_TESTS_STORE_TEST_UTIL_H_

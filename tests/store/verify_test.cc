@@ -11,16 +11,6 @@ namespace {
 
 using namespace ciuicfs::testing;
 
-void FlipByte(const std::string& path, uint64_t offset) {
-  int fd = open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  char c;
-  ASSERT_EQ(pread(fd, &c, 1, offset), 1);
-  c ^= 0x01;
-  ASSERT_EQ(pwrite(fd, &c, 1, offset), 1);
-  close(fd);
-}
-
 TEST(VerifyTest, CleanStoreVerifies) {
   TempDir dir;
   auto store = OpenStore(dir.Sub("s"));
