@@ -387,6 +387,12 @@ Status Store::ReadChunk(const ChunkId& id, std::string* out) {
   for (int attempt = 0;; ++attempt) {
     ChunkRow row;
     {
+      // A chunk of an uncommitted version lives only in pins_.
+      std::lock_guard<std::mutex> lock(pins_mu_);
+      auto pin = pins_.find(id);
+      if (pin != pins_.end() && pin->second.pending) row.location = pin->second.location;
+    }
+    if (row.location.pack == kLostPack) {
       auto txn = env_->BeginRead();
       if (!txn.ok()) return txn.status();
       auto v = (*txn)->Get(Db::kChunks, id.Bytes());
@@ -415,6 +421,10 @@ Result<std::unique_ptr<VersionReader>> Store::OpenVersion(const VersionId& id) {
   auto m = GetManifest(id);
   if (!m.ok()) return m.status();
   return std::unique_ptr<VersionReader>(new VersionReader(this, std::move(m.value())));
+}
+
+std::unique_ptr<VersionReader> Store::OpenPending(const PendingVersion& version) {
+  return std::unique_ptr<VersionReader>(new VersionReader(this, version.manifest()));
 }
 
 Result<size_t> VersionReader::Read(uint64_t offset, size_t n, char* dst) {

@@ -211,6 +211,9 @@ class Store {
   // (sequence, change) pairs for one path, oldest first.
   Result<std::vector<std::pair<uint64_t, Change>>> PathHistory(std::string_view path);
   Result<std::unique_ptr<VersionReader>> OpenVersion(const VersionId& id);
+  // Reads a version that is finished but not committed (valid while
+  // `version` lives, since its pins keep its chunks).
+  std::unique_ptr<VersionReader> OpenPending(const PendingVersion& version);
   Status ReadChunk(const ChunkId& id, std::string* out);
 
   // Removes snapshots from the retained set (never the head) and releases

@@ -280,3 +280,22 @@ TEST(StoreTest, EmptyFileIsAVersion) {
 
 }  // namespace
 }  // namespace ciuicfs
+
+namespace ciuicfs {
+namespace {
+
+TEST(StoreTest, UncommittedVersionReadsBack) {
+  testing::TempDir dir;
+  auto store = testing::OpenStore(dir.Sub("s"));
+  std::string data = testing::RandomBytes(4, 3 << 20);
+  PendingVersion v = testing::Ingest(store.get(), data);
+  auto reader = store->OpenPending(v);
+  std::string out(data.size(), '\0');
+  auto n = reader->Read(0, out.size(), out.data());
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(out, data);
+  EXPECT_FALSE(store->OpenVersion(v.id()).ok());  // not visible until committed
+}
+
+}  // namespace
+}  // namespace ciuicfs
