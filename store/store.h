@@ -143,6 +143,7 @@ struct CommitRequest {
   bool durable = false;         // survive power loss, not only a process kill
 };
 
+// Reads one version. Not thread-safe: one reader per thread, or a lock.
 class VersionReader {
  public:
   uint64_t size() const { return manifest_.size; }

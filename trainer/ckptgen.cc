@@ -3,7 +3,8 @@
 //
 // Trains a small transformer-shaped stack of layers with AdamW on a fixed
 // synthetic regression task and saves model and optimizer state with
-// torch::save every --every steps into OUT/step_NNNNNN/{model,optimizer}.pt.
+// torch::save every --every steps into OUT/step_NNNNNN/{model,optimizer}.pt,
+// each written as NAME.tmp and renamed over NAME.
 // --freeze K freezes the embedding and the first K blocks, as fine-tuning
 // does, so their bytes repeat from save to save.
 //
@@ -99,8 +100,11 @@ int main(int argc, char** argv) {
       std::snprintf(name, sizeof(name), "step_%06d", s);
       std::filesystem::path dir = std::filesystem::path(out) / name;
       std::filesystem::create_directories(dir);
-      torch::save(net, (dir / "model.pt").string());
-      torch::save(opt, (dir / "optimizer.pt").string());
+      // tmp-then-rename, as trainers that fear a crash mid-save do.
+      torch::save(net, (dir / "model.pt.tmp").string());
+      std::filesystem::rename(dir / "model.pt.tmp", dir / "model.pt");
+      torch::save(opt, (dir / "optimizer.pt.tmp").string());
+      std::filesystem::rename(dir / "optimizer.pt.tmp", dir / "optimizer.pt");
       std::printf("step %d loss %.4f saved %s\n", s, loss.item<float>(), dir.c_str());
     }
   }

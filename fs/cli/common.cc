@@ -8,6 +8,8 @@ namespace ciuicfs::cli {
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
+      {"mount", "serve a store at a mountpoint (daemonizes; -f stays in front)", RunMount},
+      {"umount", "unmount a ciuicfs mountpoint", RunUmount},
       {"stats", "raw vs stored bytes and the dedup ratio", RunStats},
       {"verify", "check every chunk of every snapshot against its id", RunVerify},
   };
@@ -17,11 +19,20 @@ const std::vector<Command>& Commands() {
 void Fail(const std::string& line) { std::cerr << "ciuicfs: " << line << "\n"; }
 
 bool ParseArgs(const std::string& name, const std::vector<std::string>& args, const po::options_description& opts,
-               const char* example, po::variables_map* vm, int* exit_code) {
+               const char* example, po::variables_map* vm, int* exit_code,
+               const po::positional_options_description* positional) {
   po::options_description all(opts);
   all.add_options()("help,h", "show this help");
   try {
-    po::store(po::command_line_parser(args).options(all).run(), *vm);
+    po::command_line_parser parser(args);
+    parser.options(all);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), *vm);
+    if (vm->count("help")) {
+      std::cout << "usage: ciuicfs " << name << " [options]\n\n" << all << "\nexample:\n  " << example << "\n";
+      *exit_code = kExitOk;
+      return false;
+    }
     po::notify(*vm);
   } catch (const po::error& e) {
     Fail(name + ": " + e.what() + " (see 'ciuicfs " + name + " --help')");

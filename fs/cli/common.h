@@ -21,6 +21,8 @@ struct Command {
 };
 const std::vector<Command>& Commands();
 
+int RunMount(const std::vector<std::string>& args);
+int RunUmount(const std::vector<std::string>& args);
 int RunStats(const std::vector<std::string>& args);
 int RunVerify(const std::vector<std::string>& args);
 
@@ -33,7 +35,8 @@ inline constexpr int kExitUsage = 2;    // bad input: nothing was changed
 // and returns kExitOk through *exit_code; on bad input prints one line and
 // returns kExitUsage. Returns true when the command should run.
 bool ParseArgs(const std::string& name, const std::vector<std::string>& args, const po::options_description& opts,
-               const char* example, po::variables_map* vm, int* exit_code);
+               const char* example, po::variables_map* vm, int* exit_code,
+               const po::positional_options_description* positional = nullptr);
 
 // $XDG_DATA_HOME/ciuicfs/store, else $HOME/.local/share/ciuicfs/store.
 std::string DefaultStoreDir();

@@ -1,0 +1,207 @@
+// ciuicfs mount: serve a store at a mountpoint. Daemonizes once the mount
+// is live (the parent waits for the child's word, so every error reaches
+// the terminal as one line and a non-zero exit); -f stays in front.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "fs/cli/common.h"
+#include "fs/filesystem.h"
+
+namespace ciuicfs::cli {
+namespace {
+
+void Tell(int fd, const std::string& msg) {
+  if (fd >= 0) {
+    ssize_t n = write(fd, msg.data(), msg.size());
+    (void)n;
+    close(fd);
+  }
+}
+
+std::string EscapeOption(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ',' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// Runs the daemon; reports "OK <store>" or "ERR <line>" on `notify_fd`.
+int Serve(MountOptions options, bool foreground, int notify_fd) {
+  auto store = Store::Open(options.store_dir, {});
+  if (!store.ok()) {
+    Tell(notify_fd, "ERR " + store.status().message());
+    return kExitFailed;
+  }
+  Filesystem fs(store->get(), options);
+  Status loaded = fs.Load();
+  if (!loaded.ok()) {
+    Tell(notify_fd, "ERR " + loaded.message());
+    return kExitFailed;
+  }
+  std::string opts = "fsname=" + EscapeOption(options.store_dir) + ",subtype=ciuicfs,default_permissions";
+  if (options.allow_other) opts += ",allow_other";
+  const char* argv[] = {"ciuicfs", "-o", opts.c_str()};
+  fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
+  fuse_session* se = fuse_session_new(&args, &Filesystem::Ops(), sizeof(fuse_lowlevel_ops), &fs);
+  if (!se) {
+    Tell(notify_fd, "ERR could not start a FUSE session");
+    return kExitFailed;
+  }
+  if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
+    fuse_session_destroy(se);
+    Tell(notify_fd, "ERR could not mount " + options.mountpoint + " (is /dev/fuse available?)");
+    return kExitFailed;
+  }
+  if (!foreground) {  // from here on, diagnostics go to the store's log
+    int log = open((options.store_dir + "/daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log >= 0) {
+      dup2(log, STDOUT_FILENO);
+      dup2(log, STDERR_FILENO);
+      close(log);
+    }
+  }
+  Tell(notify_fd, "OK " + options.store_dir);
+  fuse_loop_config cfg = {};
+  cfg.clone_fd = 0;
+  cfg.max_idle_threads = 16;
+  int rc = fuse_session_loop_mt(se, &cfg);
+  fuse_session_unmount(se);
+  fuse_remove_signal_handlers(se);
+  fuse_session_destroy(se);
+  return rc == 0 ? kExitOk : kExitFailed;
+}
+
+bool IsCiuicfsMount(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    // "... <mount point> ... - <fstype> <source> ..."
+    std::istringstream ss(line);
+    std::string id, parent, dev, root, mnt;
+    ss >> id >> parent >> dev >> root >> mnt;
+    size_t dash = line.find(" - ");
+    if (mnt == path && dash != std::string::npos && line.compare(dash + 3, 13, "fuse.ciuicfs ") == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool IsMountedCiuicfs(const std::string& path) { return IsCiuicfsMount(path); }
+
+int RunMount(const std::vector<std::string>& args) {
+  po::options_description opts("mount options");
+  opts.add_options()("mountpoint", po::value<std::string>()->required(), "an empty directory")(
+      "store", po::value<std::string>()->default_value(DefaultStoreDir()), "store directory (created if missing)")(
+      "foreground,f", po::bool_switch(), "stay in the foreground")(
+      "step-pattern", po::value<std::string>()->default_value(""),
+      "regex with one capture group for the step number in a path component")(
+      "allow-other", po::bool_switch(), "let other users see the mount");
+  po::positional_options_description pos;
+  pos.add("mountpoint", 1);
+  po::variables_map vm;
+  int code;
+  if (!ParseArgs("mount", args, opts, "ciuicfs mount /ckpt --store /data/ckpt-store", &vm, &code, &pos)) return code;
+  MountOptions options;
+  std::error_code ec;
+  options.mountpoint = std::filesystem::absolute(vm["mountpoint"].as<std::string>(), ec).lexically_normal().string();
+  while (options.mountpoint.size() > 1 && options.mountpoint.back() == '/') options.mountpoint.pop_back();
+  options.store_dir = std::filesystem::absolute(vm["store"].as<std::string>(), ec).lexically_normal().string();
+  while (options.store_dir.size() > 1 && options.store_dir.back() == '/') options.store_dir.pop_back();
+  options.allow_other = vm["allow-other"].as<bool>();
+  std::string err;
+  options.step_parser = StepParser::Create(vm["step-pattern"].as<std::string>(), &err);
+  if (!options.step_parser) {
+    Fail("mount: " + err);
+    return kExitUsage;
+  }
+  struct stat st;
+  if (stat(options.mountpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    Fail("mount: " + options.mountpoint + " is not a directory");
+    return kExitUsage;
+  }
+  if (IsCiuicfsMount(options.mountpoint)) {
+    Fail("mount: " + options.mountpoint + " is already a ciuicfs mount");
+    return kExitFailed;
+  }
+  if (!std::filesystem::is_empty(options.mountpoint, ec)) {
+    Fail("mount: " + options.mountpoint + " is not empty");
+    return kExitUsage;
+  }
+  if (options.store_dir == options.mountpoint ||
+      options.store_dir.rfind(options.mountpoint + "/", 0) == 0) {
+    Fail("mount: the store cannot live inside the mountpoint");
+    return kExitUsage;
+  }
+  if (vm["foreground"].as<bool>()) {
+    std::cerr << "ciuicfs: serving " << options.mountpoint << " from store " << options.store_dir << "\n";
+    return Serve(options, true, -1);
+  }
+  int fds[2];
+  if (pipe(fds) != 0) {
+    Fail("mount: pipe failed");
+    return kExitFailed;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    Fail("mount: fork failed");
+    return kExitFailed;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) dup2(null, STDIN_FILENO);
+    if (fork() > 0) _exit(0);  // the daemon is not a session leader
+    _exit(Serve(options, false, fds[1]));
+  }
+  close(fds[1]);
+  std::string reply;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) reply.append(buf, size_t(n));
+  close(fds[0]);
+  waitpid(pid, nullptr, 0);
+  if (reply.rfind("OK ", 0) == 0) {
+    std::cout << "ciuicfs: mounted " << options.mountpoint << " (store " << reply.substr(3) << ")\n";
+    return kExitOk;
+  }
+  Fail("mount: " + (reply.size() > 4 ? reply.substr(4) : std::string("the daemon exited before mounting")));
+  return kExitFailed;
+}
+
+int RunUmount(const std::vector<std::string>& args) {
+  po::options_description opts("umount options");
+  opts.add_options()("mountpoint", po::value<std::string>()->required(), "a ciuicfs mountpoint");
+  po::positional_options_description pos;
+  pos.add("mountpoint", 1);
+  po::variables_map vm;
+  int code;
+  if (!ParseArgs("umount", args, opts, "ciuicfs umount /ckpt", &vm, &code, &pos)) return code;
+  std::error_code ec;
+  std::string mnt = std::filesystem::absolute(vm["mountpoint"].as<std::string>(), ec).lexically_normal().string();
+  while (mnt.size() > 1 && mnt.back() == '/') mnt.pop_back();
+  if (!IsCiuicfsMount(mnt)) {
+    Fail("umount: " + mnt + " is not a ciuicfs mount");
+    return kExitFailed;
+  }
+  std::string cmd = "fusermount3 -u '" + mnt + "'";
+  if (system(cmd.c_str()) != 0) {
+    Fail("umount: fusermount3 -u " + mnt + " failed (files still open?)");
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace ciuicfs::cli

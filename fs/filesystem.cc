@@ -1,0 +1,545 @@
+// The live tree: inode table, attributes, namespace operations, xattrs and
+// the FUSE wiring. File data lives in live_data.cc, the @ namespace in
+// virtual_ns.cc.
+#include "fs/filesystem.h"
+
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+
+#include "fs/errno_map.h"
+#include "fs/node.h"
+#include "store/log.h"
+
+namespace ciuicfs {
+namespace {
+
+constexpr double kLiveTimeout = 1.0;
+constexpr double kImmutableTimeout = 86400.0;
+constexpr uint32_t kBlockSize = 1 << 20;
+
+Filesystem* Fs(fuse_req_t req) { return static_cast<Filesystem*>(fuse_req_userdata(req)); }
+
+bool IsLive(int kind) { return kind == kLiveDir || kind == kLiveFile; }
+
+}  // namespace
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Filesystem::Filesystem(Store* store, MountOptions options)
+    : store_(store), options_(std::move(options)), staging_dir_(store->dir() + "/staging") {}
+
+Filesystem::~Filesystem() = default;
+
+Filesystem::NodePtr Filesystem::Get(fuse_ino_t ino) {
+  auto it = nodes_.find(ino);
+  return it == nodes_.end() ? nullptr : it->second;
+}
+
+Filesystem::NodePtr Filesystem::NewNode(int kind) {
+  auto n = std::make_shared<Node>();
+  n->ino = next_ino_++;
+  n->kind = kind;
+  nodes_[n->ino] = n;
+  return n;
+}
+
+std::string Filesystem::PathOf(const Node& n) const {
+  std::string path;
+  for (const Node* p = &n; p && p->parent; p = p->parent) path = path.empty() ? p->name : p->name + "/" + path;
+  return path;
+}
+
+uint64_t Filesystem::SizeOf(const Node& n) const { return n.size; }
+
+struct stat Filesystem::StatOf(const Node& n) const {
+  struct stat st = {};
+  st.st_ino = n.ino;
+  st.st_blksize = kBlockSize;
+  st.st_uid = n.uid;
+  st.st_gid = n.gid;
+  int64_t mtime = n.mtime_ns;
+  switch (n.kind) {
+    case kLiveDir:
+      st.st_mode = S_IFDIR | (n.mode & 07777);
+      st.st_nlink = 2;
+      break;
+    case kLiveFile:
+      st.st_mode = S_IFREG | (n.mode & 07777);
+      st.st_nlink = n.unlinked ? 0 : 1;
+      st.st_size = static_cast<off_t>(n.size);
+      break;
+    case kHistory:
+      st.st_mode = S_IFDIR | 0555;
+      mtime = n.mtime_ns;
+      st.st_nlink = 2;
+      break;
+    case kSnapDir:
+      st.st_mode = S_IFDIR | 0555;
+      st.st_nlink = 2;
+      mtime = n.entry.mtime_ns;
+      break;
+    case kSnapFile:
+      st.st_mode = (n.entry.kind == EntryKind::kSymlink ? S_IFLNK : S_IFREG) | (n.entry.mode & 0555);
+      st.st_nlink = 1;
+      st.st_size = static_cast<off_t>(n.entry.size);
+      mtime = n.entry.mtime_ns;
+      break;
+  }
+  st.st_blocks = (st.st_size + 511) / 512;
+  st.st_mtim.tv_sec = mtime / 1000000000;
+  st.st_mtim.tv_nsec = mtime % 1000000000;
+  st.st_atim = st.st_mtim;
+  st.st_ctim.tv_sec = (IsLive(n.kind) ? n.ctime_ns : mtime) / 1000000000;
+  st.st_ctim.tv_nsec = (IsLive(n.kind) ? n.ctime_ns : mtime) % 1000000000;
+  return st;
+}
+
+void Filesystem::ReplyEntry(fuse_req_t req, const NodePtr& n, double timeout) {
+  fuse_entry_param e = {};
+  e.ino = n->ino;
+  e.attr = StatOf(*n);
+  e.attr_timeout = IsLive(n->kind) ? kLiveTimeout : kImmutableTimeout;
+  e.entry_timeout = timeout;
+  fuse_reply_entry(req, &e);
+}
+
+Status Filesystem::Load() {
+  std::error_code ec;
+  std::filesystem::remove_all(staging_dir_, ec);  // leftovers of a killed daemon
+  if (mkdir(staging_dir_.c_str(), 0700) != 0 && errno != EEXIST)
+    return Status::FromErrno(errno, "create " + staging_dir_);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto root = std::make_shared<Node>();
+  root->ino = FUSE_ROOT_ID;
+  root->kind = kLiveDir;
+  root->mode = 0755;
+  root->uid = getuid();
+  root->gid = getgid();
+  root->mtime_ns = root->ctime_ns = NowNs();
+  root->in_tree = true;
+  nodes_[FUSE_ROOT_ID] = root;
+  history_ = NewNode(kHistory);
+  history_->mtime_ns = root->mtime_ns;
+  auto head = store_->Head();
+  if (!head.ok()) return head.status();
+  if (!head->has_value()) return Status::Ok();
+  auto tree = store_->GetTree((*head)->tree);
+  if (!tree.ok()) return tree.status();
+  std::map<std::string, Node*> dirs = {{"", root.get()}};
+  for (const TreeEntry& e : *tree) {  // sorted: parents come before children
+    size_t slash = e.path.rfind('/');
+    std::string parent_path = slash == std::string::npos ? "" : e.path.substr(0, slash);
+    auto parent = dirs.find(parent_path);
+    if (parent == dirs.end()) return Status::Corruption("tree of the head snapshot lacks directory " + parent_path);
+    NodePtr n = NewNode(e.kind == EntryKind::kDirectory ? kLiveDir : kLiveFile);
+    n->parent = parent->second;
+    n->name = e.path.substr(slash == std::string::npos ? 0 : slash + 1);
+    n->mode = e.mode;
+    n->uid = root->uid;
+    n->gid = root->gid;
+    n->mtime_ns = n->ctime_ns = e.mtime_ns;
+    n->size = n->committed_size = e.size;
+    n->committed = e.version;
+    n->in_tree = true;
+    parent->second->children[n->name] = n->ino;
+    if (n->kind == kLiveDir) dirs[e.path] = n.get();
+  }
+  return Status::Ok();
+}
+
+Result<Snapshot> Filesystem::CommitEdits(std::vector<TreeEdit> edits, std::optional<int64_t> step, bool durable) {
+  CommitRequest req;
+  req.edits = std::move(edits);
+  req.step = step;
+  req.durable = durable;
+  return store_->Commit(req);
+}
+
+void Filesystem::Init(fuse_conn_info* conn) {
+  conn->max_write = kBlockSize;
+  conn->max_readahead = kBlockSize;
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+}
+
+void Filesystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  std::unique_lock<std::mutex> lock(mu_);
+  NodePtr dir = Get(parent);
+  if (!dir) return (void)fuse_reply_err(req, ENOENT);
+  Result<NodePtr> found = Status::NotFound(name);
+  double timeout = kImmutableTimeout;
+  if (parent == FUSE_ROOT_ID && name[0] == '@') {
+    found = LookupVirtualRoot(name, &timeout);
+  } else if (dir->kind == kLiveDir) {
+    auto it = dir->children.find(name);
+    if (it != dir->children.end()) found = Get(it->second);
+    timeout = kLiveTimeout;
+  } else if (dir->kind == kLiveFile || dir->kind == kSnapFile) {
+    return (void)fuse_reply_err(req, ENOTDIR);
+  } else {
+    found = LookupInSnap(*dir, name);
+  }
+  if (!found.ok() || !*found) return (void)fuse_reply_err(req, found.ok() ? ENOENT : StatusToErrno(found.status()));
+  ReplyEntry(req, *found, timeout);
+}
+
+void Filesystem::Getattr(fuse_req_t req, fuse_ino_t ino) {
+  std::unique_lock<std::mutex> lock(mu_);
+  NodePtr n = Get(ino);
+  if (!n) return (void)fuse_reply_err(req, ENOENT);
+  struct stat st = StatOf(*n);
+  lock.unlock();
+  fuse_reply_attr(req, &st, IsLive(n->kind) ? kLiveTimeout : kImmutableTimeout);
+}
+
+void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+  NodePtr n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    n = Get(ino);
+  }
+  if (!n) return (void)fuse_reply_err(req, ENOENT);
+  if (!IsLive(n->kind)) return (void)fuse_reply_err(req, EROFS);
+  if (to_set & FUSE_SET_ATTR_SIZE) {
+    if (n->kind != kLiveFile) return (void)fuse_reply_err(req, EISDIR);
+    std::lock_guard<std::mutex> data(n->data_mu);
+    Status s = TruncateLive(*n, static_cast<uint64_t>(attr->st_size));
+    if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  if (to_set & FUSE_SET_ATTR_MODE) n->mode = attr->st_mode & 07777;
+  if (to_set & FUSE_SET_ATTR_UID) n->uid = attr->st_uid;
+  if (to_set & FUSE_SET_ATTR_GID) n->gid = attr->st_gid;
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) n->mtime_ns = NowNs();
+  else if (to_set & FUSE_SET_ATTR_MTIME)
+    n->mtime_ns = int64_t(attr->st_mtim.tv_sec) * 1000000000 + attr->st_mtim.tv_nsec;
+  if (to_set & FUSE_SET_ATTR_SIZE) n->mtime_ns = NowNs();
+  n->ctime_ns = NowNs();
+  struct stat st = StatOf(*n);
+  lock.unlock();
+  fuse_reply_attr(req, &st, kLiveTimeout);
+}
+
+void Filesystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodePtr dir = Get(parent);
+  if (!dir) return (void)fuse_reply_err(req, ENOENT);
+  if (!IsLive(dir->kind) || (parent == FUSE_ROOT_ID && name[0] == '@'))
+    return (void)fuse_reply_err(req, IsLive(dir->kind) ? EPERM : EROFS);
+  if (dir->children.count(name)) return (void)fuse_reply_err(req, EEXIST);
+  const int64_t now = NowNs();
+  std::string path = PathOf(*dir);
+  path = path.empty() ? name : path + "/" + name;
+  auto snap = CommitEdits({TreeEdit::PutDirectory(path, mode & 07777, now)}, std::nullopt, false);
+  if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
+  NodePtr n = NewNode(kLiveDir);
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  n->parent = dir.get();
+  n->name = name;
+  n->mode = mode & 07777;
+  n->uid = ctx->uid;
+  n->gid = ctx->gid;
+  n->mtime_ns = n->ctime_ns = now;
+  n->in_tree = true;
+  dir->children[name] = n->ino;
+  dir->mtime_ns = dir->ctime_ns = now;
+  ReplyEntry(req, n, kLiveTimeout);
+}
+
+void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  std::unique_lock<std::mutex> lock(mu_);
+  NodePtr dir = Get(parent);
+  if (!dir) return (void)fuse_reply_err(req, ENOENT);
+  if (!IsLive(dir->kind) || (parent == FUSE_ROOT_ID && name[0] == '@'))
+    return (void)fuse_reply_err(req, IsLive(dir->kind) ? EPERM : EROFS);
+  if (dir->children.count(name)) return (void)fuse_reply_err(req, EEXIST);
+  NodePtr n = NewNode(kLiveFile);
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  n->parent = dir.get();
+  n->name = name;
+  n->mode = mode & 07777;
+  n->uid = ctx->uid;
+  n->gid = ctx->gid;
+  n->mtime_ns = n->ctime_ns = NowNs();
+  dir->children[name] = n->ino;
+  dir->mtime_ns = dir->ctime_ns = n->mtime_ns;
+  {
+    std::lock_guard<std::mutex> data(n->data_mu);
+    n->write = std::make_unique<WriteState>();
+    n->write->ingest = store_->NewIngest();
+    n->write->dirty = true;  // an empty new file is content too
+  }
+  auto* fh = new FileHandle();
+  fh->node = n;
+  fh->writable = true;
+  fi->fh = reinterpret_cast<uint64_t>(fh);
+  fuse_entry_param e = {};
+  e.ino = n->ino;
+  e.attr = StatOf(*n);
+  e.attr_timeout = e.entry_timeout = kLiveTimeout;
+  lock.unlock();
+  fuse_reply_create(req, &e, fi);
+}
+
+void Filesystem::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodePtr dir = Get(parent);
+  if (!dir) return (void)fuse_reply_err(req, ENOENT);
+  if (!IsLive(dir->kind)) return (void)fuse_reply_err(req, EROFS);
+  auto it = dir->children.find(name);
+  if (it == dir->children.end()) return (void)fuse_reply_err(req, ENOENT);
+  NodePtr n = Get(it->second);
+  if (n->kind == kLiveDir) return (void)fuse_reply_err(req, EISDIR);
+  if (n->in_tree) {
+    auto snap = CommitEdits({TreeEdit::Remove(PathOf(*n))}, std::nullopt, false);
+    if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
+  }
+  dir->children.erase(it);
+  dir->mtime_ns = dir->ctime_ns = NowNs();
+  n->unlinked = true;
+  n->in_tree = false;
+  n->parent = nullptr;
+  fuse_reply_err(req, 0);
+}
+
+void Filesystem::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodePtr dir = Get(parent);
+  if (!dir) return (void)fuse_reply_err(req, ENOENT);
+  if (!IsLive(dir->kind)) return (void)fuse_reply_err(req, EROFS);
+  auto it = dir->children.find(name);
+  if (it == dir->children.end()) return (void)fuse_reply_err(req, ENOENT);
+  NodePtr n = Get(it->second);
+  if (n->kind != kLiveDir) return (void)fuse_reply_err(req, ENOTDIR);
+  if (!n->children.empty()) return (void)fuse_reply_err(req, ENOTEMPTY);
+  if (n->in_tree) {
+    auto snap = CommitEdits({TreeEdit::Remove(PathOf(*n))}, std::nullopt, false);
+    if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
+  }
+  dir->children.erase(it);
+  dir->mtime_ns = dir->ctime_ns = NowNs();
+  n->unlinked = true;
+  n->parent = nullptr;
+  fuse_reply_err(req, 0);
+}
+
+void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+                        const char* newname, unsigned int flags) {
+  if (flags & ~RENAME_NOREPLACE) return (void)fuse_reply_err(req, EINVAL);
+  std::lock_guard<std::mutex> lock(mu_);
+  NodePtr from = Get(parent), to = Get(newparent);
+  if (!from || !to) return (void)fuse_reply_err(req, ENOENT);
+  if (!IsLive(from->kind) || !IsLive(to->kind)) return (void)fuse_reply_err(req, EROFS);
+  if (newparent == FUSE_ROOT_ID && newname[0] == '@') return (void)fuse_reply_err(req, EPERM);
+  auto src_it = from->children.find(name);
+  if (src_it == from->children.end()) return (void)fuse_reply_err(req, ENOENT);
+  NodePtr src = Get(src_it->second);
+  NodePtr dst;
+  auto dst_it = to->children.find(newname);
+  if (dst_it != to->children.end()) {
+    dst = Get(dst_it->second);
+    if (dst == src) return (void)fuse_reply_err(req, 0);
+    if (flags & RENAME_NOREPLACE) return (void)fuse_reply_err(req, EEXIST);
+    if (src->kind == kLiveDir && dst->kind != kLiveDir) return (void)fuse_reply_err(req, ENOTDIR);
+    if (src->kind != kLiveDir && dst->kind == kLiveDir) return (void)fuse_reply_err(req, EISDIR);
+    if (dst->kind == kLiveDir && !dst->children.empty()) return (void)fuse_reply_err(req, ENOTEMPTY);
+  }
+  for (Node* p = to.get(); p; p = p->parent)
+    if (p == src.get()) return (void)fuse_reply_err(req, EINVAL);  // into its own subtree
+  const std::string src_path = PathOf(*src);
+  std::string dst_path = PathOf(*to);
+  dst_path = dst_path.empty() ? newname : dst_path + "/" + newname;
+
+  // The snapshot: what the head tree must look like after the move.
+  std::vector<TreeEdit> edits;
+  if (dst && dst->in_tree) edits.push_back(TreeEdit::Remove(dst_path));
+  if (src->kind == kLiveFile) {
+    if (src->in_tree) {
+      edits.push_back(TreeEdit::Remove(src_path));
+      edits.push_back(TreeEdit::PutExisting(dst_path, src->mode, src->mtime_ns, src->committed));
+    }
+  } else if (src->in_tree) {
+    edits.push_back(TreeEdit::Remove(src_path));
+    edits.push_back(TreeEdit::PutDirectory(dst_path, src->mode, src->mtime_ns));
+    std::function<void(const Node&, const std::string&)> walk = [&](const Node& d, const std::string& at) {
+      for (auto& [child_name, ino] : d.children) {
+        NodePtr c = Get(ino);
+        if (!c->in_tree) continue;
+        std::string p = at + "/" + child_name;
+        if (c->kind == kLiveDir) {
+          edits.push_back(TreeEdit::PutDirectory(p, c->mode, c->mtime_ns));
+          walk(*c, p);
+        } else {
+          edits.push_back(TreeEdit::PutExisting(p, c->mode, c->mtime_ns, c->committed));
+        }
+      }
+    };
+    walk(*src, dst_path);
+  }
+  if (!edits.empty()) {
+    auto snap = CommitEdits(std::move(edits), std::nullopt, false);
+    if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
+  }
+  if (dst) {
+    to->children.erase(dst_it);
+    dst->unlinked = true;
+    dst->in_tree = false;
+    dst->parent = nullptr;
+  }
+  from->children.erase(name);
+  src->parent = to.get();
+  src->name = newname;
+  to->children[newname] = src->ino;
+  const int64_t now = NowNs();
+  from->mtime_ns = from->ctime_ns = to->mtime_ns = to->ctime_ns = src->ctime_ns = now;
+  fuse_reply_err(req, 0);
+}
+
+void Filesystem::Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodePtr n = Get(ino);
+  if (!n) return (void)fuse_reply_err(req, ENOENT);
+  auto dh = std::make_unique<DirHandle>();
+  dh->entries.emplace_back(".", n->ino, S_IFDIR);
+  dh->entries.emplace_back("..", n->parent ? n->parent->ino : FUSE_ROOT_ID, S_IFDIR);
+  if (n->kind == kLiveDir) {
+    for (auto& [name, child] : n->children) {
+      NodePtr c = Get(child);
+      dh->entries.emplace_back(name, child, c->kind == kLiveDir ? S_IFDIR : S_IFREG);
+    }
+  } else if (n->kind == kLiveFile || n->kind == kSnapFile) {
+    return (void)fuse_reply_err(req, ENOTDIR);
+  } else {
+    Status s = ListVirtual(*n, &dh->entries);
+    if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
+  }
+  fi->fh = reinterpret_cast<uint64_t>(dh.release());
+  fuse_reply_open(req, fi);
+}
+
+void Filesystem::Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  auto* dh = reinterpret_cast<DirHandle*>(fi->fh);
+  std::string buf(size, '\0');
+  size_t used = 0;
+  for (size_t i = static_cast<size_t>(off); i < dh->entries.size(); ++i) {
+    auto& [name, child, type] = dh->entries[i];
+    struct stat st = {};
+    st.st_ino = child;
+    st.st_mode = type;
+    size_t need = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &st, off_t(i + 1));
+    if (need > size - used) break;
+    used += need;
+  }
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+void Filesystem::Releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  delete reinterpret_cast<DirHandle*>(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void Filesystem::Statfs(fuse_req_t req, fuse_ino_t ino) {
+  struct statvfs st;
+  if (statvfs(store_->dir().c_str(), &st) != 0) return (void)fuse_reply_err(req, errno);
+  st.f_namemax = 255;
+  fuse_reply_statfs(req, &st);
+}
+
+void Filesystem::Setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+                          int flags) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodePtr n = Get(ino);
+  if (!n) return (void)fuse_reply_err(req, ENOENT);
+  if (!IsLive(n->kind)) return (void)fuse_reply_err(req, EROFS);
+  bool exists = n->xattrs.count(name) > 0;
+  if ((flags & XATTR_CREATE) && exists) return (void)fuse_reply_err(req, EEXIST);
+  if ((flags & XATTR_REPLACE) && !exists) return (void)fuse_reply_err(req, ENODATA);
+  n->xattrs[name] = std::string(value, size);
+  fuse_reply_err(req, 0);
+}
+
+void Filesystem::Getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  std::unique_lock<std::mutex> lock(mu_);
+  NodePtr n = Get(ino);
+  if (!n) return (void)fuse_reply_err(req, ENOENT);
+  auto it = n->xattrs.find(name);
+  if (it == n->xattrs.end()) return (void)fuse_reply_err(req, ENODATA);
+  std::string v = it->second;
+  lock.unlock();
+  if (size == 0) return (void)fuse_reply_xattr(req, v.size());
+  if (size < v.size()) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, v.data(), v.size());
+}
+
+void Filesystem::Listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  std::unique_lock<std::mutex> lock(mu_);
+  NodePtr n = Get(ino);
+  if (!n) return (void)fuse_reply_err(req, ENOENT);
+  std::string names;
+  for (auto& [k, v] : n->xattrs) names += k + '\0';
+  lock.unlock();
+  if (size == 0) return (void)fuse_reply_xattr(req, names.size());
+  if (size < names.size()) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, names.data(), names.size());
+}
+
+void Filesystem::Removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodePtr n = Get(ino);
+  if (!n) return (void)fuse_reply_err(req, ENOENT);
+  if (!IsLive(n->kind)) return (void)fuse_reply_err(req, EROFS);
+  fuse_reply_err(req, n->xattrs.erase(name) ? 0 : ENODATA);
+}
+
+const fuse_lowlevel_ops& Filesystem::Ops() {
+  static const fuse_lowlevel_ops ops = [] {
+    fuse_lowlevel_ops o = {};
+    o.init = [](void* userdata, fuse_conn_info* conn) { static_cast<Filesystem*>(userdata)->Init(conn); };
+    o.lookup = [](fuse_req_t r, fuse_ino_t p, const char* n) { Fs(r)->Lookup(r, p, n); };
+    o.getattr = [](fuse_req_t r, fuse_ino_t i, fuse_file_info*) { Fs(r)->Getattr(r, i); };
+    o.setattr = [](fuse_req_t r, fuse_ino_t i, struct stat* a, int s, fuse_file_info* f) {
+      Fs(r)->Setattr(r, i, a, s, f);
+    };
+    o.mkdir = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m) { Fs(r)->Mkdir(r, p, n, m); };
+    o.create = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, fuse_file_info* f) {
+      Fs(r)->Create(r, p, n, m, f);
+    };
+    o.unlink = [](fuse_req_t r, fuse_ino_t p, const char* n) { Fs(r)->Unlink(r, p, n); };
+    o.rmdir = [](fuse_req_t r, fuse_ino_t p, const char* n) { Fs(r)->Rmdir(r, p, n); };
+    o.rename = [](fuse_req_t r, fuse_ino_t p, const char* n, fuse_ino_t np, const char* nn, unsigned int f) {
+      Fs(r)->Rename(r, p, n, np, nn, f);
+    };
+    o.open = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Open(r, i, f); };
+    o.read = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* f) { Fs(r)->Read(r, i, s, o, f); };
+    o.write = [](fuse_req_t r, fuse_ino_t i, const char* b, size_t s, off_t o, fuse_file_info* f) {
+      Fs(r)->Write(r, i, b, s, o, f);
+    };
+    o.flush = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Flush(r, i, f); };
+    o.release = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Release(r, i, f); };
+    o.fsync = [](fuse_req_t r, fuse_ino_t i, int d, fuse_file_info* f) { Fs(r)->Fsync(r, i, d, f); };
+    o.opendir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Opendir(r, i, f); };
+    o.readdir = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* f) {
+      Fs(r)->Readdir(r, i, s, o, f);
+    };
+    o.releasedir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Releasedir(r, i, f); };
+    o.statfs = [](fuse_req_t r, fuse_ino_t i) { Fs(r)->Statfs(r, i); };
+    o.setxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, const char* v, size_t s, int f) {
+      Fs(r)->Setxattr(r, i, n, v, s, f);
+    };
+    o.getxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, size_t s) { Fs(r)->Getxattr(r, i, n, s); };
+    o.listxattr = [](fuse_req_t r, fuse_ino_t i, size_t s) { Fs(r)->Listxattr(r, i, s); };
+    o.removexattr = [](fuse_req_t r, fuse_ino_t i, const char* n) { Fs(r)->Removexattr(r, i, n); };
+    return o;
+  }();
+  return ops;
+}
+
+}  // namespace ciuicfs

@@ -1,0 +1,123 @@
+// Filesystem: the ciuicfs FUSE daemon's state and its low-level handlers.
+//
+// Inodes: FUSE_ROOT_ID is the live root. Live nodes form an in-memory tree
+// (parent pointer + name) loaded from the head snapshot at mount; every
+// namespace change (create+close, mkdir, unlink, rmdir, rename) is committed
+// to the store as one snapshot, so the live tree after a remount is the head
+// tree. Read-only nodes serve the @ namespace: a snapshot root or an entry
+// of a snapshot's tree (seq, path), plus @history.
+//
+// Locking: `mu_` guards the inode table, the live tree shape and every
+// node's metadata; a node's `data_mu` guards its write state. Order:
+// data_mu, then mu_. Store calls are made with at most these held; no lock
+// is held across a FUSE reply that could block.
+#ifndef CIUICFS_FS_FILESYSTEM_H_
+#define CIUICFS_FS_FILESYSTEM_H_
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <tuple>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "fs/step.h"
+#include "store/store.h"
+
+namespace ciuicfs {
+
+struct MountOptions {
+  std::string store_dir;
+  std::string mountpoint;
+  std::optional<StepParser> step_parser;  // set by the caller
+  bool allow_other = false;
+};
+
+class Filesystem {
+ public:
+  Filesystem(Store* store, MountOptions options);
+  ~Filesystem();
+  // Builds the live tree from the head snapshot.
+  Status Load();
+  static const fuse_lowlevel_ops& Ops();
+
+  // Handlers (one reply each).
+  void Init(fuse_conn_info* conn);
+  void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void Getattr(fuse_req_t req, fuse_ino_t ino);
+  void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
+  void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
+  void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi);
+  void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+              unsigned int flags);
+  void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
+  void Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi);
+  void Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
+  void Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
+  void Releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Statfs(fuse_req_t req, fuse_ino_t ino);
+  void Setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags);
+  void Getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
+  void Listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+  void Removexattr(fuse_req_t req, fuse_ino_t ino, const char* name);
+
+ private:
+  struct Node;
+  struct WriteState;
+  struct FileHandle;
+  struct DirHandle;
+  struct SnapTree;
+  using NodePtr = std::shared_ptr<Node>;
+
+  // Inode table (mu_ held).
+  NodePtr Get(fuse_ino_t ino);
+  NodePtr NewNode(int kind);
+  std::string PathOf(const Node& n) const;
+  struct stat StatOf(const Node& n) const;
+  void ReplyEntry(fuse_req_t req, const NodePtr& n, double timeout);
+
+  // The @ namespace (virtual_ns.cc).
+  Result<std::shared_ptr<const SnapTree>> LoadSnap(uint64_t seq);
+  Result<NodePtr> LookupVirtualRoot(const std::string& name, double* timeout);
+  Result<NodePtr> SnapNode(const std::shared_ptr<const SnapTree>& tree, const std::string& path);
+  Result<NodePtr> LookupInSnap(const Node& dir, const std::string& name);
+  Status ListVirtual(const Node& dir, std::vector<std::tuple<std::string, fuse_ino_t, mode_t>>* out);
+  static std::string HistoryName(const Snapshot& s);
+
+  // Live file data (live_data.cc); data_mu held.
+  Status EnsureStaging(Node& n);
+  Status WriteAt(Node& n, const char* buf, size_t size, uint64_t off);
+  Result<size_t> ReadLive(Node& n, FileHandle& fh, char* buf, size_t size, uint64_t off);
+  Status TruncateLive(Node& n, uint64_t size);
+  // Makes the node's written content a version and commits it; no-op when
+  // it has nothing new. Takes mu_ itself.
+  Status CommitContent(const NodePtr& n, bool durable);
+  Result<Snapshot> CommitEdits(std::vector<TreeEdit> edits, std::optional<int64_t> step, bool durable);
+  uint64_t SizeOf(const Node& n) const;
+
+  Store* store_;
+  MountOptions options_;
+  std::string staging_dir_;
+
+  std::mutex mu_;
+  std::unordered_map<fuse_ino_t, NodePtr> nodes_;
+  fuse_ino_t next_ino_ = FUSE_ROOT_ID + 1;
+  std::map<std::pair<uint64_t, std::string>, fuse_ino_t> snap_inodes_;  // (seq, path) -> ino
+  std::map<uint64_t, std::shared_ptr<const SnapTree>> snaps_;          // seq -> tree
+  NodePtr history_;                                                    // @history
+};
+
+}  // namespace ciuicfs
+
+#endif  // CIUICFS_FS_FILESYSTEM_H_

@@ -1,0 +1,66 @@
+#include "fs/step.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <vector>
+
+namespace ciuicfs {
+namespace {
+
+// A token, then optional separators, then the number; the token must not be
+// the tail of a longer word ("xstep" does not count), "global_step" wins
+// over "step" by being listed first.
+const char kDefaultPattern[] =
+    "(?:^|[^A-Za-z])(?:global_step|checkpoint|step|iter|ckpt|epoch)s?[-_.=]?([0-9]+)";
+
+std::optional<int64_t> ParseInt(const std::string& s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0') return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<StepParser> StepParser::Create(const std::string& pattern, std::string* error) {
+  try {
+    std::regex re(pattern.empty() ? kDefaultPattern : pattern, std::regex::ECMAScript | std::regex::icase);
+    if (re.mark_count() != 1) {
+      *error = "step pattern must have exactly one capture group, around the number";
+      return std::nullopt;
+    }
+    return StepParser(std::move(re));
+  } catch (const std::regex_error& e) {
+    *error = std::string("bad step pattern: ") + e.what();
+    return std::nullopt;
+  }
+}
+
+std::optional<int64_t> StepParser::FromPath(const std::string& path) const {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    std::smatch m;
+    if (std::regex_search(*it, m, re_)) {
+      auto v = ParseInt(m[1].str());
+      if (v) return v;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> StepParser::FromXattr(const std::string& value) {
+  std::string v = value;
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\0' || v.back() == ' ')) v.pop_back();
+  return ParseInt(v);
+}
+
+}  // namespace ciuicfs

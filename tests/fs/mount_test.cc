@@ -1,0 +1,299 @@
+// End-to-end tests against a real ciuicfs mount in a temp dir.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include "tests/fs/mount_util.h"
+#include "tests/store/test_util.h"
+
+namespace ciuicfs {
+namespace {
+
+using namespace ciuicfs::testing;
+
+class MountTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why = FuseUnavailableReason();
+    if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
+    mount_ = std::make_unique<Mount>(dir_.Sub("mnt"), dir_.Sub("store"));
+    ASSERT_TRUE(mount_->Start()) << "mount failed; see " << dir_.Sub("store.log");
+  }
+  void Remount() {
+    mount_->Unmount();
+    ASSERT_TRUE(mount_->Start());
+  }
+  std::string M(const std::string& rel) const { return mount_->At(rel); }
+  int HistoryCount() const { return CountEntries(M("@history")); }
+
+  TempDir dir_;
+  std::unique_ptr<Mount> mount_;
+};
+
+// Runs the same operation on a native directory and on the mount; the
+// outcome (return value, errno, and what it reads back) must match.
+TEST_F(MountTest, PosixOperationsMatchANativeDirectory) {
+  const std::string native = dir_.Sub("native");
+  mkdir(native.c_str(), 0755);
+  using Op = std::function<std::string(const std::string& base)>;
+  auto rc = [](int r) { return "rc=" + std::to_string(r < 0 ? -1 : r) + (r < 0 ? " errno=" + std::string(strerror(errno)) : ""); };
+  auto mode_of = [](const std::string& p) {
+    struct stat st;
+    return stat(p.c_str(), &st) == 0 ? std::to_string(st.st_mode & 07777) + " size=" + std::to_string(st.st_size)
+                                     : "stat " + std::string(strerror(errno));
+  };
+  auto list = [](const std::string& d) {
+    std::set<std::string> names;
+    DIR* dd = opendir(d.c_str());
+    if (!dd) return std::string("opendir ") + strerror(errno);
+    while (struct dirent* e = readdir(dd)) names.insert(e->d_name);
+    closedir(dd);
+    std::string out;
+    for (auto& n : names) out += n + ",";
+    return out;
+  };
+  const std::vector<std::pair<std::string, Op>> ops = {
+      {"create+write", [&](const std::string& b) { return std::to_string(WriteFile(b + "/a.txt", "hello world")) + ReadFile(b + "/a.txt"); }},
+      {"random write makes a hole", [&](const std::string& b) {
+         int fd = open((b + "/a.txt").c_str(), O_RDWR);
+         std::string r = rc(int(pwrite(fd, "XY", 2, 20)));
+         r += rc(int(pwrite(fd, "Q", 1, 2)));
+         close(fd);
+         return r + ReadFile(b + "/a.txt");
+       }},
+      {"truncate shorter", [&](const std::string& b) { return rc(truncate((b + "/a.txt").c_str(), 3)) + ReadFile(b + "/a.txt"); }},
+      {"truncate longer", [&](const std::string& b) { return rc(truncate((b + "/a.txt").c_str(), 9)) + ReadFile(b + "/a.txt"); }},
+      {"append", [&](const std::string& b) {
+         int fd = open((b + "/a.txt").c_str(), O_WRONLY | O_APPEND);
+         std::string r = rc(int(write(fd, "++", 2)));
+         close(fd);
+         return r + ReadFile(b + "/a.txt");
+       }},
+      {"mkdir", [&](const std::string& b) { return rc(mkdir((b + "/d").c_str(), 0750)) + mode_of(b + "/d").substr(0, 3); }},
+      {"mkdir existing", [&](const std::string& b) { return rc(mkdir((b + "/d").c_str(), 0750)); }},
+      {"write in dir", [&](const std::string& b) { return std::to_string(WriteFile(b + "/d/f", "in d")); }},
+      {"rmdir non-empty", [&](const std::string& b) { return rc(rmdir((b + "/d").c_str())); }},
+      {"rename across dirs", [&](const std::string& b) { return rc(rename((b + "/d/f").c_str(), (b + "/g").c_str())) + ReadFile(b + "/g"); }},
+      {"rmdir empty", [&](const std::string& b) { return rc(rmdir((b + "/d").c_str())); }},
+      {"rename over existing", [&](const std::string& b) {
+         WriteFile(b + "/h.tmp", "new content");
+         return rc(rename((b + "/h.tmp").c_str(), (b + "/g").c_str())) + ReadFile(b + "/g") + ReadFile(b + "/h.tmp");
+       }},
+      {"rename dir into itself", [&](const std::string& b) {
+         mkdir((b + "/p").c_str(), 0755);
+         mkdir((b + "/p/q").c_str(), 0755);
+         return rc(rename((b + "/p").c_str(), (b + "/p/q/r").c_str()));
+       }},
+      {"rename dir with contents", [&](const std::string& b) {
+         WriteFile(b + "/p/q/file", "deep");
+         return rc(rename((b + "/p").c_str(), (b + "/p2").c_str())) + ReadFile(b + "/p2/q/file") + list(b + "/p2/q");
+       }},
+      {"rename file over dir", [&](const std::string& b) { return rc(rename((b + "/g").c_str(), (b + "/p2").c_str())); }},
+      {"rename dir over non-empty dir", [&](const std::string& b) {
+         mkdir((b + "/e").c_str(), 0755);
+         return rc(rename((b + "/e").c_str(), (b + "/p2").c_str()));
+       }},
+      {"unlink missing", [&](const std::string& b) { return rc(unlink((b + "/nope").c_str())); }},
+      {"unlink dir", [&](const std::string& b) { return rc(unlink((b + "/e").c_str())); }},
+      {"rmdir file", [&](const std::string& b) { return rc(rmdir((b + "/g").c_str())); }},
+      {"open missing", [&](const std::string& b) { return rc(open((b + "/nope").c_str(), O_RDONLY)); }},
+      {"chmod", [&](const std::string& b) { return rc(chmod((b + "/a.txt").c_str(), 0600)) + mode_of(b + "/a.txt"); }},
+      {"utimens", [&](const std::string& b) {
+         struct timespec ts[2] = {{1000, 0}, {1234567, 890}};
+         int r = utimensat(AT_FDCWD, (b + "/a.txt").c_str(), ts, 0);
+         struct stat st;
+         stat((b + "/a.txt").c_str(), &st);
+         return rc(r) + " mtime=" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+       }},
+      {"fsync", [&](const std::string& b) {
+         int fd = open((b + "/s.bin").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+         std::string r = rc(int(write(fd, "durable", 7))) + rc(fsync(fd));
+         close(fd);
+         return r + ReadFile(b + "/s.bin");
+       }},
+      {"unlink", [&](const std::string& b) { return rc(unlink((b + "/g").c_str())) + ReadFile(b + "/g"); }},
+      {"listing", [&](const std::string& b) { return list(b); }},
+  };
+  for (auto& [name, op] : ops) {
+    std::string want = op(native);
+    std::string got = op(mount_->path());
+    EXPECT_EQ(got, want) << name;
+  }
+  struct statvfs sv;
+  EXPECT_EQ(statvfs(mount_->path().c_str(), &sv), 0);
+  EXPECT_GT(sv.f_blocks, 0u);
+  // The live tree survives a remount as it was.
+  std::string before = list(mount_->path());
+  std::string content = ReadFile(M("p2/q/file"));
+  Remount();
+  EXPECT_EQ(list(mount_->path()), before);
+  EXPECT_EQ(Diff(ReadFile(M("p2/q/file")), content), "same");
+  EXPECT_EQ(Diff(ReadFile(M("a.txt")), ReadFile(native + "/a.txt")), "same");
+}
+
+TEST_F(MountTest, XattrsAndBlockSize) {
+  ASSERT_TRUE(WriteFile(M("f"), "x"));
+  EXPECT_EQ(setxattr(M("f").c_str(), "user.note", "abc", 3, 0), 0);
+  char buf[64];
+  EXPECT_EQ(getxattr(M("f").c_str(), "user.note", buf, sizeof(buf)), 3);
+  EXPECT_EQ(std::string(buf, 3), "abc");
+  EXPECT_EQ(setxattr(M("f").c_str(), "user.note", "z", 1, XATTR_CREATE), -1);
+  EXPECT_EQ(errno, EEXIST);
+  ssize_t n = listxattr(M("f").c_str(), buf, sizeof(buf));
+  EXPECT_EQ(std::string(buf, size_t(std::max<ssize_t>(n, 0))), std::string("user.note\0", 10));
+  EXPECT_EQ(removexattr(M("f").c_str(), "user.note"), 0);
+  EXPECT_EQ(getxattr(M("f").c_str(), "user.note", buf, sizeof(buf)), -1);
+  EXPECT_EQ(errno, ENODATA);
+  struct stat st;
+  ASSERT_EQ(stat(M("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_blksize, 1 << 20);
+}
+
+TEST_F(MountTest, ClosedVersionsAppearInLatestHistoryAndStep) {
+  std::string v1 = RandomBytes(1, 3 << 20), v2 = RandomBytes(2, 3 << 20);
+  ASSERT_TRUE(WriteFile(M("model_step_100.pt"), v1));
+  EXPECT_EQ(Diff(ReadFile(M("@latest/model_step_100.pt")), v1), "same");
+  EXPECT_EQ(Diff(ReadFile(M("@step-100/model_step_100.pt")), v1), "same");
+  EXPECT_EQ(HistoryCount(), 1);
+  ASSERT_TRUE(WriteFile(M("latest.pt"), v2));
+  EXPECT_EQ(HistoryCount(), 2);
+  EXPECT_EQ(Diff(ReadFile(M("@latest/latest.pt")), v2), "same");
+  // A deleted file keeps its history.
+  ASSERT_EQ(unlink(M("model_step_100.pt").c_str()), 0);
+  EXPECT_EQ(Diff(ReadFile(M("@latest/model_step_100.pt")), "<missing>"), "same");
+  // (@step-100 now names the unlink's snapshot, which inherited step 100;
+  // the deleted version stays reachable through @history and its id.)
+  DIR* d = opendir(M("@history").c_str());
+  ASSERT_NE(d, nullptr);
+  std::vector<std::string> names;
+  while (struct dirent* e = readdir(d))
+    if (e->d_name[0] != '.') names.push_back(e->d_name);
+  closedir(d);
+  ASSERT_EQ(names.size(), 3u);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names[0].substr(0, 18), "00000001-step-100-");
+  EXPECT_EQ(Diff(ReadFile(M("@history/" + names[0] + "/model_step_100.pt")), v1), "same");
+  // The id prefix in the name reaches the same snapshot.
+  std::string id8 = names[0].substr(names[0].rfind('-') + 1);
+  EXPECT_EQ(Diff(ReadFile(M("@" + id8 + "/model_step_100.pt")), v1), "same");
+  // Reported size and mtime are real.
+  struct stat live, frozen;
+  ASSERT_EQ(stat(M("latest.pt").c_str(), &live), 0);
+  ASSERT_EQ(stat(M("@latest/latest.pt").c_str(), &frozen), 0);
+  EXPECT_EQ(frozen.st_size, live.st_size);
+  EXPECT_EQ(frozen.st_mtim.tv_sec, live.st_mtim.tv_sec);
+}
+
+TEST_F(MountTest, CheckpointFolderPerStep) {
+  for (int step : {500, 1000}) {
+    std::string dir = "checkpoint-" + std::to_string(step);
+    ASSERT_EQ(mkdir(M(dir).c_str(), 0755), 0);
+    ASSERT_TRUE(WriteFile(M(dir + "/model.safetensors"), RandomBytes(step, 2 << 20)));
+    ASSERT_TRUE(WriteFile(M(dir + "/optimizer.pt"), RandomBytes(step + 1, 3 << 20)));
+    ASSERT_TRUE(WriteFile(M(dir + "/rng_state.pth"), RandomBytes(step + 2, 15000)));
+    ASSERT_TRUE(WriteFile(M(dir + "/trainer_state.json"), "{\"global_step\": " + std::to_string(step) + "}"));
+  }
+  for (int step : {500, 1000}) {
+    std::string dir = "@step-" + std::to_string(step) + "/checkpoint-" + std::to_string(step);
+    EXPECT_EQ(CountEntries(M(dir)), 4) << dir;
+    EXPECT_EQ(Diff(ReadFile(M(dir + "/optimizer.pt")), RandomBytes(step + 1, 3 << 20)), "same");
+    EXPECT_EQ(Diff(ReadFile(M(dir + "/trainer_state.json")), "{\"global_step\": " + std::to_string(step) + "}"), "same");
+  }
+  // The xattr outranks the path.
+  ASSERT_TRUE(WriteFile(M("checkpoint-1000/extra.bin"), "a"));
+  int fd = open(M("checkpoint-1000/extra.bin").c_str(), O_WRONLY | O_TRUNC);
+  ASSERT_EQ(fsetxattr(fd, "user.ciuic.step", "77", 2, 0), 0);
+  ASSERT_EQ(write(fd, "b", 1), 1);
+  close(fd);
+  EXPECT_EQ(Diff(ReadFile(M("@step-77/checkpoint-1000/extra.bin")), "b"), "same");
+}
+
+TEST_F(MountTest, RollbackByCopyAddsOneSnapshotAndNoChunkBytes) {
+  std::string a = RandomBytes(10, 4 << 20), b = RandomBytes(11, 4 << 20);
+  ASSERT_TRUE(WriteFile(M("x_step_1.pt"), a));
+  ASSERT_EQ(rename(M("x_step_1.pt").c_str(), M("x.pt").c_str()), 0);
+  ASSERT_TRUE(WriteFile(M("x_step_2.pt"), b));
+  ASSERT_EQ(rename(M("x_step_2.pt").c_str(), M("x.pt").c_str()), 0);
+  EXPECT_EQ(Diff(ReadFile(M("@latest/x.pt")), b), "same");
+  const int before = HistoryCount();
+  const uint64_t packs_before = DirBytes(dir_.Sub("store/packs"));
+  ASSERT_EQ(system(("cp '" + M("@step-1/x.pt") + "' '" + M("x.pt") + "'").c_str()), 0);
+  EXPECT_EQ(Diff(ReadFile(M("x.pt")), a), "same");
+  EXPECT_EQ(Diff(ReadFile(M("@latest/x.pt")), a), "same");
+  EXPECT_EQ(HistoryCount(), before + 1);
+  EXPECT_EQ(DirBytes(dir_.Sub("store/packs")), packs_before);
+}
+
+TEST_F(MountTest, VirtualPathsAreReadOnlyAndUnknownNamesAreMissing) {
+  ASSERT_TRUE(WriteFile(M("ckpt-5.pt"), "five"));
+  errno = 0;
+  EXPECT_EQ(open(M("@latest/ckpt-5.pt").c_str(), O_WRONLY), -1);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(open(M("@latest/new").c_str(), O_WRONLY | O_CREAT, 0644), -1);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(mkdir(M("@latest/d").c_str(), 0755), -1);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(unlink(M("@latest/ckpt-5.pt").c_str()), -1);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(rename(M("@latest/ckpt-5.pt").c_str(), M("@latest/y").c_str()), -1);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(setxattr(M("@latest/ckpt-5.pt").c_str(), "user.a", "b", 1, 0), -1);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(truncate(M("@step-5/ckpt-5.pt").c_str(), 0), -1);
+  EXPECT_EQ(errno, EROFS);
+  for (const char* bad : {"@step-abc", "@step-999999", "@abc", "@nosuch", "@0000000000", "@history/1-step-1-x"}) {
+    struct stat st;
+    errno = 0;
+    EXPECT_EQ(stat(M(bad).c_str(), &st), -1) << bad;
+    EXPECT_EQ(errno, ENOENT) << bad;
+  }
+  EXPECT_EQ(mkdir(M("@mine").c_str(), 0755), -1);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_EQ(open(M("@file").c_str(), O_WRONLY | O_CREAT, 0644), -1);
+  EXPECT_EQ(errno, EPERM);
+  // Only the root reserves '@'.
+  ASSERT_EQ(mkdir(M("sub").c_str(), 0755), 0);
+  EXPECT_TRUE(WriteFile(M("sub/@fine"), "ok"));
+  EXPECT_EQ(Diff(ReadFile(M("@latest/sub/@fine")), "ok"), "same");
+}
+
+TEST_F(MountTest, KillNineKeepsEveryClosedVersionAndNoPartialOne) {
+  std::vector<std::string> saved;
+  for (int i = 0; i < 5; ++i) {
+    saved.push_back(RandomBytes(100 + i, (1 << 20) + i * 1000));
+    ASSERT_TRUE(WriteFile(M("ckpt_step_" + std::to_string(i) + ".pt.tmp"), saved.back()));
+    ASSERT_EQ(rename(M("ckpt_step_" + std::to_string(i) + ".pt.tmp").c_str(),
+                     M("ckpt_step_" + std::to_string(i) + ".pt").c_str()), 0);
+  }
+  const int history = HistoryCount();
+  // A save in flight: written, never closed.
+  int fd = open(M("inflight_step_9.pt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  std::string partial = RandomBytes(9, 5 << 20);
+  ASSERT_EQ(write(fd, partial.data(), partial.size()), ssize_t(partial.size()));
+  mount_->KillHard();
+  close(fd);
+  ASSERT_TRUE(mount_->Start());
+  EXPECT_EQ(HistoryCount(), history);
+  for (int i = 0; i < 5; ++i) {
+    std::string name = "ckpt_step_" + std::to_string(i) + ".pt";
+    EXPECT_EQ(Diff(ReadFile(M(name)), saved[i]), "same") << name;
+    EXPECT_EQ(Diff(ReadFile(M("@step-" + std::to_string(i) + "/" + name)), saved[i]), "same") << name;
+  }
+  EXPECT_EQ(Diff(ReadFile(M("inflight_step_9.pt")), "<missing>"), "same");
+  EXPECT_EQ(Diff(ReadFile(M("@latest/inflight_step_9.pt")), "<missing>"), "same");
+  // And saving goes on.
+  ASSERT_TRUE(WriteFile(M("after.pt"), "after"));
+  EXPECT_EQ(Diff(ReadFile(M("@latest/after.pt")), "after"), "same");
+}
+
+}  // namespace
+}  // namespace ciuicfs

@@ -1,0 +1,136 @@
+#include "tests/fs/mount_util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace ciuicfs::testing {
+
+std::string FuseUnavailableReason() {
+  if (access("/dev/fuse", R_OK | W_OK) != 0) return "/dev/fuse is not available";
+  if (system("command -v fusermount3 >/dev/null 2>&1") != 0) return "fusermount3 is not installed";
+  return "";
+}
+
+bool IsMounted(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::string a, b, c, d, mnt;
+    ss >> a >> b >> c >> d >> mnt;
+    if (mnt == path) return true;
+  }
+  return false;
+}
+
+Mount::Mount(std::string mountpoint, std::string store, std::string extra_args)
+    : mountpoint_(std::move(mountpoint)), store_(std::move(store)), extra_(std::move(extra_args)) {
+  mkdir(mountpoint_.c_str(), 0755);
+}
+
+Mount::~Mount() {
+  if (pid_ > 0) Unmount();
+}
+
+bool Mount::Start() {
+  pid_ = fork();
+  if (pid_ == 0) {
+    std::string cmd = std::string("exec ") + CIUICFS_BIN + " mount -f '" + mountpoint_ + "' --store '" + store_ +
+                      "' " + extra_ + " 2>>'" + store_ + ".log'";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    _exit(127);
+  }
+  for (int i = 0; i < 200; ++i) {
+    if (IsMounted(mountpoint_)) return true;
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return false;
+}
+
+void Mount::Unmount() {
+  if (pid_ <= 0) return;
+  std::string cmd = "fusermount3 -u '" + mountpoint_ + "' 2>/dev/null";
+  for (int i = 0; i < 100 && system(cmd.c_str()) != 0; ++i)  // EBUSY while files close
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  int status;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void Mount::KillHard() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  std::string cmd = "fusermount3 -u -z '" + mountpoint_ + "' 2>/dev/null";
+  if (system(cmd.c_str()) != 0) {
+    // Already gone: nothing to detach.
+  }
+}
+
+std::string ReadFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return "<missing>";
+  std::string out;
+  char buf[1 << 16];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, size_t(n));
+  close(fd);
+  return n < 0 ? "<read error " + std::string(strerror(errno)) + ">" : out;
+}
+
+bool WriteFile(const std::string& path, const std::string& data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return false;
+  bool ok = write(fd, data.data(), data.size()) == ssize_t(data.size());
+  return close(fd) == 0 && ok;
+}
+
+int CountEntries(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return -1;
+  int n = 0;
+  while (struct dirent* e = readdir(d))
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) ++n;
+  closedir(d);
+  return n;
+}
+
+uint64_t DirBytes(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return 0;
+  uint64_t total = 0;
+  while (struct dirent* e = readdir(d)) {
+    struct stat st;
+    if (stat((dir + "/" + e->d_name).c_str(), &st) == 0 && S_ISREG(st.st_mode)) total += uint64_t(st.st_size);
+  }
+  closedir(d);
+  return total;
+}
+
+std::string Diff(const std::string& got, const std::string& want) {
+  if (got == want) return "same";
+  if (got.size() < 64 && got.rfind("<", 0) == 0) return "got " + got + ", want " + std::to_string(want.size()) + " bytes";
+  size_t i = 0;
+  while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
+  return "got " + std::to_string(got.size()) + " bytes, want " + std::to_string(want.size()) +
+         ", first difference at " + std::to_string(i);
+}
+
+}  // namespace ciuicfs::testing

@@ -1,0 +1,43 @@
+// A real ciuicfs mount for end-to-end tests: the ciuicfs binary runs in the
+// foreground in a child process, so a test can kill -9 it and mount again.
+#ifndef CIUICFS_TESTS_FS_MOUNT_UTIL_H_
+#define CIUICFS_TESTS_FS_MOUNT_UTIL_H_
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace ciuicfs::testing {
+
+// Why FUSE cannot run here, or "" when it can.
+std::string FuseUnavailableReason();
+
+class Mount {
+ public:
+  Mount(std::string mountpoint, std::string store, std::string extra_args = "");
+  ~Mount();  // unmounts if still mounted
+  bool Start();
+  void Unmount();    // clean: fusermount3 -u, wait for the daemon to exit
+  void KillHard();   // SIGKILL the daemon, then detach the dead mount
+  const std::string& path() const { return mountpoint_; }
+  std::string At(const std::string& rel) const { return mountpoint_ + "/" + rel; }
+
+ private:
+  std::string mountpoint_, store_, extra_;
+  pid_t pid_ = -1;
+};
+
+bool IsMounted(const std::string& path);
+std::string ReadFile(const std::string& path);   // "<missing>" when it cannot be opened
+bool WriteFile(const std::string& path, const std::string& data);
+// Number of regular files plus directories directly in `dir` (-1 on error).
+int CountEntries(const std::string& dir);
+uint64_t DirBytes(const std::string& dir);       // sum of regular file sizes
+
+// "same" or a short description of how two byte strings differ (never the
+// bytes themselves, which may be megabytes).
+std::string Diff(const std::string& got, const std::string& want);
+
+}  // namespace ciuicfs::testing
+
+#endif  // CIUICFS_TESTS_FS_MOUNT_UTIL_H_
