@@ -3,6 +3,7 @@
 // the terminal as one line and a non-zero exit); -f stays in front.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "fs/cli/common.h"
@@ -82,23 +84,30 @@ int Serve(MountOptions options, bool foreground, int notify_fd) {
   return rc == 0 ? kExitOk : kExitFailed;
 }
 
-bool IsCiuicfsMount(const std::string& path) {
+// The store directory of the ciuicfs mount at `path` (its fsname), or
+// nullopt when `path` is not a ciuicfs mount.
+std::optional<std::string> CiuicfsMountSource(const std::string& path) {
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
   while (std::getline(in, line)) {
-    // "... <mount point> ... - <fstype> <source> ..."
+    // "<id> <parent> <dev> <root> <mount point> <opts> ... - <fstype> <source> <super opts>"
     std::istringstream ss(line);
     std::string id, parent, dev, root, mnt;
     ss >> id >> parent >> dev >> root >> mnt;
     size_t dash = line.find(" - ");
-    if (mnt == path && dash != std::string::npos && line.compare(dash + 3, 13, "fuse.ciuicfs ") == 0) return true;
+    if (mnt != path || dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype, source;
+    tail >> fstype >> source;
+    if (fstype == "fuse.ciuicfs") return source;
   }
-  return false;
+  return std::nullopt;
 }
+
+bool IsCiuicfsMount(const std::string& path) { return CiuicfsMountSource(path).has_value(); }
 
 }  // namespace
 
-bool IsMountedCiuicfs(const std::string& path) { return IsCiuicfsMount(path); }
 
 int RunMount(const std::vector<std::string>& args) {
   po::options_description opts("mount options");
@@ -144,6 +153,8 @@ int RunMount(const std::vector<std::string>& args) {
     Fail("mount: the store cannot live inside the mountpoint");
     return kExitUsage;
   }
+  // The default store lives under the data directory, which may not exist.
+  std::filesystem::create_directories(std::filesystem::path(options.store_dir).parent_path(), ec);
   if (vm["foreground"].as<bool>()) {
     std::cerr << "ciuicfs: serving " << options.mountpoint << " from store " << options.store_dir << "\n";
     return Serve(options, true, -1);
@@ -192,15 +203,24 @@ int RunUmount(const std::vector<std::string>& args) {
   std::error_code ec;
   std::string mnt = std::filesystem::absolute(vm["mountpoint"].as<std::string>(), ec).lexically_normal().string();
   while (mnt.size() > 1 && mnt.back() == '/') mnt.pop_back();
-  if (!IsCiuicfsMount(mnt)) {
+  auto store_dir = CiuicfsMountSource(mnt);
+  if (!store_dir) {
     Fail("umount: " + mnt + " is not a ciuicfs mount");
     return kExitFailed;
   }
-  std::string cmd = "fusermount3 -u '" + mnt + "'";
+  std::string cmd = "fusermount3 -u '" + mnt + "' 2>/dev/null";
   if (system(cmd.c_str()) != 0) {
     Fail("umount: fusermount3 -u " + mnt + " failed (files still open?)");
     return kExitFailed;
   }
+  // Return once the daemon has let go of the store (its LOCK is free), so
+  // the store can be opened again right away.
+  int fd = open((*store_dir + "/LOCK").c_str(), O_RDWR | O_CLOEXEC);
+  for (int i = 0; fd >= 0 && i < 600; ++i) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) break;
+    usleep(50000);
+  }
+  if (fd >= 0) close(fd);
   return kExitOk;
 }
 

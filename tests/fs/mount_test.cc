@@ -295,5 +295,95 @@ TEST_F(MountTest, KillNineKeepsEveryClosedVersionAndNoPartialOne) {
   EXPECT_EQ(Diff(ReadFile(M("@latest/after.pt")), "after"), "same");
 }
 
+TEST_F(MountTest, ReadsSeeWritesWhileTheFileIsOpen) {
+  std::string data = RandomBytes(5, 3 << 20);
+  int w = open(M("growing_step_1.pt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(w, 0);
+  ASSERT_EQ(write(w, data.data(), 2 << 20), 2 << 20);
+  int r = open(M("growing_step_1.pt").c_str(), O_RDONLY);
+  ASSERT_GE(r, 0);
+  std::string buf(4096, '\0');
+  ASSERT_EQ(pread(r, buf.data(), buf.size(), 1 << 20), ssize_t(buf.size()));
+  EXPECT_EQ(buf, data.substr(1 << 20, 4096));
+  ASSERT_EQ(write(w, data.data() + (2 << 20), 1 << 20), 1 << 20);  // keeps appending after the read
+  close(r);
+  ASSERT_EQ(close(w), 0);
+  EXPECT_EQ(Diff(ReadFile(M("@latest/growing_step_1.pt")), data), "same");
+  EXPECT_EQ(Diff(ReadFile(M("growing_step_1.pt")), data), "same");
+}
+
+TEST_F(MountTest, ASecondDaemonOnTheSameStoreIsRefused) {
+  mkdir(dir_.Sub("mnt2").c_str(), 0755);
+  CommandResult r = RunCiuicfs("mount " + dir_.Sub("mnt2") + " --store " + dir_.Sub("store"), dir_.path());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("in use by another process"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(IsMounted(dir_.Sub("mnt2")));
+  r = RunCiuicfs("mount " + mount_->path() + " --store " + dir_.Sub("other"), dir_.path());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("already a ciuicfs mount"), std::string::npos) << r.err;
+}
+
+TEST(MountCliTest, BadMountpointsAndOptionsGetOneLine) {
+  std::string why = FuseUnavailableReason();
+  if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
+  TempDir dir;
+  mkdir(dir.Sub("full").c_str(), 0755);
+  WriteFile(dir.Sub("full/file"), "x");
+  mkdir(dir.Sub("empty").c_str(), 0755);
+  struct Case {
+    std::string args;
+    int code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"mount " + dir.Sub("missing") + " --store " + dir.Sub("s"), 2, "is not a directory"},
+      {"mount " + dir.Sub("full") + " --store " + dir.Sub("s"), 2, "is not empty"},
+      {"mount " + dir.Sub("empty") + " --store " + dir.Sub("s") + " --step-pattern '(['", 2, "bad step pattern"},
+      {"mount " + dir.Sub("empty") + " --store " + dir.Sub("empty/s"), 2, "inside the mountpoint"},
+      {"mount", 2, "mountpoint"},
+      {"umount " + dir.Sub("empty"), 1, "not a ciuicfs mount"},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = RunCiuicfs(c.args, dir.path());
+    EXPECT_EQ(r.code, c.code) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.args << ": " << r.err;
+  }
+  EXPECT_NE(access(dir.Sub("s").c_str(), F_OK), 0) << "a failed mount created the store";
+}
+
+TEST(MountCliTest, DaemonizedMountAndUmount) {
+  std::string why = FuseUnavailableReason();
+  if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
+  TempDir dir;
+  mkdir(dir.Sub("mnt").c_str(), 0755);
+  CommandResult r = RunCiuicfs("mount " + dir.Sub("mnt") + " --store " + dir.Sub("s"), dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("store " + dir.Sub("s")), std::string::npos) << r.out;
+  ASSERT_TRUE(IsMounted(dir.Sub("mnt")));  // live when the command returns
+  EXPECT_TRUE(WriteFile(dir.Sub("mnt/a_step_3.pt"), "three"));
+  r = RunCiuicfs("umount " + dir.Sub("mnt"), dir.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(IsMounted(dir.Sub("mnt")));
+  CommandResult m = RunCiuicfs("mount " + dir.Sub("mnt") + " --store " + dir.Sub("s"), dir.path());
+  ASSERT_EQ(m.code, 0) << m.err;
+  EXPECT_EQ(Diff(ReadFile(dir.Sub("mnt/@step-3/a_step_3.pt")), "three"), "same");
+  EXPECT_EQ(RunCiuicfs("umount " + dir.Sub("mnt"), dir.path()).code, 0);
+}
+
+TEST(MountCliTest, DefaultStoreUnderTheDataDirectory) {
+  std::string why = FuseUnavailableReason();
+  if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
+  TempDir dir;
+  mkdir(dir.Sub("mnt").c_str(), 0755);
+  CommandResult r = RunCiuicfs("mount " + dir.Sub("mnt"), dir.path(), "XDG_DATA_HOME=" + dir.Sub("xdg"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("store " + dir.Sub("xdg") + "/ciuicfs/store"), std::string::npos) << r.out;
+  EXPECT_TRUE(WriteFile(dir.Sub("mnt/f"), "x"));
+  EXPECT_EQ(RunCiuicfs("umount " + dir.Sub("mnt"), dir.path()).code, 0);
+  EXPECT_EQ(access((dir.Sub("xdg") + "/ciuicfs/store/CIUICFS-STORE").c_str(), F_OK), 0);
+}
+
 }  // namespace
 }  // namespace ciuicfs

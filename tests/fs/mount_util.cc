@@ -124,6 +124,16 @@ uint64_t DirBytes(const std::string& dir) {
   return total;
 }
 
+CommandResult RunCiuicfs(const std::string& args, const std::string& scratch_dir, const std::string& env) {
+  CommandResult r;
+  const std::string out = scratch_dir + "/cmd.out", err = scratch_dir + "/cmd.err";
+  int status = system((env + " " + std::string(CIUICFS_BIN) + " " + args + " >" + out + " 2>" + err + " </dev/null").c_str());
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadFile(out);
+  r.err = ReadFile(err);
+  return r;
+}
+
 std::string Diff(const std::string& got, const std::string& want) {
   if (got == want) return "same";
   if (got.size() < 64 && got.rfind("<", 0) == 0) return "got " + got + ", want " + std::to_string(want.size()) + " bytes";

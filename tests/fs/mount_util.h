@@ -34,6 +34,14 @@ bool WriteFile(const std::string& path, const std::string& data);
 int CountEntries(const std::string& dir);
 uint64_t DirBytes(const std::string& dir);       // sum of regular file sizes
 
+struct CommandResult {
+  int code = -1;
+  std::string out, err;
+};
+// Runs `ciuicfs ARGS` (a shell fragment), capturing stdout and stderr.
+// `env` is an optional "NAME=value ..." prefix.
+CommandResult RunCiuicfs(const std::string& args, const std::string& scratch_dir, const std::string& env = "");
+
 // "same" or a short description of how two byte strings differ (never the
 // bytes themselves, which may be megabytes).
 std::string Diff(const std::string& got, const std::string& want);
