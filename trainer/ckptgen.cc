@@ -8,7 +8,11 @@
 // --freeze K freezes the embedding and the first K blocks, as fine-tuning
 // does, so their bytes repeat from save to save.
 //
-//   ciuic-ckptgen OUT [--saves 10] [--every 5] [--width 384] [--blocks 6] [--freeze 0]
+// --mirror DIR saves every checkpoint a second time, with the same calls,
+// into DIR: a native copy to compare the first against (the optimizer file
+// of a C++ AdamW is keyed by tensor addresses, so two *runs* differ).
+//
+//   ciuic-ckptgen OUT [--saves 10] [--every 5] [--width 384] [--blocks 6] [--freeze 0] [--mirror DIR]
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -58,15 +62,18 @@ TORCH_MODULE(Net);
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help") {
-    std::fprintf(stderr, "usage: ciuic-ckptgen OUT [--saves N] [--every N] [--width N] [--blocks N] [--freeze K]\n");
+    std::fprintf(stderr,
+                 "usage: ciuic-ckptgen OUT [--saves N] [--every N] [--width N] [--blocks N] [--freeze K] [--mirror DIR]\n");
     return argc < 2 ? 2 : 0;
   }
   std::string out = argv[1];
   int saves = 10, every = 5, width = 384, blocks = 6, freeze = 0;
+  std::string mirror;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     int v = std::atoi(argv[i + 1]);
-    if (a == "--saves") saves = v;
+    if (a == "--mirror") mirror = argv[i + 1];
+    else if (a == "--saves") saves = v;
     else if (a == "--every") every = v;
     else if (a == "--width") width = v;
     else if (a == "--blocks") blocks = v;
@@ -98,14 +105,17 @@ int main(int argc, char** argv) {
     if (s % every == 0) {
       char name[32];
       std::snprintf(name, sizeof(name), "step_%06d", s);
-      std::filesystem::path dir = std::filesystem::path(out) / name;
-      std::filesystem::create_directories(dir);
-      // tmp-then-rename, as trainers that fear a crash mid-save do.
-      torch::save(net, (dir / "model.pt.tmp").string());
-      std::filesystem::rename(dir / "model.pt.tmp", dir / "model.pt");
-      torch::save(opt, (dir / "optimizer.pt.tmp").string());
-      std::filesystem::rename(dir / "optimizer.pt.tmp", dir / "optimizer.pt");
-      std::printf("step %d loss %.4f saved %s\n", s, loss.item<float>(), dir.c_str());
+      for (const std::string& root : {out, mirror}) {
+        if (root.empty()) continue;
+        std::filesystem::path dir = std::filesystem::path(root) / name;
+        std::filesystem::create_directories(dir);
+        // tmp-then-rename, as trainers that fear a crash mid-save do.
+        torch::save(net, (dir / "model.pt.tmp").string());
+        std::filesystem::rename(dir / "model.pt.tmp", dir / "model.pt");
+        torch::save(opt, (dir / "optimizer.pt.tmp").string());
+        std::filesystem::rename(dir / "optimizer.pt.tmp", dir / "optimizer.pt");
+      }
+      std::printf("step %d loss %.4f saved %s\n", s, loss.item<float>(), (std::filesystem::path(out) / name).c_str());
     }
   }
   return 0;
