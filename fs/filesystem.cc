@@ -271,12 +271,11 @@ void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   n->mtime_ns = n->ctime_ns = NowNs();
   dir->children[name] = n->ino;
   dir->mtime_ns = dir->ctime_ns = n->mtime_ns;
-  {
-    std::lock_guard<std::mutex> data(n->data_mu);
-    n->write = std::make_unique<WriteState>();
-    n->write->ingest = store_->NewIngest();
-    n->write->dirty = true;  // an empty new file is content too
-  }
+  // No other thread can reach `n` before mu_ is released, so its write
+  // state is set without data_mu (taking it here would invert the order).
+  n->write = std::make_unique<WriteState>();
+  n->write->ingest = store_->NewIngest();
+  n->write->dirty = true;  // an empty new file is content too
   auto* fh = new FileHandle();
   fh->node = n;
   fh->writable = true;
