@@ -9,7 +9,10 @@
 
 #include <algorithm>
 #include <functional>
+#include <atomic>
+#include <map>
 #include <set>
+#include <thread>
 
 #include "tests/fs/mount_util.h"
 #include "tests/store/test_util.h"
@@ -310,6 +313,70 @@ TEST_F(MountTest, ReadsSeeWritesWhileTheFileIsOpen) {
   ASSERT_EQ(close(w), 0);
   EXPECT_EQ(Diff(ReadFile(M("@latest/growing_step_1.pt")), data), "same");
   EXPECT_EQ(Diff(ReadFile(M("growing_step_1.pt")), data), "same");
+}
+
+TEST_F(MountTest, FourWritersAndAHistoryWalker) {
+  std::map<std::string, std::string> saved;  // name -> content, each name written once
+  for (int t = 0; t < 4; ++t)
+    for (int i = 0; i < 5; ++i)
+      saved["w" + std::to_string(t) + "_step_" + std::to_string(i) + ".pt"] =
+          RandomBytes(t * 100 + i, (1 << 20) + 4096 * (t + i));
+  std::atomic<bool> writers_done{false};
+  std::atomic<int> errors{0}, walks{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t)
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        std::string name = "w" + std::to_string(t) + "_step_" + std::to_string(i) + ".pt";
+        if (!WriteFile(M(name + ".tmp"), saved[name]) || rename(M(name + ".tmp").c_str(), M(name).c_str()) != 0)
+          ++errors;
+      }
+    });
+  std::thread walker([&] {
+    while (!writers_done) {
+      DIR* d = opendir(M("@history").c_str());
+      if (!d) {
+        ++errors;
+        continue;
+      }
+      std::vector<std::string> snaps;
+      while (struct dirent* e = readdir(d))
+        if (e->d_name[0] != '.') snaps.push_back(e->d_name);
+      closedir(d);
+      if (!snaps.empty()) {
+        std::string last = M("@history/" + snaps.back());
+        if (CountEntries(last) < 0) ++errors;
+      }
+      ++walks;
+    }
+  });
+  for (auto& w : writers) w.join();
+  writers_done = true;
+  walker.join();
+  EXPECT_EQ(errors, 0);
+  EXPECT_GT(walks, 0);
+  // Every file of every snapshot reads back as exactly what was saved.
+  DIR* d = opendir(M("@history").c_str());
+  ASSERT_NE(d, nullptr);
+  int checked = 0;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::string snap = M(std::string("@history/") + e->d_name);
+    DIR* f = opendir(snap.c_str());
+    ASSERT_NE(f, nullptr) << snap;
+    while (struct dirent* fe = readdir(f)) {
+      std::string name = fe->d_name;
+      if (name[0] == '.') continue;
+      std::string key = name.size() > 4 && name.substr(name.size() - 4) == ".tmp" ? name.substr(0, name.size() - 4) : name;
+      ASSERT_TRUE(saved.count(key)) << name;
+      EXPECT_EQ(Diff(ReadFile(snap + "/" + name), saved[key]), "same") << snap << "/" << name;
+      ++checked;
+    }
+    closedir(f);
+  }
+  closedir(d);
+  EXPECT_GT(checked, 20);
+  for (auto& [name, content] : saved) EXPECT_EQ(Diff(ReadFile(M("@latest/" + name)), content), "same") << name;
 }
 
 TEST_F(MountTest, ASecondDaemonOnTheSameStoreIsRefused) {

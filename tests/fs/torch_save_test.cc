@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 
 #include <cstdio>
-#include <set>
+#include <algorithm>
+#include <map>
+#include <vector>
 
 #include "tests/fs/mount_util.h"
 #include "tests/store/test_util.h"
@@ -41,17 +43,29 @@ TEST(TorchSaveTest, EverySavedStepReadsBackBitIdentical) {
     }
     EXPECT_EQ(ReadFile(mount.At("@latest/") + sub + "model.pt.tmp"), "<missing>");
   }
-  // @history holds a snapshot for every step, in order.
-  DIR* d = opendir(mount.At("@history").c_str());
-  ASSERT_NE(d, nullptr);
-  std::set<std::string> steps_seen;
-  while (struct dirent* e = readdir(d)) {
-    std::string name = e->d_name;
+  // @history: the last snapshot of each step holds that step's files.
+  std::map<std::string, std::string> last_of_step;  // step -> history dir name
+  DIR* h = opendir(mount.At("@history").c_str());
+  ASSERT_NE(h, nullptr);
+  std::vector<std::string> names;
+  while (struct dirent* e = readdir(h))
+    if (e->d_name[0] != '.') names.push_back(e->d_name);
+  closedir(h);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
     size_t at = name.find("-step-");
-    if (at != std::string::npos) steps_seen.insert(name.substr(at + 6, name.rfind('-') - at - 6));
+    last_of_step[name.substr(at + 6, name.rfind('-') - at - 6)] = name;
   }
-  closedir(d);
-  EXPECT_TRUE(steps_seen.count("2") && steps_seen.count("4") && steps_seen.count("6"));
+  for (int step : {2, 4, 6}) {
+    char sub[32];
+    std::snprintf(sub, sizeof(sub), "run/step_%06d/", step);
+    ASSERT_TRUE(last_of_step.count(std::to_string(step))) << step;
+    for (const char* file : {"model.pt", "optimizer.pt"})
+      EXPECT_EQ(Diff(ReadFile(mount.At("@history/" + last_of_step[std::to_string(step)] + "/") + sub + file),
+                     ReadFile(dir.Sub("native/") + sub + file)),
+                "same")
+          << step << " " << file;
+  }
   mount.Unmount();
 }
 
