@@ -23,8 +23,6 @@ constexpr double kLiveTimeout = 1.0;
 constexpr double kImmutableTimeout = 86400.0;
 constexpr uint32_t kBlockSize = 1 << 20;
 
-Filesystem* Fs(fuse_req_t req) { return static_cast<Filesystem*>(fuse_req_userdata(req)); }
-
 bool IsLive(int kind) { return kind == kLiveDir || kind == kLiveFile; }
 
 }  // namespace
@@ -288,7 +286,9 @@ void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   fuse_reply_create(req, &e, fi);
 }
 
-void Filesystem::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+// Unlink and rmdir: one snapshot that removes the path (when it was ever
+// committed); an open file stays readable through its handles.
+void Filesystem::RemoveEntry(fuse_req_t req, fuse_ino_t parent, const char* name, bool directory) {
   std::lock_guard<std::mutex> lock(mu_);
   NodePtr dir = Get(parent);
   if (!dir) return (void)fuse_reply_err(req, ENOENT);
@@ -296,7 +296,9 @@ void Filesystem::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto it = dir->children.find(name);
   if (it == dir->children.end()) return (void)fuse_reply_err(req, ENOENT);
   NodePtr n = Get(it->second);
-  if (n->kind == kLiveDir) return (void)fuse_reply_err(req, EISDIR);
+  if (directory && n->kind != kLiveDir) return (void)fuse_reply_err(req, ENOTDIR);
+  if (!directory && n->kind == kLiveDir) return (void)fuse_reply_err(req, EISDIR);
+  if (directory && !n->children.empty()) return (void)fuse_reply_err(req, ENOTEMPTY);
   if (n->in_tree) {
     auto snap = CommitEdits({TreeEdit::Remove(PathOf(*n))}, std::nullopt, false);
     if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
@@ -305,27 +307,6 @@ void Filesystem::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   dir->mtime_ns = dir->ctime_ns = NowNs();
   n->unlinked = true;
   n->in_tree = false;
-  n->parent = nullptr;
-  fuse_reply_err(req, 0);
-}
-
-void Filesystem::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  NodePtr dir = Get(parent);
-  if (!dir) return (void)fuse_reply_err(req, ENOENT);
-  if (!IsLive(dir->kind)) return (void)fuse_reply_err(req, EROFS);
-  auto it = dir->children.find(name);
-  if (it == dir->children.end()) return (void)fuse_reply_err(req, ENOENT);
-  NodePtr n = Get(it->second);
-  if (n->kind != kLiveDir) return (void)fuse_reply_err(req, ENOTDIR);
-  if (!n->children.empty()) return (void)fuse_reply_err(req, ENOTEMPTY);
-  if (n->in_tree) {
-    auto snap = CommitEdits({TreeEdit::Remove(PathOf(*n))}, std::nullopt, false);
-    if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
-  }
-  dir->children.erase(it);
-  dir->mtime_ns = dir->ctime_ns = NowNs();
-  n->unlinked = true;
   n->parent = nullptr;
   fuse_reply_err(req, 0);
 }
@@ -443,102 +424,6 @@ void Filesystem::Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void Filesystem::Releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   delete reinterpret_cast<DirHandle*>(fi->fh);
   fuse_reply_err(req, 0);
-}
-
-void Filesystem::Statfs(fuse_req_t req, fuse_ino_t ino) {
-  struct statvfs st;
-  if (statvfs(store_->dir().c_str(), &st) != 0) return (void)fuse_reply_err(req, errno);
-  st.f_namemax = 255;
-  fuse_reply_statfs(req, &st);
-}
-
-void Filesystem::Setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
-                          int flags) {
-  std::lock_guard<std::mutex> lock(mu_);
-  NodePtr n = Get(ino);
-  if (!n) return (void)fuse_reply_err(req, ENOENT);
-  if (!IsLive(n->kind)) return (void)fuse_reply_err(req, EROFS);
-  bool exists = n->xattrs.count(name) > 0;
-  if ((flags & XATTR_CREATE) && exists) return (void)fuse_reply_err(req, EEXIST);
-  if ((flags & XATTR_REPLACE) && !exists) return (void)fuse_reply_err(req, ENODATA);
-  n->xattrs[name] = std::string(value, size);
-  fuse_reply_err(req, 0);
-}
-
-void Filesystem::Getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
-  std::unique_lock<std::mutex> lock(mu_);
-  NodePtr n = Get(ino);
-  if (!n) return (void)fuse_reply_err(req, ENOENT);
-  auto it = n->xattrs.find(name);
-  if (it == n->xattrs.end()) return (void)fuse_reply_err(req, ENODATA);
-  std::string v = it->second;
-  lock.unlock();
-  if (size == 0) return (void)fuse_reply_xattr(req, v.size());
-  if (size < v.size()) return (void)fuse_reply_err(req, ERANGE);
-  fuse_reply_buf(req, v.data(), v.size());
-}
-
-void Filesystem::Listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
-  std::unique_lock<std::mutex> lock(mu_);
-  NodePtr n = Get(ino);
-  if (!n) return (void)fuse_reply_err(req, ENOENT);
-  std::string names;
-  for (auto& [k, v] : n->xattrs) names += k + '\0';
-  lock.unlock();
-  if (size == 0) return (void)fuse_reply_xattr(req, names.size());
-  if (size < names.size()) return (void)fuse_reply_err(req, ERANGE);
-  fuse_reply_buf(req, names.data(), names.size());
-}
-
-void Filesystem::Removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  NodePtr n = Get(ino);
-  if (!n) return (void)fuse_reply_err(req, ENOENT);
-  if (!IsLive(n->kind)) return (void)fuse_reply_err(req, EROFS);
-  fuse_reply_err(req, n->xattrs.erase(name) ? 0 : ENODATA);
-}
-
-const fuse_lowlevel_ops& Filesystem::Ops() {
-  static const fuse_lowlevel_ops ops = [] {
-    fuse_lowlevel_ops o = {};
-    o.init = [](void* userdata, fuse_conn_info* conn) { static_cast<Filesystem*>(userdata)->Init(conn); };
-    o.lookup = [](fuse_req_t r, fuse_ino_t p, const char* n) { Fs(r)->Lookup(r, p, n); };
-    o.getattr = [](fuse_req_t r, fuse_ino_t i, fuse_file_info*) { Fs(r)->Getattr(r, i); };
-    o.setattr = [](fuse_req_t r, fuse_ino_t i, struct stat* a, int s, fuse_file_info* f) {
-      Fs(r)->Setattr(r, i, a, s, f);
-    };
-    o.mkdir = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m) { Fs(r)->Mkdir(r, p, n, m); };
-    o.create = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, fuse_file_info* f) {
-      Fs(r)->Create(r, p, n, m, f);
-    };
-    o.unlink = [](fuse_req_t r, fuse_ino_t p, const char* n) { Fs(r)->Unlink(r, p, n); };
-    o.rmdir = [](fuse_req_t r, fuse_ino_t p, const char* n) { Fs(r)->Rmdir(r, p, n); };
-    o.rename = [](fuse_req_t r, fuse_ino_t p, const char* n, fuse_ino_t np, const char* nn, unsigned int f) {
-      Fs(r)->Rename(r, p, n, np, nn, f);
-    };
-    o.open = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Open(r, i, f); };
-    o.read = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* f) { Fs(r)->Read(r, i, s, o, f); };
-    o.write = [](fuse_req_t r, fuse_ino_t i, const char* b, size_t s, off_t o, fuse_file_info* f) {
-      Fs(r)->Write(r, i, b, s, o, f);
-    };
-    o.flush = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Flush(r, i, f); };
-    o.release = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Release(r, i, f); };
-    o.fsync = [](fuse_req_t r, fuse_ino_t i, int d, fuse_file_info* f) { Fs(r)->Fsync(r, i, d, f); };
-    o.opendir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Opendir(r, i, f); };
-    o.readdir = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* f) {
-      Fs(r)->Readdir(r, i, s, o, f);
-    };
-    o.releasedir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Releasedir(r, i, f); };
-    o.statfs = [](fuse_req_t r, fuse_ino_t i) { Fs(r)->Statfs(r, i); };
-    o.setxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, const char* v, size_t s, int f) {
-      Fs(r)->Setxattr(r, i, n, v, s, f);
-    };
-    o.getxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, size_t s) { Fs(r)->Getxattr(r, i, n, s); };
-    o.listxattr = [](fuse_req_t r, fuse_ino_t i, size_t s) { Fs(r)->Listxattr(r, i, s); };
-    o.removexattr = [](fuse_req_t r, fuse_ino_t i, const char* n) { Fs(r)->Removexattr(r, i, n); };
-    return o;
-  }();
-  return ops;
 }
 
 }  // namespace ciuicfs

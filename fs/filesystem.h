@@ -53,8 +53,7 @@ class Filesystem {
   void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
   void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
   void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi);
-  void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
-  void Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void RemoveEntry(fuse_req_t req, fuse_ino_t parent, const char* name, bool directory);  // unlink, rmdir
   void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
               unsigned int flags);
   void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);

@@ -1,0 +1,54 @@
+// The one place the FUSE low-level ops are wired to Filesystem's handlers.
+#include "fs/filesystem.h"
+
+namespace ciuicfs {
+namespace {
+
+Filesystem* Fs(fuse_req_t req) { return static_cast<Filesystem*>(fuse_req_userdata(req)); }
+
+}  // namespace
+
+const fuse_lowlevel_ops& Filesystem::Ops() {
+  static const fuse_lowlevel_ops ops = [] {
+    fuse_lowlevel_ops o = {};
+    o.init = [](void* userdata, fuse_conn_info* conn) { static_cast<Filesystem*>(userdata)->Init(conn); };
+    o.lookup = [](fuse_req_t r, fuse_ino_t p, const char* n) { Fs(r)->Lookup(r, p, n); };
+    o.getattr = [](fuse_req_t r, fuse_ino_t i, fuse_file_info*) { Fs(r)->Getattr(r, i); };
+    o.setattr = [](fuse_req_t r, fuse_ino_t i, struct stat* a, int s, fuse_file_info* f) {
+      Fs(r)->Setattr(r, i, a, s, f);
+    };
+    o.mkdir = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m) { Fs(r)->Mkdir(r, p, n, m); };
+    o.create = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, fuse_file_info* f) {
+      Fs(r)->Create(r, p, n, m, f);
+    };
+    o.unlink = [](fuse_req_t r, fuse_ino_t p, const char* n) { Fs(r)->RemoveEntry(r, p, n, false); };
+    o.rmdir = [](fuse_req_t r, fuse_ino_t p, const char* n) { Fs(r)->RemoveEntry(r, p, n, true); };
+    o.rename = [](fuse_req_t r, fuse_ino_t p, const char* n, fuse_ino_t np, const char* nn, unsigned int f) {
+      Fs(r)->Rename(r, p, n, np, nn, f);
+    };
+    o.open = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Open(r, i, f); };
+    o.read = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* f) { Fs(r)->Read(r, i, s, o, f); };
+    o.write = [](fuse_req_t r, fuse_ino_t i, const char* b, size_t s, off_t o, fuse_file_info* f) {
+      Fs(r)->Write(r, i, b, s, o, f);
+    };
+    o.flush = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Flush(r, i, f); };
+    o.release = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Release(r, i, f); };
+    o.fsync = [](fuse_req_t r, fuse_ino_t i, int d, fuse_file_info* f) { Fs(r)->Fsync(r, i, d, f); };
+    o.opendir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Opendir(r, i, f); };
+    o.readdir = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* f) {
+      Fs(r)->Readdir(r, i, s, o, f);
+    };
+    o.releasedir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Releasedir(r, i, f); };
+    o.statfs = [](fuse_req_t r, fuse_ino_t i) { Fs(r)->Statfs(r, i); };
+    o.setxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, const char* v, size_t s, int f) {
+      Fs(r)->Setxattr(r, i, n, v, s, f);
+    };
+    o.getxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, size_t s) { Fs(r)->Getxattr(r, i, n, s); };
+    o.listxattr = [](fuse_req_t r, fuse_ino_t i, size_t s) { Fs(r)->Listxattr(r, i, s); };
+    o.removexattr = [](fuse_req_t r, fuse_ino_t i, const char* n) { Fs(r)->Removexattr(r, i, n); };
+    return o;
+  }();
+  return ops;
+}
+
+}  // namespace ciuicfs
