@@ -56,8 +56,16 @@ Status Store::DropSnapshots(const std::vector<uint64_t>& seqs) {
   return env_->Write([&](Txn& txn) -> Status {
     auto head = LoadHead(txn);
     if (!head.ok()) return head.status();
+    std::map<uint64_t, std::string> tagged;
+    CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kTags, "", [&](std::string_view k, std::string_view v) {
+      if (v.size() == 8) tagged[LoadLE<uint64_t>(v.data())] = std::string(k);
+      return true;
+    }));
     for (uint64_t seq : std::set<uint64_t>(seqs.begin(), seqs.end())) {
       if (*head && (*head)->seq == seq) return Status::InvalidArgument("the head snapshot cannot be dropped");
+      if (tagged.count(seq))
+        return Status::InvalidArgument("snapshot " + std::to_string(seq) + " is tagged '" + tagged[seq] +
+                                       "'; delete the tag first");
       auto v = txn.Get(Db::kSnapshots, SeqKey(seq));
       if (!v.ok()) return v.status();
       if (!*v) return Status::NotFound("no snapshot with sequence " + std::to_string(seq));

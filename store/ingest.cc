@@ -143,6 +143,7 @@ std::unique_ptr<IngestSession> Store::NewIngest() {
 }
 
 Result<uint64_t> Store::PinOrStore(const ChunkId& id, const uint8_t* data, size_t n) {
+  if (read_only_) return Status::ReadOnly("the store is open read-only (it is in use by a mount)");
   std::lock_guard<std::mutex> lock(pins_mu_);
   auto it = pins_.find(id);
   if (it != pins_.end()) {

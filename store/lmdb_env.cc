@@ -6,7 +6,7 @@ namespace ciuicfs {
 namespace {
 
 const char* const kDbNames[] = {"meta", "chunks", "packs", "manifests", "trees",
-                                "snapshots", "snapshot_ids", "steps", "paths"};
+                                "snapshots", "snapshot_ids", "steps", "paths", "tags"};
 
 MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 std::string_view View(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
@@ -85,28 +85,30 @@ Status Txn::ScanBack(Db db, std::string_view from,
   return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbStatus(rc, std::string("scan ") + kDbNames[int(db)]);
 }
 
-Result<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir, uint64_t initial_map_size) {
+Result<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir, uint64_t initial_map_size, bool read_only) {
   std::unique_ptr<LmdbEnv> env(new LmdbEnv());
+  env->read_only_ = read_only;
   int rc = mdb_env_create(&env->env_);
   if (rc != 0) return LmdbStatus(rc, "lmdb create");
   mdb_env_set_maxdbs(env->env_, static_cast<MDB_dbi>(Db::kCount));
   mdb_env_set_maxreaders(env->env_, 1024);
-  rc = mdb_env_open(env->env_, dir.c_str(), MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD, 0600);
+  rc = mdb_env_open(env->env_, dir.c_str(),
+                    MDB_NOTLS | MDB_NORDAHEAD | (read_only ? MDB_RDONLY : MDB_NOMETASYNC), 0600);
   if (rc != 0) return LmdbStatus(rc, "open index " + dir);
   MDB_envinfo info;
   mdb_env_info(env->env_, &info);
   // An existing environment keeps its size; a new one starts small and grows.
   env->map_size_ = info.me_mapsize;
-  if (env->map_size_ < initial_map_size) {
+  if (!read_only && env->map_size_ < initial_map_size) {
     rc = mdb_env_set_mapsize(env->env_, initial_map_size);
     if (rc != 0) return LmdbStatus(rc, "set map size");
     env->map_size_ = initial_map_size;
   }
   MDB_txn* txn;
-  rc = mdb_txn_begin(env->env_, nullptr, 0, &txn);
+  rc = mdb_txn_begin(env->env_, nullptr, read_only ? MDB_RDONLY : 0, &txn);
   if (rc != 0) return LmdbStatus(rc, "open index " + dir);
   for (int i = 0; i < int(Db::kCount); ++i) {
-    rc = mdb_dbi_open(txn, kDbNames[i], MDB_CREATE, &env->dbi_[i]);
+    rc = mdb_dbi_open(txn, kDbNames[i], read_only ? 0 : MDB_CREATE, &env->dbi_[i]);
     if (rc != 0) {
       mdb_txn_abort(txn);
       return LmdbStatus(rc, std::string("open database ") + kDbNames[i]);
@@ -127,6 +129,17 @@ Result<std::unique_ptr<Txn>> LmdbEnv::BeginRead() {
   std::shared_lock<std::shared_mutex> lock(resize_mu_);
   MDB_txn* txn;
   int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+  if (rc == MDB_MAP_RESIZED && read_only_) {
+    // The writing process grew the map; adopt its size. Needs no other txn
+    // of ours open: take the resize lock exclusively.
+    lock.unlock();
+    {
+      std::unique_lock<std::shared_mutex> grow(resize_mu_);
+      mdb_env_set_mapsize(env_, 0);
+    }
+    lock.lock();
+    rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+  }
   if (rc != 0) return LmdbStatus(rc, "begin read");
   return std::unique_ptr<Txn>(new Txn(this, txn, std::move(lock)));
 }
@@ -142,6 +155,7 @@ Status LmdbEnv::Grow(uint64_t seen_size) {
 }
 
 Status LmdbEnv::Write(const std::function<Status(Txn&)>& fn) {
+  if (read_only_) return Status::ReadOnly("the store is open read-only (it is in use by a mount)");
   for (;;) {
     uint64_t seen;
     Status s;

@@ -21,7 +21,7 @@
 
 namespace ciuicfs {
 
-enum class Db { kMeta, kChunks, kPacks, kManifests, kTrees, kSnapshots, kSnapshotIds, kSteps, kPaths, kCount };
+enum class Db { kMeta, kChunks, kPacks, kManifests, kTrees, kSnapshots, kSnapshotIds, kSteps, kPaths, kTags, kCount };
 
 Status LmdbStatus(int rc, const std::string& what);
 
@@ -58,7 +58,9 @@ class Txn {
 
 class LmdbEnv {
  public:
-  static Result<std::unique_ptr<LmdbEnv>> Open(const std::string& dir, uint64_t initial_map_size);
+  // `read_only`: another process may be writing; never writes, and follows
+  // the writer when it grows the map.
+  static Result<std::unique_ptr<LmdbEnv>> Open(const std::string& dir, uint64_t initial_map_size, bool read_only);
   ~LmdbEnv();
 
   Result<std::unique_ptr<Txn>> BeginRead();
@@ -76,6 +78,7 @@ class LmdbEnv {
   Status Grow(uint64_t seen_size);
 
   MDB_env* env_ = nullptr;
+  bool read_only_ = false;
   MDB_dbi dbi_[static_cast<int>(Db::kCount)] = {};
   std::shared_mutex resize_mu_;
   uint64_t map_size_ = 0;

@@ -58,29 +58,43 @@ Status WriteMarker(const std::string& dir) {
   return Status::Ok();
 }
 
+// Reads meta/format and meta/chunker; `txn` null means read-only.
+Status ReadMeta(Txn& txn, bool* present, ChunkerParams* params) {
+  auto format = txn.Get(Db::kMeta, "format");
+  if (!format.ok()) return format.status();
+  *present = format->has_value();
+  if (!*present) return Status::Ok();
+  if ((*format)->size() != 4 || LoadLE<uint32_t>((*format)->data()) != kFormatVersion)
+    return Status::InvalidArgument("store format is not version 1");
+  auto c = txn.Get(Db::kMeta, "chunker");
+  if (!c.ok()) return c.status();
+  if (!*c || (*c)->size() != 12) return Status::Corruption("index: meta/chunker missing");
+  const char* p = (*c)->data();
+  *params = ChunkerParams{LoadLE<uint32_t>(p), LoadLE<uint32_t>(p + 4), LoadLE<uint32_t>(p + 8)};
+  return params->Validate();
+}
+
 Status ReadOrInitMeta(LmdbEnv* env, const StoreOptions& options, ChunkerParams* params) {
+  if (options.read_only) {
+    auto txn = env->BeginRead();
+    if (!txn.ok()) return txn.status();
+    bool present = false;
+    CIUIC_RETURN_IF_ERROR(ReadMeta(**txn, &present, params));
+    return present ? Status::Ok() : Status::Corruption("index: meta/format missing");
+  }
   return env->Write([&](Txn& txn) -> Status {
-    auto format = txn.Get(Db::kMeta, "format");
-    if (!format.ok()) return format.status();
-    if (!*format) {
-      std::string f, c;
-      PutLE<uint32_t>(&f, kFormatVersion);
-      PutLE<uint32_t>(&c, options.chunker.min_size);
-      PutLE<uint32_t>(&c, options.chunker.avg_size);
-      PutLE<uint32_t>(&c, options.chunker.max_size);
-      CIUIC_RETURN_IF_ERROR(txn.Put(Db::kMeta, "format", f));
-      CIUIC_RETURN_IF_ERROR(txn.Put(Db::kMeta, "chunker", c));
-      *params = options.chunker;
-      return Status::Ok();
-    }
-    if ((*format)->size() != 4 || LoadLE<uint32_t>((*format)->data()) != kFormatVersion)
-      return Status::InvalidArgument("store format is not version 1");
-    auto c = txn.Get(Db::kMeta, "chunker");
-    if (!c.ok()) return c.status();
-    if (!*c || (*c)->size() != 12) return Status::Corruption("index: meta/chunker missing");
-    const char* p = (*c)->data();
-    *params = ChunkerParams{LoadLE<uint32_t>(p), LoadLE<uint32_t>(p + 4), LoadLE<uint32_t>(p + 8)};
-    return params->Validate();
+    bool present = false;
+    CIUIC_RETURN_IF_ERROR(ReadMeta(txn, &present, params));
+    if (present) return Status::Ok();
+    std::string f, c;
+    PutLE<uint32_t>(&f, kFormatVersion);
+    PutLE<uint32_t>(&c, options.chunker.min_size);
+    PutLE<uint32_t>(&c, options.chunker.avg_size);
+    PutLE<uint32_t>(&c, options.chunker.max_size);
+    CIUIC_RETURN_IF_ERROR(txn.Put(Db::kMeta, "format", f));
+    CIUIC_RETURN_IF_ERROR(txn.Put(Db::kMeta, "chunker", c));
+    *params = options.chunker;
+    return Status::Ok();
   });
 }
 
@@ -113,6 +127,19 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOp
     CIUIC_RETURN_IF_ERROR(MakeDir(dir + "/packs"));
     CIUIC_RETURN_IF_ERROR(WriteMarker(dir));
   }
+  if (options.read_only) {
+    if (access(marker.c_str(), F_OK) != 0) return Status::InvalidArgument(dir + " is not a ciuicfs store");
+    std::unique_ptr<Store> store(new Store(dir, -1));
+    store->read_only_ = true;
+    auto env = LmdbEnv::Open(dir + "/index", options.initial_map_size, true);
+    if (!env.ok()) return env.status();
+    store->env_ = std::move(env.value());
+    ChunkerParams params;
+    CIUIC_RETURN_IF_ERROR(ReadOrInitMeta(store->env_.get(), options, &params));
+    store->chunker_ = std::make_unique<Chunker>(params);
+    store->packs_ = std::make_unique<PackStore>(dir + "/packs", 0, options.pack_target_size);
+    return store;
+  }
   const std::string lock_path = dir + "/LOCK";
   int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0) return Status::FromErrno(errno, "open " + lock_path);
@@ -123,7 +150,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOp
     return Status::FromErrno(err, "lock " + lock_path);
   }
   std::unique_ptr<Store> store(new Store(dir, lock_fd));
-  auto env = LmdbEnv::Open(dir + "/index", options.initial_map_size);
+  auto env = LmdbEnv::Open(dir + "/index", options.initial_map_size, false);
   if (!env.ok()) return env.status();
   store->env_ = std::move(env.value());
   ChunkerParams params;
@@ -384,6 +411,7 @@ Result<std::vector<std::pair<uint64_t, Change>>> Store::PathHistory(std::string_
 }
 
 Status Store::Sync() {
+  if (read_only_) return Status::Ok();  // nothing of ours to sync
   std::map<uint32_t, uint64_t> synced;
   CIUIC_RETURN_IF_ERROR(packs_->SyncAll(&synced));
   if (!synced.empty()) {

@@ -48,6 +48,9 @@ struct StoreOptions {
   uint64_t initial_map_size = 64ull << 20;
   uint64_t pack_target_size = 128ull << 20;
   bool create_if_missing = true;
+  // Open an existing store without its lock while another process (a
+  // mount) may be writing it: every query works, every change is ReadOnly.
+  bool read_only = false;
 };
 
 // A finished ingest: its chunks are in packs and pinned, its manifest is in
@@ -217,6 +220,15 @@ class Store {
   std::unique_ptr<VersionReader> OpenPending(const PendingVersion& version);
   Status ReadChunk(const ChunkId& id, std::string* out);
 
+  // Tags name snapshots and pin them: a tagged snapshot cannot be dropped.
+  // Names are 1-64 of [A-Za-z0-9._-], not "latest" and not starting "step-".
+  Status SetTag(const std::string& name, uint64_t seq);
+  Status DeleteTag(const std::string& name);
+  Result<std::map<std::string, uint64_t>> Tags();
+  // A snapshot by reference: "latest", "latest~K" (K snapshots before the
+  // head in the retained chain), "step-N", a tag, or an id prefix (>= 8 hex).
+  Result<Snapshot> ResolveRef(const std::string& ref);
+
   // Removes snapshots from the retained set (never the head) and releases
   // what only they referenced. Bytes are reclaimed by Gc.
   Status DropSnapshots(const std::vector<uint64_t>& seqs);
@@ -256,6 +268,7 @@ class Store {
   std::unique_ptr<PackStore> packs_;
   std::unique_ptr<Chunker> chunker_;
   uint64_t pack_target_size_ = 0;
+  bool read_only_ = false;
 
   std::mutex pins_mu_;  // taken before any LMDB transaction it encloses
   std::unordered_map<ChunkId, Pin, Hash128Hasher> pins_;

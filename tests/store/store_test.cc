@@ -299,3 +299,57 @@ TEST(StoreTest, UncommittedVersionReadsBack) {
 
 }  // namespace
 }  // namespace ciuicfs
+
+namespace ciuicfs {
+namespace {
+
+TEST(StoreTest, TagsAndReferences) {
+  testing::TempDir dir;
+  auto store = testing::OpenStore(dir.Sub("s"));
+  Snapshot a = testing::CommitFile(store.get(), "m", "1", 100);
+  Snapshot b = testing::CommitFile(store.get(), "m", "2", 200);
+  Snapshot c = testing::CommitFile(store.get(), "m", "3", 200);
+  ASSERT_TRUE(store->SetTag("best", a.seq).ok());
+  EXPECT_EQ(store->ResolveRef("best")->seq, a.seq);
+  EXPECT_EQ(store->ResolveRef("latest")->seq, c.seq);
+  EXPECT_EQ(store->ResolveRef("latest~1")->seq, b.seq);
+  EXPECT_TRUE(store->ResolveRef("latest~3").status().IsNotFound());
+  EXPECT_EQ(store->ResolveRef("step-200")->seq, c.seq);
+  EXPECT_EQ(store->ResolveRef(b.id.Hex().substr(0, 10))->seq, b.seq);
+  EXPECT_TRUE(store->ResolveRef("nosuch").status().IsNotFound());
+  EXPECT_EQ(store->ResolveRef("step-x").status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(store->SetTag("latest", a.seq).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(store->SetTag("a b", a.seq).code(), Status::Code::kInvalidArgument);
+  EXPECT_TRUE(store->SetTag("x", 99).IsNotFound());
+  // A tag pins its snapshot against dropping.
+  EXPECT_EQ(store->DropSnapshots({a.seq}).code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE(store->DeleteTag("best").ok());
+  EXPECT_TRUE(store->DeleteTag("best").IsNotFound());
+  EXPECT_TRUE(store->DropSnapshots({a.seq}).ok());
+}
+
+TEST(StoreTest, ReadOnlyOpenBesideTheOwner) {
+  testing::TempDir dir;
+  auto owner = testing::OpenStore(dir.Sub("s"));
+  testing::CommitFile(owner.get(), "m", testing::RandomBytes(1, 1 << 20), 1);
+  StoreOptions ro;
+  ro.read_only = true;
+  auto reader = Store::Open(dir.Sub("s"), ro);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->ListSnapshots()->size(), 1u);
+  // The owner keeps writing, growing the index; the reader follows.
+  for (int i = 2; i <= 30; ++i) testing::CommitFile(owner.get(), "f" + std::to_string(i), testing::RandomBytes(i, 5000), i);
+  EXPECT_EQ((*reader)->ListSnapshots()->size(), 30u);
+  EXPECT_EQ(testing::ReadVersion(reader->get(), Hash128::Of(testing::RandomBytes(7, 5000))), testing::RandomBytes(7, 5000));
+  EXPECT_EQ((*reader)->SetTag("t", 1).code(), Status::Code::kReadOnly);
+  EXPECT_EQ((*reader)->DropSnapshots({1}).code(), Status::Code::kReadOnly);
+  auto ingest = (*reader)->NewIngest();
+  std::string data = testing::RandomBytes(99, 2 << 20);
+  Status s = ingest->Append(data.data(), data.size());
+  auto v = s.ok() ? ingest->Finish() : Result<PendingVersion>(s);
+  EXPECT_EQ(v.status().code(), Status::Code::kReadOnly);
+  EXPECT_TRUE((*reader)->Verify()->ok());
+}
+
+}  // namespace
+}  // namespace ciuicfs
