@@ -236,7 +236,7 @@ void Filesystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   const int64_t now = NowNs();
   std::string path = PathOf(*dir);
   path = path.empty() ? name : path + "/" + name;
-  auto snap = CommitEdits({TreeEdit::PutDirectory(path, mode & 07777, now)}, std::nullopt, false);
+  auto snap = CommitEdits({TreeEdit::PutDirectory(path, mode & 07777, now)}, options_.step_parser->FromPath(path), false);
   if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
   NodePtr n = NewNode(kLiveDir);
   const fuse_ctx* ctx = fuse_req_ctx(req);
@@ -365,7 +365,8 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
     walk(*src, dst_path);
   }
   if (!edits.empty()) {
-    auto snap = CommitEdits(std::move(edits), std::nullopt, false);
+    // A new name (checkpoint-500/, model_step_5.pt) says which step it is.
+    auto snap = CommitEdits(std::move(edits), options_.step_parser->FromPath(dst_path), false);
     if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
   }
   if (dst) {

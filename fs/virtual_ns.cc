@@ -99,6 +99,13 @@ Result<Filesystem::NodePtr> Filesystem::LookupVirtualRoot(const std::string& nam
     if (!snap.ok()) return snap.status().IsNotFound() ? Result<NodePtr>(NodePtr()) : snap.status();
     seq = snap->seq;
     *timeout = 0;  // a newer snapshot may take this step
+  } else if (name.rfind("@tag-", 0) == 0) {
+    auto tags = store_->Tags();
+    if (!tags.ok()) return tags.status();
+    auto it = tags->find(name.substr(5));
+    if (it == tags->end()) return NodePtr();
+    seq = it->second;
+    *timeout = 0;  // a tag can be moved
   } else if (name.size() >= 9 && name.size() <= 33 && IsHex(name.substr(1))) {
     auto snap = store_->FindByIdPrefix(name.substr(1));
     if (!snap.ok()) {

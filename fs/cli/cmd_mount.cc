@@ -84,27 +84,8 @@ int Serve(MountOptions options, bool foreground, int notify_fd) {
   return rc == 0 ? kExitOk : kExitFailed;
 }
 
-// The store directory of the ciuicfs mount at `path` (its fsname), or
-// nullopt when `path` is not a ciuicfs mount.
-std::optional<std::string> CiuicfsMountSource(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    // "<id> <parent> <dev> <root> <mount point> <opts> ... - <fstype> <source> <super opts>"
-    std::istringstream ss(line);
-    std::string id, parent, dev, root, mnt;
-    ss >> id >> parent >> dev >> root >> mnt;
-    size_t dash = line.find(" - ");
-    if (mnt != path || dash == std::string::npos) continue;
-    std::istringstream tail(line.substr(dash + 3));
-    std::string fstype, source;
-    tail >> fstype >> source;
-    if (fstype == "fuse.ciuicfs") return source;
-  }
-  return std::nullopt;
-}
-
 bool IsCiuicfsMount(const std::string& path) { return CiuicfsMountSource(path).has_value(); }
+
 
 }  // namespace
 

@@ -9,13 +9,16 @@ namespace ciuicfs::cli {
 
 int RunStats(const std::vector<std::string>& args) {
   po::options_description opts("stats options");
-  opts.add_options()("store", po::value<std::string>()->default_value(DefaultStoreDir()), "store directory")(
-      "json", po::bool_switch(), "print one JSON object");
+  AddStoreOption(&opts);
+  opts.add_options()("json", po::bool_switch(), "print one JSON object");
+  po::positional_options_description pos;
+  pos.add("store", 1);
   po::variables_map vm;
   int code;
-  if (!ParseArgs("stats", args, opts, "ciuicfs stats --store /data/ckpt-store --json", &vm, &code)) return code;
-  auto store = OpenExistingStore(vm["store"].as<std::string>());
-  if (!store) return kExitFailed;
+  if (!ParseArgs("stats", args, opts, "ciuicfs stats /ckpt --json", &vm, &code, &pos)) return code;
+  auto t = OpenTarget(vm["store"].as<std::string>(), false);
+  if (!t) return kExitFailed;
+  Store* store = t->store.get();
   auto st = store->Stats();
   auto snaps = store->ListSnapshots();
   if (!st.ok() || !snaps.ok()) {

@@ -8,12 +8,15 @@ namespace ciuicfs::cli {
 
 int RunVerify(const std::vector<std::string>& args) {
   po::options_description opts("verify options");
-  opts.add_options()("store", po::value<std::string>()->default_value(DefaultStoreDir()), "store directory");
+  AddStoreOption(&opts);
+  po::positional_options_description pos;
+  pos.add("store", 1);
   po::variables_map vm;
   int code;
-  if (!ParseArgs("verify", args, opts, "ciuicfs verify --store /data/ckpt-store", &vm, &code)) return code;
-  auto store = OpenExistingStore(vm["store"].as<std::string>());
-  if (!store) return kExitFailed;
+  if (!ParseArgs("verify", args, opts, "ciuicfs verify /ckpt", &vm, &code, &pos)) return code;
+  auto t = OpenTarget(vm["store"].as<std::string>(), false);
+  if (!t) return kExitFailed;
+  Store* store = t->store.get();
   auto report = store->Verify();
   if (!report.ok()) {
     Fail("verify: " + report.status().message());

@@ -1,8 +1,14 @@
 #include "fs/cli/common.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 namespace ciuicfs::cli {
 
@@ -10,6 +16,14 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"mount", "serve a store at a mountpoint (daemonizes; -f stays in front)", RunMount},
       {"umount", "unmount a ciuicfs mountpoint", RunUmount},
+      {"log", "the snapshot chain, newest first", RunLog},
+      {"show", "one snapshot: its tree, parent, step, bytes new vs shared", RunShow},
+      {"diff", "what changed between two snapshots, in bytes and chunks", RunDiff},
+      {"rollback", "make the whole tree equal an older snapshot, as a new snapshot", RunRollback},
+      {"tag", "name a snapshot (and pin it against prune)", RunTag},
+      {"prune", "drop snapshots from the retained set", RunPrune},
+      {"gc", "free chunks no kept snapshot references and compact packs", RunGc},
+      {"graph", "the chain as Graphviz DOT (PNG with --png)", RunGraph},
       {"stats", "raw vs stored bytes and the dedup ratio", RunStats},
       {"verify", "check every chunk of every snapshot against its id", RunVerify},
   };
@@ -54,15 +68,110 @@ std::string DefaultStoreDir() {
   return std::string(home && *home ? home : "/root") + "/.local/share/ciuicfs/store";
 }
 
-std::unique_ptr<Store> OpenExistingStore(const std::string& dir) {
+
+// The store directory of the ciuicfs mount at `path` (its fsname), or
+// nullopt when `path` is not a ciuicfs mount.
+std::optional<std::string> CiuicfsMountSource(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    // "<id> <parent> <dev> <root> <mount point> <opts> ... - <fstype> <source> <super opts>"
+    std::istringstream ss(line);
+    std::string id, parent, dev, root, mnt;
+    ss >> id >> parent >> dev >> root >> mnt;
+    size_t dash = line.find(" - ");
+    if (mnt != path || dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype, source;
+    tail >> fstype >> source;
+    if (fstype == "fuse.ciuicfs") return source;
+  }
+  return std::nullopt;
+}
+
+std::string AbsolutePath(const std::string& path) {
+  std::error_code ec;
+  std::string p = std::filesystem::absolute(path, ec).lexically_normal().string();
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+void AddStoreOption(po::options_description* opts) {
+  opts->add_options()("store", po::value<std::string>()->default_value(""),
+                      "a store directory or a ciuicfs mountpoint (default: the default store)");
+}
+
+std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
+  Target t;
+  std::string path = AbsolutePath(where.empty() ? DefaultStoreDir() : where);
+  if (auto source = CiuicfsMountSource(path)) {
+    t.mountpoint = path;
+    t.store_dir = *source;
+  } else {
+    t.store_dir = path;
+  }
+  if (mutate && !t.mountpoint.empty()) {
+    Fail(t.mountpoint + " is mounted; this command changes the store, so run 'ciuicfs umount " + t.mountpoint +
+         "' first");
+    return std::nullopt;
+  }
   StoreOptions options;
   options.create_if_missing = false;
-  auto store = Store::Open(dir, options);
-  if (!store.ok()) {
-    Fail(store.status().IsNotFound() ? dir + " is not a ciuicfs store (it does not exist)" : store.status().message());
-    return nullptr;
+  options.read_only = !mutate;
+  if (access((t.store_dir + "/CIUICFS-STORE").c_str(), F_OK) != 0) {
+    Fail(t.store_dir + " is not a ciuicfs store or mount");
+    return std::nullopt;
   }
-  return std::move(store.value());
+  auto store = Store::Open(t.store_dir, options);
+  if (!store.ok()) {
+    if (store.status().code() == Status::Code::kBusy)
+      Fail(t.store_dir + " is in use by a mount; unmount it first to change it");
+    else
+      Fail(store.status().message());
+    return std::nullopt;
+  }
+  t.store = std::move(store.value());
+  return t;
+}
+
+std::string FormatTime(int64_t ns) {
+  time_t secs = static_cast<time_t>(ns / 1000000000);
+  struct tm tm;
+  localtime_r(&secs, &tm);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = double(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0) std::snprintf(buf, sizeof(buf), "%llu B", (unsigned long long)bytes);
+  else std::snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  return out + "\"";
 }
 
 }  // namespace ciuicfs::cli

@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,14 @@ const std::vector<Command>& Commands();
 
 int RunMount(const std::vector<std::string>& args);
 int RunUmount(const std::vector<std::string>& args);
+int RunLog(const std::vector<std::string>& args);
+int RunShow(const std::vector<std::string>& args);
+int RunDiff(const std::vector<std::string>& args);
+int RunTag(const std::vector<std::string>& args);
+int RunPrune(const std::vector<std::string>& args);
+int RunGc(const std::vector<std::string>& args);
+int RunRollback(const std::vector<std::string>& args);
+int RunGraph(const std::vector<std::string>& args);
 int RunStats(const std::vector<std::string>& args);
 int RunVerify(const std::vector<std::string>& args);
 
@@ -41,11 +50,33 @@ bool ParseArgs(const std::string& name, const std::vector<std::string>& args, co
 // $XDG_DATA_HOME/ciuicfs/store, else $HOME/.local/share/ciuicfs/store.
 std::string DefaultStoreDir();
 
-// Opens an existing store for an admin command; prints one line and returns
-// null when it cannot.
-std::unique_ptr<Store> OpenExistingStore(const std::string& dir);
 
 void Fail(const std::string& line);  // "ciuicfs: <line>" on stderr
+
+// The store directory of the ciuicfs mount at `path` (its fsname), or
+// nullopt when `path` is not a ciuicfs mount.
+std::optional<std::string> CiuicfsMountSource(const std::string& path);
+std::string AbsolutePath(const std::string& path);
+
+// What an admin command works on: a store, reached through its mountpoint
+// or its directory.
+struct Target {
+  std::unique_ptr<Store> store;
+  std::string store_dir;
+  std::string mountpoint;  // empty when not mounted
+};
+// `where` is a ciuicfs mountpoint or a store directory ("" = the default
+// store). Read commands open the store read-only, beside a running mount;
+// `mutate` commands need it unmounted. Prints one line and returns nullopt
+// on failure.
+std::optional<Target> OpenTarget(const std::string& where, bool mutate);
+
+// Adds the --store option (a store directory or a mountpoint).
+void AddStoreOption(po::options_description* opts);
+
+std::string FormatTime(int64_t ns);      // local "YYYY-MM-DD HH:MM:SS"
+std::string HumanBytes(uint64_t bytes);  // "1.5 MiB"
+std::string JsonString(const std::string& s);
 
 }  // namespace ciuicfs::cli
 

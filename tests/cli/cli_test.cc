@@ -92,7 +92,7 @@ TEST(CliTest, BadInputGetsOneLineAndNonZeroExit) {
       {"frobnicate", 2, "unknown command 'frobnicate'"},
       {"stats --no-such-option", 2, "no-such-option"},
       {"verify --store", 2, "store"},
-      {"stats --store " + dir.Sub("absent"), 1, "does not exist"},
+      {"stats --store " + dir.Sub("absent"), 1, "not a ciuicfs store or mount"},
       {"verify --store " + dir.Sub("plain"), 1, "not a ciuicfs store"},
   };
   for (const Case& c : cases) {

@@ -1,0 +1,32 @@
+// ciuicfs gc: free the chunks that no kept snapshot references and compact
+// packs that are mostly garbage.
+#include <cstdio>
+
+#include "fs/cli/common.h"
+
+namespace ciuicfs::cli {
+
+int RunGc(const std::vector<std::string>& args) {
+  po::options_description opts("gc options");
+  AddStoreOption(&opts);
+  po::positional_options_description pos;
+  pos.add("store", 1);
+  po::variables_map vm;
+  int code;
+  if (!ParseArgs("gc", args, opts, "ciuicfs gc /data/ckpt-store", &vm, &code, &pos)) return code;
+  auto t = OpenTarget(vm["store"].as<std::string>(), true);
+  if (!t) return kExitFailed;
+  auto st = t->store->Gc({});
+  if (!st.ok()) {
+    Fail("gc: " + st.status().message());
+    return kExitFailed;
+  }
+  uint64_t freed = st->bytes_before > st->bytes_after ? st->bytes_before - st->bytes_after : 0;
+  std::printf("freed %llu bytes (%s): %llu chunks deleted, %llu packs compacted, %llu packs removed; %llu bytes stored\n",
+              (unsigned long long)freed, HumanBytes(freed).c_str(), (unsigned long long)st->chunks_deleted,
+              (unsigned long long)st->packs_compacted, (unsigned long long)st->packs_deleted,
+              (unsigned long long)st->bytes_after);
+  return kExitOk;
+}
+
+}  // namespace ciuicfs::cli

@@ -1,0 +1,65 @@
+// ciuicfs graph: the chain as Graphviz DOT; --png renders it through dot.
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "fs/cli/common.h"
+
+namespace ciuicfs::cli {
+
+int RunGraph(const std::vector<std::string>& args) {
+  po::options_description opts("graph options");
+  AddStoreOption(&opts);
+  opts.add_options()("png", po::value<std::string>(), "write a PNG to FILE (needs Graphviz 'dot')");
+  po::positional_options_description pos;
+  pos.add("store", 1);
+  po::variables_map vm;
+  int code;
+  if (!ParseArgs("graph", args, opts, "ciuicfs graph /ckpt --png chain.png", &vm, &code, &pos)) return code;
+  if (vm.count("png") && system("command -v dot >/dev/null 2>&1") != 0) {
+    Fail("graph: Graphviz 'dot' is not installed (apt-get install graphviz); without --png the DOT text is printed");
+    return kExitFailed;
+  }
+  auto t = OpenTarget(vm["store"].as<std::string>(), false);
+  if (!t) return kExitFailed;
+  auto snaps = t->store->ListSnapshots();
+  auto tags = t->store->Tags();
+  if (!snaps.ok() || !tags.ok()) {
+    Fail((snaps.ok() ? tags.status() : snaps.status()).message());
+    return kExitFailed;
+  }
+  std::map<uint64_t, std::string> tag_of;
+  for (auto& [name, seq] : *tags) tag_of[seq] += "\\ntag " + name;
+  std::ostringstream dot;
+  dot << "digraph ciuicfs {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n";
+  std::map<Hash128, uint64_t> first_with_tree;
+  std::map<Hash128, uint64_t> by_id;
+  for (const Snapshot& s : *snaps) {
+    dot << "  s" << s.seq << " [label=\"" << s.seq << "\\nstep " << s.step << "\\n" << s.id.Hex().substr(0, 8)
+        << (tag_of.count(s.seq) ? tag_of.at(s.seq) + "\", style=bold" : std::string("\"")) << "];\n";
+    auto parent = by_id.find(s.parent);
+    if (parent != by_id.end()) dot << "  s" << parent->second << " -> s" << s.seq << ";\n";
+    // A snapshot whose tree equals an older, non-adjacent one restores it:
+    // a rollback, drawn back to its source.
+    auto same = first_with_tree.find(s.tree);
+    if (same != first_with_tree.end() && (parent == by_id.end() || same->second != parent->second))
+      dot << "  s" << same->second << " -> s" << s.seq << " [style=dashed, label=\"rollback\"];\n";
+    first_with_tree.try_emplace(s.tree, s.seq);
+    by_id[s.id] = s.seq;
+  }
+  dot << "}\n";
+  if (!vm.count("png")) {
+    std::fputs(dot.str().c_str(), stdout);
+    return kExitOk;
+  }
+  std::string cmd = "dot -Tpng -o '" + vm["png"].as<std::string>() + "'";
+  FILE* p = popen(cmd.c_str(), "w");
+  if (!p || std::fputs(dot.str().c_str(), p) < 0 || pclose(p) != 0) {
+    Fail("graph: dot failed to write " + vm["png"].as<std::string>());
+    return kExitFailed;
+  }
+  std::printf("wrote %s (%zu snapshots)\n", vm["png"].as<std::string>().c_str(), snaps->size());
+  return kExitOk;
+}
+
+}  // namespace ciuicfs::cli

@@ -1,0 +1,74 @@
+// ciuicfs log: the chain, newest first, one line per snapshot.
+#include <cstdio>
+#include <map>
+
+#include "fs/cli/common.h"
+
+namespace ciuicfs::cli {
+namespace {
+
+std::string ChangesText(const Snapshot& s) {
+  std::string out;
+  for (const Change& c : s.changes) {
+    if (!out.empty()) out += ", ";
+    out += (c.kind == ChangeKind::kRemove ? "-" : "+") + c.path;
+  }
+  return out;
+}
+
+}  // namespace
+
+int RunLog(const std::vector<std::string>& args) {
+  po::options_description opts("log options");
+  AddStoreOption(&opts);
+  opts.add_options()("by-step", po::bool_switch(), "group snapshots of one step")(
+      "json", po::bool_switch(), "one JSON object per snapshot, newest first")(
+      "max,n", po::value<size_t>()->default_value(0), "show at most N snapshots (0: all)");
+  po::positional_options_description pos;
+  pos.add("store", 1);
+  po::variables_map vm;
+  int code;
+  if (!ParseArgs("log", args, opts, "ciuicfs log /ckpt --by-step", &vm, &code, &pos)) return code;
+  auto t = OpenTarget(vm["store"].as<std::string>(), false);
+  if (!t) return kExitFailed;
+  auto snaps = t->store->ListSnapshots();
+  auto tags = t->store->Tags();
+  if (!snaps.ok() || !tags.ok()) {
+    Fail((snaps.ok() ? tags.status() : snaps.status()).message());
+    return kExitFailed;
+  }
+  std::map<uint64_t, std::string> tag_of;
+  for (auto& [name, seq] : *tags) tag_of[seq] += (tag_of[seq].empty() ? "" : ",") + name;
+  size_t max = vm["max"].as<size_t>();
+  size_t shown = 0;
+  int64_t group_step = INT64_MIN;
+  for (auto it = snaps->rbegin(); it != snaps->rend() && (max == 0 || shown < max); ++it, ++shown) {
+    const Snapshot& s = *it;
+    if (vm["json"].as<bool>()) {
+      std::string changes;
+      for (const Change& c : s.changes)
+        changes += std::string(changes.empty() ? "" : ",") + "{\"path\":" + JsonString(c.path) + ",\"kind\":\"" +
+                   (c.kind == ChangeKind::kRemove ? "remove" : "put") + "\",\"size\":" + std::to_string(c.size) + "}";
+      std::printf("{\"seq\":%llu,\"id\":\"%s\",\"parent\":\"%s\",\"step\":%lld,\"time_ns\":%lld,\"bytes_added\":%llu,"
+                  "\"tags\":%s,\"changes\":[%s]}\n",
+                  (unsigned long long)s.seq, s.id.Hex().c_str(), s.parent.IsZero() ? "" : s.parent.Hex().c_str(),
+                  (long long)s.step, (long long)s.time_ns, (unsigned long long)s.bytes_added,
+                  JsonString(tag_of[s.seq]).c_str(), changes.c_str());
+      continue;
+    }
+    if (vm["by-step"].as<bool>() && s.step != group_step) {
+      size_t n = 0;
+      for (const Snapshot& o : *snaps) n += o.step == s.step;
+      std::printf("%sstep %lld (%zu snapshot%s)\n", group_step == INT64_MIN ? "" : "\n", (long long)s.step, n,
+                  n == 1 ? "" : "s");
+      group_step = s.step;
+    }
+    std::string tag = tag_of.count(s.seq) ? " (tag: " + tag_of[s.seq] + ")" : "";
+    std::printf("%s%-6llu %s  step %-8lld %s  +%-10s %s%s\n", vm["by-step"].as<bool>() ? "  " : "",
+                (unsigned long long)s.seq, s.id.ShortHex().c_str(), (long long)s.step, FormatTime(s.time_ns).c_str(),
+                HumanBytes(s.bytes_added).c_str(), ChangesText(s).c_str(), tag.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace ciuicfs::cli

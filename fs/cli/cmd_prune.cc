@@ -1,0 +1,85 @@
+// ciuicfs prune: drop snapshots from the retained set. The head is always
+// kept; bytes are freed by 'ciuicfs gc'.
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "fs/cli/common.h"
+
+namespace ciuicfs::cli {
+
+int RunPrune(const std::vector<std::string>& args) {
+  po::options_description opts("prune options");
+  AddStoreOption(&opts);
+  opts.add_options()("keep-last", po::value<size_t>(), "keep the newest N snapshots")(
+      "keep-every-steps", po::value<int64_t>(), "keep the newest snapshot of every step divisible by K")(
+      "keep-tagged", po::value<bool>()->default_value(true), "keep tagged snapshots (true|false)")(
+      "dry-run", po::bool_switch(), "list what would go, change nothing");
+  po::positional_options_description pos;
+  pos.add("store", 1);
+  po::variables_map vm;
+  int code;
+  if (!ParseArgs("prune", args, opts, "ciuicfs prune /data/ckpt-store --keep-last 5 --keep-every-steps 1000", &vm,
+                 &code, &pos))
+    return code;
+  if (!vm.count("keep-last") && !vm.count("keep-every-steps")) {
+    Fail("prune: say what to keep: --keep-last N and/or --keep-every-steps K");
+    return kExitUsage;
+  }
+  if (vm.count("keep-every-steps") && vm["keep-every-steps"].as<int64_t>() <= 0) {
+    Fail("prune: --keep-every-steps must be positive");
+    return kExitUsage;
+  }
+  const bool dry = vm["dry-run"].as<bool>();
+  auto t = OpenTarget(vm["store"].as<std::string>(), !dry);
+  if (!t) return kExitFailed;
+  auto snaps = t->store->ListSnapshots();
+  auto tags = t->store->Tags();
+  if (!snaps.ok() || !tags.ok()) {
+    Fail((snaps.ok() ? tags.status() : snaps.status()).message());
+    return kExitFailed;
+  }
+  std::set<uint64_t> keep;
+  if (!snaps->empty()) keep.insert(snaps->back().seq);  // the head
+  if (vm.count("keep-last")) {
+    size_t n = vm["keep-last"].as<size_t>();
+    for (size_t i = 0; i < n && i < snaps->size(); ++i) keep.insert((*snaps)[snaps->size() - 1 - i].seq);
+  }
+  if (vm.count("keep-every-steps")) {
+    int64_t k = vm["keep-every-steps"].as<int64_t>();
+    std::map<int64_t, uint64_t> newest_of_step;
+    for (const Snapshot& s : *snaps)
+      if (s.step % k == 0) newest_of_step[s.step] = s.seq;
+    for (auto& [step, seq] : newest_of_step) keep.insert(seq);
+  }
+  std::map<uint64_t, std::string> tagged;
+  for (auto& [name, seq] : *tags) tagged[seq] = name;
+  std::vector<uint64_t> drop;
+  for (const Snapshot& s : *snaps) {
+    if (keep.count(s.seq)) continue;
+    if (tagged.count(s.seq) && vm["keep-tagged"].as<bool>()) continue;
+    drop.push_back(s.seq);
+    std::printf("%s %llu  step %lld  %s\n", dry ? "would drop" : "drop", (unsigned long long)s.seq, (long long)s.step,
+                s.id.ShortHex().c_str());
+  }
+  if (!dry) {
+    for (uint64_t seq : drop) {
+      if (!tagged.count(seq)) continue;
+      Status s = t->store->DeleteTag(tagged[seq]);  // only with --keep-tagged=false
+      if (!s.ok()) {
+        Fail("prune: " + s.message());
+        return kExitFailed;
+      }
+    }
+    Status s = t->store->DropSnapshots(drop);
+    if (!s.ok()) {
+      Fail("prune: " + s.message());
+      return kExitFailed;
+    }
+  }
+  std::printf("%s %zu of %zu snapshots; %zu kept\n", dry ? "would drop" : "dropped", drop.size(), snaps->size(),
+              snaps->size() - drop.size());
+  return kExitOk;
+}
+
+}  // namespace ciuicfs::cli

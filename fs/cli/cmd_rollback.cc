@@ -1,0 +1,52 @@
+// ciuicfs rollback REF: the whole tree becomes REF's tree, as one new
+// snapshot; nothing is rewritten and no chunk bytes are added.
+#include <cstdio>
+
+#include "fs/cli/common.h"
+
+namespace ciuicfs::cli {
+
+int RunRollback(const std::vector<std::string>& args) {
+  po::options_description opts("rollback options");
+  AddStoreOption(&opts);
+  opts.add_options()("ref", po::value<std::string>()->required(), "the snapshot to return to");
+  po::positional_options_description pos;
+  pos.add("ref", 1);
+  po::variables_map vm;
+  int code;
+  if (!ParseArgs("rollback", args, opts, "ciuicfs rollback step-1200 --store /data/ckpt-store", &vm, &code, &pos))
+    return code;
+  auto t = OpenTarget(vm["store"].as<std::string>(), true);
+  if (!t) return kExitFailed;
+  auto target = t->store->ResolveRef(vm["ref"].as<std::string>());
+  if (!target.ok()) {
+    Fail("rollback: " + target.status().message());
+    return target.status().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
+  }
+  auto head = t->store->Head();
+  auto old_tree = head.ok() && head->has_value() ? t->store->GetTree((*head)->tree) : Result<Tree>(Tree{});
+  auto new_tree = t->store->GetTree(target->tree);
+  if (!old_tree.ok() || !new_tree.ok()) {
+    Fail((old_tree.ok() ? new_tree.status() : old_tree.status()).message());
+    return kExitFailed;
+  }
+  CommitRequest req;
+  for (const TreeEntry& e : *old_tree)
+    if (e.path.find('/') == std::string::npos) req.edits.push_back(TreeEdit::Remove(e.path));
+  for (const TreeEntry& e : *new_tree) {
+    if (e.kind == EntryKind::kDirectory) req.edits.push_back(TreeEdit::PutDirectory(e.path, e.mode, e.mtime_ns));
+    else req.edits.push_back(TreeEdit::PutExisting(e.path, e.mode, e.mtime_ns, e.version));
+  }
+  req.step = target->step;
+  auto snap = t->store->Commit(req);
+  if (!snap.ok()) {
+    Fail("rollback: " + snap.status().message());
+    return kExitFailed;
+  }
+  std::printf("rolled back to snapshot %llu (%s) as snapshot %llu; %llu bytes added\n",
+              (unsigned long long)target->seq, target->id.ShortHex().c_str(), (unsigned long long)snap->seq,
+              (unsigned long long)snap->bytes_added);
+  return kExitOk;
+}
+
+}  // namespace ciuicfs::cli

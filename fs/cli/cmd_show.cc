@@ -1,0 +1,47 @@
+// ciuicfs show REF: one snapshot with its tree.
+#include <cstdio>
+
+#include "fs/cli/common.h"
+
+namespace ciuicfs::cli {
+
+int RunShow(const std::vector<std::string>& args) {
+  po::options_description opts("show options");
+  AddStoreOption(&opts);
+  opts.add_options()("ref", po::value<std::string>()->required(),
+                     "id prefix (8+ hex), step-N, latest, latest~K or a tag");
+  po::positional_options_description pos;
+  pos.add("ref", 1);
+  po::variables_map vm;
+  int code;
+  if (!ParseArgs("show", args, opts, "ciuicfs show step-1200 --store /ckpt", &vm, &code, &pos)) return code;
+  auto t = OpenTarget(vm["store"].as<std::string>(), false);
+  if (!t) return kExitFailed;
+  auto s = t->store->ResolveRef(vm["ref"].as<std::string>());
+  if (!s.ok()) {
+    Fail("show: " + s.status().message());
+    return s.status().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
+  }
+  auto tree = t->store->GetTree(s->tree);
+  if (!tree.ok()) {
+    Fail(tree.status().message());
+    return kExitFailed;
+  }
+  uint64_t total = 0;
+  for (const TreeEntry& e : *tree) total += e.kind == EntryKind::kDirectory ? 0 : e.size;
+  std::printf("snapshot %llu  %s\n", (unsigned long long)s->seq, s->id.Hex().c_str());
+  std::printf("parent   %s\n", s->parent.IsZero() ? "(none)" : s->parent.Hex().c_str());
+  std::printf("step     %lld\ntime     %s\n", (long long)s->step, FormatTime(s->time_ns).c_str());
+  std::printf("bytes    %llu in files; %llu new in packs, the rest shared with earlier snapshots\n",
+              (unsigned long long)total, (unsigned long long)s->bytes_added);
+  for (const Change& c : s->changes)
+    std::printf("changed  %s %s\n", c.kind == ChangeKind::kRemove ? "-" : "+", c.path.c_str());
+  std::printf("tree (%zu entries):\n", tree->size());
+  for (const TreeEntry& e : *tree) {
+    if (e.kind == EntryKind::kDirectory) std::printf("  %12s  %s/\n", "", e.path.c_str());
+    else std::printf("  %12llu  %s\n", (unsigned long long)e.size, e.path.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace ciuicfs::cli

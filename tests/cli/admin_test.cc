@@ -1,0 +1,194 @@
+// The admin subcommands on a store built by real saves through a mount.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include "tests/fs/mount_util.h"
+#include "tests/store/test_util.h"
+
+namespace ciuicfs {
+namespace {
+
+using namespace ciuicfs::testing;
+
+int Lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+
+class AdminTest : public ::testing::Test {
+ protected:
+  // Three checkpoint folders: a shared ("frozen") 3 MiB file and a fresh
+  // 4 MiB file each, saved through a real mount.
+  void SetUp() override {
+    std::string why = FuseUnavailableReason();
+    if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
+    mount_ = std::make_unique<Mount>(dir_.Sub("mnt"), dir_.Sub("store"));
+    ASSERT_TRUE(mount_->Start());
+    const std::string frozen = RandomBytes(1, 3 << 20);
+    for (int step : {100, 200, 300}) {
+      std::string d = "checkpoint-" + std::to_string(step);
+      ASSERT_EQ(mkdir(mount_->At(d).c_str(), 0755), 0);
+      files_[d + "/frozen.bin"] = frozen;
+      files_[d + "/fresh.bin"] = RandomBytes(step, 4 << 20);
+      ASSERT_TRUE(WriteFile(mount_->At(d + "/frozen.bin"), frozen));
+      ASSERT_TRUE(WriteFile(mount_->At(d + "/fresh.bin"), files_[d + "/fresh.bin"]));
+      saved_bytes_ += frozen.size() + (4 << 20);
+    }
+  }
+  CommandResult Run(const std::string& args) { return RunCiuicfs(args, dir_.path()); }
+  std::string Store() const { return dir_.Sub("store"); }
+
+  TempDir dir_;
+  std::unique_ptr<Mount> mount_;
+  std::map<std::string, std::string> files_;
+  uint64_t saved_bytes_ = 0;
+};
+
+TEST_F(AdminTest, ReadCommandsWorkOnTheMountWhileItServes) {
+  CommandResult log = Run("log " + mount_->path() + " --json");
+  ASSERT_EQ(log.code, 0) << log.err;
+  EXPECT_EQ(Lines(log.out), CountEntries(mount_->At("@history")));  // 3 mkdirs + 6 saves
+  EXPECT_EQ(Lines(log.out), 9);
+  for (auto& [path, content] : files_) EXPECT_NE(log.out.find("\"path\":\"" + path + "\""), std::string::npos) << path;
+  EXPECT_EQ(log.out.find("\"seq\":9"), log.out.find("{\"seq\":9") + 1);  // newest first
+  CommandResult by_step = Run("log " + mount_->path() + " --by-step");
+  EXPECT_NE(by_step.out.find("step 300 (3 snapshots)"), std::string::npos) << by_step.out;
+  CommandResult stats = Run("stats " + mount_->path() + " --json");
+  ASSERT_EQ(stats.code, 0) << stats.err;
+  EXPECT_NE(stats.out.find("\"raw_bytes\":" + std::to_string(saved_bytes_)), std::string::npos) << stats.out;
+  EXPECT_EQ(Run("verify " + mount_->path()).code, 0);
+  // Changing commands refuse a mounted store, and say how to proceed.
+  CommandResult gc = Run("gc " + mount_->path());
+  EXPECT_EQ(gc.code, 1);
+  EXPECT_NE(gc.err.find("umount"), std::string::npos) << gc.err;
+}
+
+TEST_F(AdminTest, ShowAndDiff) {
+  mount_->Unmount();
+  CommandResult show = Run("show step-200 --store " + Store());
+  ASSERT_EQ(show.code, 0) << show.err;
+  EXPECT_NE(show.out.find("step     200"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("3145728  checkpoint-200/frozen.bin"), std::string::npos) << show.out;
+  EXPECT_EQ(show.out.find("checkpoint-300"), std::string::npos) << show.out;
+  CommandResult same = Run("diff latest latest --store " + Store());
+  EXPECT_EQ(same.out, "no differences\n");
+  CommandResult d = Run("diff step-100 step-300 --store " + Store());
+  EXPECT_NE(d.out.find("added     checkpoint-300/fresh.bin  (4194304 bytes)"), std::string::npos) << d.out;
+  // The same file across two saves: only the fresh part differs.
+  ASSERT_TRUE(mount_->Start());
+  std::string v2 = files_["checkpoint-100/frozen.bin"].substr(0, 2 << 20) + RandomBytes(77, 1 << 20);
+  ASSERT_TRUE(WriteFile(mount_->At("checkpoint-100/frozen.bin"), v2));
+  mount_->Unmount();
+  CommandResult m = Run("diff latest~1 latest checkpoint-100 --store " + Store());
+  ASSERT_EQ(m.code, 0) << m.err;
+  EXPECT_NE(m.out.find("modified  checkpoint-100/frozen.bin  3145728 -> 3145728 bytes"), std::string::npos) << m.out;
+  EXPECT_EQ(Lines(m.out), 1) << m.out;
+  size_t of = m.out.find(" of ");
+  int differing = std::stoi(m.out.substr(m.out.rfind(';', of) + 2));
+  int total = std::stoi(m.out.substr(of + 4));
+  EXPECT_GE(differing, 1);
+  EXPECT_LT(differing, total) << "an edit of the last third changes only the chunks there";
+}
+
+TEST_F(AdminTest, TagPruneGcKeepRetainedSnapshotsExact) {
+  mount_->Unmount();
+  ASSERT_EQ(Run("tag first step-100 --store " + Store()).code, 0);
+  // A new save replaces the fresh files; old ones become prunable.
+  ASSERT_TRUE(mount_->Start());
+  EXPECT_EQ(Diff(ReadFile(mount_->At("@tag-first/checkpoint-100/fresh.bin")), files_["checkpoint-100/fresh.bin"]), "same");
+  for (int step : {200, 300}) ASSERT_EQ(unlink(mount_->At("checkpoint-" + std::to_string(step) + "/fresh.bin").c_str()), 0);
+  mount_->Unmount();
+  const uint64_t before = DirBytes(Store() + "/packs");
+  CommandResult dry = Run("prune " + Store() + " --keep-last 1 --dry-run");
+  ASSERT_EQ(dry.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would drop"), std::string::npos);
+  EXPECT_EQ(Run("log " + Store() + " --json").out.size() > 0, true);
+  CommandResult prune = Run("prune " + Store() + " --keep-last 1");
+  ASSERT_EQ(prune.code, 0) << prune.err;
+  CommandResult log = Run("log " + Store() + " --json");
+  EXPECT_EQ(Lines(log.out), 2) << log.out;  // the head and the tagged one
+  CommandResult gc = Run("gc " + Store());
+  ASSERT_EQ(gc.code, 0) << gc.err;
+  EXPECT_NE(gc.out.find("freed "), std::string::npos);
+  const uint64_t after = DirBytes(Store() + "/packs");
+  EXPECT_LT(after, before);
+  EXPECT_EQ(Run("verify " + Store()).code, 0);
+  ASSERT_TRUE(mount_->Start());
+  EXPECT_EQ(CountEntries(mount_->At("@history")), 2);
+  EXPECT_EQ(Diff(ReadFile(mount_->At("@tag-first/checkpoint-100/fresh.bin")), files_["checkpoint-100/fresh.bin"]), "same");
+  EXPECT_EQ(Diff(ReadFile(mount_->At("@latest/checkpoint-300/frozen.bin")), files_["checkpoint-300/frozen.bin"]), "same");
+  EXPECT_EQ(ReadFile(mount_->At("@latest/checkpoint-300/fresh.bin")), "<missing>");
+  mount_->Unmount();
+  EXPECT_EQ(Run("tag --delete first --store " + Store()).code, 0);
+  EXPECT_EQ(Run("tag --store " + Store()).out, "");
+}
+
+TEST_F(AdminTest, RollbackAddsOneSnapshotAndNoBytes) {
+  mount_->Unmount();
+  ASSERT_TRUE(mount_->Start());
+  ASSERT_TRUE(WriteFile(mount_->At("checkpoint-100/fresh.bin"), RandomBytes(999, 1 << 20)));
+  mount_->Unmount();
+  const uint64_t before = DirBytes(Store() + "/packs");
+  const int snapshots = Lines(Run("log " + Store() + " --json").out);
+  CommandResult r = Run("rollback step-200 --store " + Store());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("0 bytes added"), std::string::npos) << r.out;
+  EXPECT_EQ(Lines(Run("log " + Store() + " --json").out), snapshots + 1);
+  EXPECT_EQ(DirBytes(Store() + "/packs"), before);
+  EXPECT_EQ(Run("diff step-200 latest --store " + Store()).out, "no differences\n");
+  ASSERT_TRUE(mount_->Start());  // the live tree is the rolled-back tree
+  EXPECT_EQ(Diff(ReadFile(mount_->At("checkpoint-100/fresh.bin")), files_["checkpoint-100/fresh.bin"]), "same");
+  EXPECT_EQ(ReadFile(mount_->At("checkpoint-300/fresh.bin")), "<missing>");
+  mount_->Unmount();
+  CommandResult dot = Run("graph " + Store());
+  ASSERT_EQ(dot.code, 0) << dot.err;
+  EXPECT_NE(dot.out.find("digraph ciuicfs"), std::string::npos);
+  EXPECT_NE(dot.out.find("label=\"rollback\""), std::string::npos) << dot.out;
+  CommandResult png = Run("graph " + Store() + " --png " + dir_.Sub("chain.png"));
+  if (system("command -v dot >/dev/null 2>&1") == 0) {
+    EXPECT_EQ(png.code, 0) << png.err;
+    EXPECT_GT(FileSize(dir_.Sub("chain.png")), 100u);
+  } else {
+    EXPECT_EQ(png.code, 1);
+    EXPECT_NE(png.err.find("Graphviz"), std::string::npos) << png.err;
+  }
+}
+
+TEST_F(AdminTest, BadInputChangesNothing) {
+  mount_->Unmount();
+  mkdir(dir_.Sub("plain").c_str(), 0755);
+  const std::string before_log = Run("log " + Store() + " --json").out;
+  const uint64_t before_bytes = DirBytes(Store() + "/packs");
+  struct Case {
+    std::string args;
+    int code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"frobnicate", 2, "unknown command"},
+      {"log --frob " + Store(), 2, "frob"},
+      {"show nosuchref --store " + Store(), 1, "no snapshot matches 'nosuchref'"},
+      {"show deadbeef00 --store " + Store(), 1, "no snapshot id starts with deadbeef00"},
+      {"show step-x --store " + Store(), 2, "want step-N"},
+      {"rollback step-12345 --store " + Store(), 1, "no snapshot with step 12345"},
+      {"diff latest --store " + Store(), 2, "needs two snapshots"},
+      {"tag 'bad name' latest --store " + Store(), 2, "bad tag name"},
+      {"tag --delete nosuch --store " + Store(), 1, "no tag 'nosuch'"},
+      {"prune " + Store(), 2, "say what to keep"},
+      {"log " + dir_.Sub("plain"), 1, "not a ciuicfs store or mount"},
+      {"gc " + dir_.Sub("absent"), 1, "not a ciuicfs store or mount"},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = Run(c.args);
+    EXPECT_EQ(r.code, c.code) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_EQ(Lines(r.err), 1) << c.args << ": " << r.err;
+  }
+  EXPECT_EQ(Run("log " + Store() + " --json").out, before_log);
+  EXPECT_EQ(DirBytes(Store() + "/packs"), before_bytes);
+  EXPECT_NE(access((dir_.Sub("plain") + "/CIUICFS-STORE").c_str(), F_OK), 0);
+}
+
+}  // namespace
+}  // namespace ciuicfs
