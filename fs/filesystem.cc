@@ -127,12 +127,17 @@ Status Filesystem::Load() {
   nodes_[FUSE_ROOT_ID] = root;
   history_ = NewNode(kHistory);
   history_->mtime_ns = root->mtime_ns;
+  return BuildLiveTree(root.get());
+}
+
+// Fills `root` with the head snapshot's tree (mu_ held).
+Status Filesystem::BuildLiveTree(Node* root) {
   auto head = store_->Head();
   if (!head.ok()) return head.status();
   if (!head->has_value()) return Status::Ok();
   auto tree = store_->GetTree((*head)->tree);
   if (!tree.ok()) return tree.status();
-  std::map<std::string, Node*> dirs = {{"", root.get()}};
+  std::map<std::string, Node*> dirs = {{"", root}};
   for (const TreeEntry& e : *tree) {  // sorted: parents come before children
     size_t slash = e.path.rfind('/');
     std::string parent_path = slash == std::string::npos ? "" : e.path.substr(0, slash);
@@ -151,6 +156,29 @@ Status Filesystem::Load() {
     parent->second->children[n->name] = n->ino;
     if (n->kind == kLiveDir) dirs[e.path] = n.get();
   }
+  return Status::Ok();
+}
+
+Status Filesystem::ReloadLiveTree() {
+  std::vector<std::string> old_names;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    NodePtr root = Get(FUSE_ROOT_ID);
+    // Old nodes stay valid for open handles, detached: what is written
+    // through them afterwards is not committed.
+    for (auto& [ino, n] : nodes_) {
+      if (ino == FUSE_ROOT_ID || (n->kind != kLiveDir && n->kind != kLiveFile) || !n->parent) continue;
+      n->unlinked = true;
+      n->in_tree = false;
+      n->parent = nullptr;
+    }
+    for (auto& [name, ino] : root->children) old_names.push_back(name);
+    root->children.clear();
+    CIUIC_RETURN_IF_ERROR(BuildLiveTree(root.get()));
+  }
+  if (session_)
+    for (const std::string& name : old_names)
+      fuse_lowlevel_notify_inval_entry(session_, FUSE_ROOT_ID, name.c_str(), name.size());
   return Status::Ok();
 }
 

@@ -44,6 +44,10 @@ class Filesystem {
   ~Filesystem();
   // Builds the live tree from the head snapshot.
   Status Load();
+  // Replaces the live tree with the head snapshot's (after a rollback run
+  // through the control socket) and tells the kernel to forget old names.
+  Status ReloadLiveTree();
+  void SetSession(fuse_session* se) { session_ = se; }
   static const fuse_lowlevel_ops& Ops();
 
   // Handlers (one reply each).
@@ -86,6 +90,8 @@ class Filesystem {
   struct stat StatOf(const Node& n) const;
   void ReplyEntry(fuse_req_t req, const NodePtr& n, double timeout);
 
+  Status BuildLiveTree(Node* root);
+
   // The @ namespace (virtual_ns.cc).
   Result<std::shared_ptr<const SnapTree>> LoadSnap(uint64_t seq);
   Result<NodePtr> LookupVirtualRoot(const std::string& name, double* timeout);
@@ -107,6 +113,7 @@ class Filesystem {
 
   Store* store_;
   MountOptions options_;
+  fuse_session* session_ = nullptr;
   std::string staging_dir_;
 
   std::mutex mu_;

@@ -69,9 +69,9 @@ int RunDiff(const std::vector<std::string>& args) {
     if (a && b && a->version == b->version) continue;
     ++changed;
     if (!a) {
-      std::printf("added     %s  (%llu bytes)\n", path.c_str(), (unsigned long long)b->size);
+      std::fprintf(Out(), "added     %s  (%llu bytes)\n", path.c_str(), (unsigned long long)b->size);
     } else if (!b) {
-      std::printf("removed   %s  (%llu bytes)\n", path.c_str(), (unsigned long long)a->size);
+      std::fprintf(Out(), "removed   %s  (%llu bytes)\n", path.c_str(), (unsigned long long)a->size);
     } else {
       auto ma = t->store->GetManifest(a->version);
       auto mb = t->store->GetManifest(b->version);
@@ -81,12 +81,12 @@ int RunDiff(const std::vector<std::string>& args) {
       }
       uint64_t chunks = 0, bytes = 0;
       NewChunks(*ma, *mb, &chunks, &bytes);
-      std::printf("modified  %s  %llu -> %llu bytes; %llu of %zu chunks differ (%llu bytes)\n", path.c_str(),
+      std::fprintf(Out(), "modified  %s  %llu -> %llu bytes; %llu of %zu chunks differ (%llu bytes)\n", path.c_str(),
                   (unsigned long long)a->size, (unsigned long long)b->size, (unsigned long long)chunks,
                   mb->chunks.size(), (unsigned long long)bytes);
     }
   }
-  if (changed == 0) std::printf("no differences\n");
+  if (changed == 0) std::fprintf(Out(), "no differences\n");
   return kExitOk;
 }
 

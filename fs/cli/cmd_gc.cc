@@ -22,7 +22,7 @@ int RunGc(const std::vector<std::string>& args) {
     return kExitFailed;
   }
   uint64_t freed = st->bytes_before > st->bytes_after ? st->bytes_before - st->bytes_after : 0;
-  std::printf("freed %llu bytes (%s): %llu chunks deleted, %llu packs compacted, %llu packs removed; %llu bytes stored\n",
+  std::fprintf(Out(), "freed %llu bytes (%s): %llu chunks deleted, %llu packs compacted, %llu packs removed; %llu bytes stored\n",
               (unsigned long long)freed, HumanBytes(freed).c_str(), (unsigned long long)st->chunks_deleted,
               (unsigned long long)st->packs_compacted, (unsigned long long)st->packs_deleted,
               (unsigned long long)st->bytes_after);

@@ -49,7 +49,7 @@ int RunGraph(const std::vector<std::string>& args) {
   }
   dot << "}\n";
   if (!vm.count("png")) {
-    std::fputs(dot.str().c_str(), stdout);
+    std::fputs(dot.str().c_str(), Out());
     return kExitOk;
   }
   std::string cmd = "dot -Tpng -o '" + vm["png"].as<std::string>() + "'";
@@ -58,7 +58,7 @@ int RunGraph(const std::vector<std::string>& args) {
     Fail("graph: dot failed to write " + vm["png"].as<std::string>());
     return kExitFailed;
   }
-  std::printf("wrote %s (%zu snapshots)\n", vm["png"].as<std::string>().c_str(), snaps->size());
+  std::fprintf(Out(), "wrote %s (%zu snapshots)\n", vm["png"].as<std::string>().c_str(), snaps->size());
   return kExitOk;
 }
 

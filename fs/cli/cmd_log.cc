@@ -49,7 +49,7 @@ int RunLog(const std::vector<std::string>& args) {
       for (const Change& c : s.changes)
         changes += std::string(changes.empty() ? "" : ",") + "{\"path\":" + JsonString(c.path) + ",\"kind\":\"" +
                    (c.kind == ChangeKind::kRemove ? "remove" : "put") + "\",\"size\":" + std::to_string(c.size) + "}";
-      std::printf("{\"seq\":%llu,\"id\":\"%s\",\"parent\":\"%s\",\"step\":%lld,\"time_ns\":%lld,\"bytes_added\":%llu,"
+      std::fprintf(Out(), "{\"seq\":%llu,\"id\":\"%s\",\"parent\":\"%s\",\"step\":%lld,\"time_ns\":%lld,\"bytes_added\":%llu,"
                   "\"tags\":%s,\"changes\":[%s]}\n",
                   (unsigned long long)s.seq, s.id.Hex().c_str(), s.parent.IsZero() ? "" : s.parent.Hex().c_str(),
                   (long long)s.step, (long long)s.time_ns, (unsigned long long)s.bytes_added,
@@ -59,12 +59,12 @@ int RunLog(const std::vector<std::string>& args) {
     if (vm["by-step"].as<bool>() && s.step != group_step) {
       size_t n = 0;
       for (const Snapshot& o : *snaps) n += o.step == s.step;
-      std::printf("%sstep %lld (%zu snapshot%s)\n", group_step == INT64_MIN ? "" : "\n", (long long)s.step, n,
+      std::fprintf(Out(), "%sstep %lld (%zu snapshot%s)\n", group_step == INT64_MIN ? "" : "\n", (long long)s.step, n,
                   n == 1 ? "" : "s");
       group_step = s.step;
     }
     std::string tag = tag_of.count(s.seq) ? " (tag: " + tag_of[s.seq] + ")" : "";
-    std::printf("%s%-6llu %s  step %-8lld %s  +%-10s %s%s\n", vm["by-step"].as<bool>() ? "  " : "",
+    std::fprintf(Out(), "%s%-6llu %s  step %-8lld %s  +%-10s %s%s\n", vm["by-step"].as<bool>() ? "  " : "",
                 (unsigned long long)s.seq, s.id.ShortHex().c_str(), (long long)s.step, FormatTime(s.time_ns).c_str(),
                 HumanBytes(s.bytes_added).c_str(), ChangesText(s).c_str(), tag.c_str());
   }

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "fs/cli/common.h"
+#include "fs/cli/control.h"
 #include "fs/filesystem.h"
 
 namespace ciuicfs::cli {
@@ -72,6 +73,15 @@ int Serve(MountOptions options, bool foreground, int notify_fd) {
       dup2(log, STDERR_FILENO);
       close(log);
     }
+  }
+  fs.SetSession(se);
+  ControlServer control(store->get(), options.store_dir, [&fs] { return fs.ReloadLiveTree(); });
+  Status listening = control.Start();
+  if (!listening.ok()) {
+    fuse_session_unmount(se);
+    fuse_session_destroy(se);
+    Tell(notify_fd, "ERR " + listening.message());
+    return kExitFailed;
   }
   Tell(notify_fd, "OK " + options.store_dir);
   fuse_loop_config cfg = {};

@@ -59,7 +59,7 @@ int RunPrune(const std::vector<std::string>& args) {
     if (keep.count(s.seq)) continue;
     if (tagged.count(s.seq) && vm["keep-tagged"].as<bool>()) continue;
     drop.push_back(s.seq);
-    std::printf("%s %llu  step %lld  %s\n", dry ? "would drop" : "drop", (unsigned long long)s.seq, (long long)s.step,
+    std::fprintf(Out(), "%s %llu  step %lld  %s\n", dry ? "would drop" : "drop", (unsigned long long)s.seq, (long long)s.step,
                 s.id.ShortHex().c_str());
   }
   if (!dry) {
@@ -77,7 +77,7 @@ int RunPrune(const std::vector<std::string>& args) {
       return kExitFailed;
     }
   }
-  std::printf("%s %zu of %zu snapshots; %zu kept\n", dry ? "would drop" : "dropped", drop.size(), snaps->size(),
+  std::fprintf(Out(), "%s %zu of %zu snapshots; %zu kept\n", dry ? "would drop" : "dropped", drop.size(), snaps->size(),
               snaps->size() - drop.size());
   return kExitOk;
 }

@@ -43,7 +43,14 @@ int RunRollback(const std::vector<std::string>& args) {
     Fail("rollback: " + snap.status().message());
     return kExitFailed;
   }
-  std::printf("rolled back to snapshot %llu (%s) as snapshot %llu; %llu bytes added\n",
+  if (const CommandContext* ctx = CurrentContext(); ctx && ctx->reload_live_tree) {
+    Status s = ctx->reload_live_tree();  // the mount now shows the rolled-back tree
+    if (!s.ok()) {
+      Fail("rollback: committed, but the mount could not reload its tree: " + s.message());
+      return kExitFailed;
+    }
+  }
+  std::fprintf(Out(), "rolled back to snapshot %llu (%s) as snapshot %llu; %llu bytes added\n",
               (unsigned long long)target->seq, target->id.ShortHex().c_str(), (unsigned long long)snap->seq,
               (unsigned long long)snap->bytes_added);
   return kExitOk;

@@ -29,17 +29,17 @@ int RunShow(const std::vector<std::string>& args) {
   }
   uint64_t total = 0;
   for (const TreeEntry& e : *tree) total += e.kind == EntryKind::kDirectory ? 0 : e.size;
-  std::printf("snapshot %llu  %s\n", (unsigned long long)s->seq, s->id.Hex().c_str());
-  std::printf("parent   %s\n", s->parent.IsZero() ? "(none)" : s->parent.Hex().c_str());
-  std::printf("step     %lld\ntime     %s\n", (long long)s->step, FormatTime(s->time_ns).c_str());
-  std::printf("bytes    %llu in files; %llu new in packs, the rest shared with earlier snapshots\n",
+  std::fprintf(Out(), "snapshot %llu  %s\n", (unsigned long long)s->seq, s->id.Hex().c_str());
+  std::fprintf(Out(), "parent   %s\n", s->parent.IsZero() ? "(none)" : s->parent.Hex().c_str());
+  std::fprintf(Out(), "step     %lld\ntime     %s\n", (long long)s->step, FormatTime(s->time_ns).c_str());
+  std::fprintf(Out(), "bytes    %llu in files; %llu new in packs, the rest shared with earlier snapshots\n",
               (unsigned long long)total, (unsigned long long)s->bytes_added);
   for (const Change& c : s->changes)
-    std::printf("changed  %s %s\n", c.kind == ChangeKind::kRemove ? "-" : "+", c.path.c_str());
-  std::printf("tree (%zu entries):\n", tree->size());
+    std::fprintf(Out(), "changed  %s %s\n", c.kind == ChangeKind::kRemove ? "-" : "+", c.path.c_str());
+  std::fprintf(Out(), "tree (%zu entries):\n", tree->size());
   for (const TreeEntry& e : *tree) {
-    if (e.kind == EntryKind::kDirectory) std::printf("  %12s  %s/\n", "", e.path.c_str());
-    else std::printf("  %12llu  %s\n", (unsigned long long)e.size, e.path.c_str());
+    if (e.kind == EntryKind::kDirectory) std::fprintf(Out(), "  %12s  %s/\n", "", e.path.c_str());
+    else std::fprintf(Out(), "  %12llu  %s\n", (unsigned long long)e.size, e.path.c_str());
   }
   return kExitOk;
 }

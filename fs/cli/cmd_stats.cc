@@ -18,7 +18,7 @@ int RunStats(const std::vector<std::string>& args) {
   if (!ParseArgs("stats", args, opts, "ciuicfs stats /ckpt --json", &vm, &code, &pos)) return code;
   auto t = OpenTarget(vm["store"].as<std::string>(), false);
   if (!t) return kExitFailed;
-  Store* store = t->store.get();
+  Store* store = t->store;
   auto st = store->Stats();
   auto snaps = store->ListSnapshots();
   if (!st.ok() || !snaps.ok()) {
@@ -31,16 +31,16 @@ int RunStats(const std::vector<std::string>& args) {
       if (c.kind == ChangeKind::kPut) raw += c.size;
   double ratio = st->stored_bytes ? double(raw) / double(st->stored_bytes) : 0.0;
   if (vm["json"].as<bool>()) {
-    std::printf(
+    std::fprintf(Out(), 
         "{\"snapshots\":%llu,\"versions\":%llu,\"chunks\":%llu,\"packs\":%llu,\"raw_bytes\":%llu,"
         "\"stored_bytes\":%llu,\"dedup_ratio\":%.4f}\n",
         (unsigned long long)st->snapshots, (unsigned long long)st->versions, (unsigned long long)st->chunks,
         (unsigned long long)st->pack_files, (unsigned long long)raw, (unsigned long long)st->stored_bytes, ratio);
   } else {
-    std::printf("snapshots     %llu\nversions      %llu\nchunks        %llu\npacks         %llu\n",
+    std::fprintf(Out(), "snapshots     %llu\nversions      %llu\nchunks        %llu\npacks         %llu\n",
                 (unsigned long long)st->snapshots, (unsigned long long)st->versions, (unsigned long long)st->chunks,
                 (unsigned long long)st->pack_files);
-    std::printf("raw bytes     %llu\nstored bytes  %llu\ndedup ratio   %.2fx\n", (unsigned long long)raw,
+    std::fprintf(Out(), "raw bytes     %llu\nstored bytes  %llu\ndedup ratio   %.2fx\n", (unsigned long long)raw,
                 (unsigned long long)st->stored_bytes, ratio);
   }
   return kExitOk;

@@ -29,13 +29,13 @@ int RunTag(const std::vector<std::string>& args) {
     auto tags = t->store->Tags();
     if (!tags.ok()) s = tags.status();
     else
-      for (auto& [name, seq] : *tags) std::printf("%-20s %llu\n", name.c_str(), (unsigned long long)seq);
+      for (auto& [name, seq] : *tags) std::fprintf(Out(), "%-20s %llu\n", name.c_str(), (unsigned long long)seq);
   } else if (vm.count("delete")) {
     s = t->store->DeleteTag(vm["delete"].as<std::string>());
   } else {
     auto snap = t->store->ResolveRef(words[1]);
     s = snap.ok() ? t->store->SetTag(words[0], snap->seq) : snap.status();
-    if (s.ok()) std::printf("tagged snapshot %llu as %s\n", (unsigned long long)snap->seq, words[0].c_str());
+    if (s.ok()) std::fprintf(Out(), "tagged snapshot %llu as %s\n", (unsigned long long)snap->seq, words[0].c_str());
   }
   if (!s.ok()) {
     Fail("tag: " + s.message());

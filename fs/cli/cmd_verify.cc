@@ -16,14 +16,14 @@ int RunVerify(const std::vector<std::string>& args) {
   if (!ParseArgs("verify", args, opts, "ciuicfs verify /ckpt", &vm, &code, &pos)) return code;
   auto t = OpenTarget(vm["store"].as<std::string>(), false);
   if (!t) return kExitFailed;
-  Store* store = t->store.get();
+  Store* store = t->store;
   auto report = store->Verify();
   if (!report.ok()) {
     Fail("verify: " + report.status().message());
     return kExitFailed;
   }
-  for (const std::string& p : report->problems) std::printf("BAD %s\n", p.c_str());
-  std::printf("%s: %llu snapshots, %llu versions, %llu chunks, %llu packs checked; %zu problem(s)\n",
+  for (const std::string& p : report->problems) std::fprintf(Out(), "BAD %s\n", p.c_str());
+  std::fprintf(Out(), "%s: %llu snapshots, %llu versions, %llu chunks, %llu packs checked; %zu problem(s)\n",
               report->ok() ? "clean" : "DAMAGED", (unsigned long long)report->snapshots,
               (unsigned long long)report->versions, (unsigned long long)report->chunks,
               (unsigned long long)report->packs, report->problems.size());

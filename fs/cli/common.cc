@@ -1,4 +1,5 @@
 #include "fs/cli/common.h"
+#include "fs/cli/control.h"
 
 #include <unistd.h>
 
@@ -30,7 +31,18 @@ const std::vector<Command>& Commands() {
   return commands;
 }
 
-void Fail(const std::string& line) { std::cerr << "ciuicfs: " << line << "\n"; }
+namespace {
+thread_local const CommandContext* current_context = nullptr;
+std::vector<std::string> invocation;
+}  // namespace
+
+void SetCommandContext(const CommandContext* context) { current_context = context; }
+const CommandContext* CurrentContext() { return current_context; }
+FILE* Out() { return current_context ? current_context->out : stdout; }
+FILE* Err() { return current_context ? current_context->err : stderr; }
+void SetInvocation(int argc, char** argv) { invocation.assign(argv + 1, argv + argc); }
+
+void Fail(const std::string& line) { std::fprintf(Err(), "ciuicfs: %s\n", line.c_str()); }
 
 bool ParseArgs(const std::string& name, const std::vector<std::string>& args, const po::options_description& opts,
                const char* example, po::variables_map* vm, int* exit_code,
@@ -43,7 +55,9 @@ bool ParseArgs(const std::string& name, const std::vector<std::string>& args, co
     if (positional) parser.positional(*positional);
     po::store(parser.run(), *vm);
     if (vm->count("help")) {
-      std::cout << "usage: ciuicfs " << name << " [options]\n\n" << all << "\nexample:\n  " << example << "\n";
+      std::ostringstream help;
+      help << "usage: ciuicfs " << name << " [options]\n\n" << all << "\nexample:\n  " << example << "\n";
+      std::fputs(help.str().c_str(), Out());
       *exit_code = kExitOk;
       return false;
     }
@@ -53,11 +67,7 @@ bool ParseArgs(const std::string& name, const std::vector<std::string>& args, co
     *exit_code = kExitUsage;
     return false;
   }
-  if (vm->count("help")) {
-    std::cout << "usage: ciuicfs " << name << " [options]\n\n" << all << "\nexample:\n  " << example << "\n";
-    *exit_code = kExitOk;
-    return false;
-  }
+
   return true;
 }
 
@@ -103,6 +113,11 @@ void AddStoreOption(po::options_description* opts) {
 
 std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   Target t;
+  if (const CommandContext* ctx = CurrentContext()) {  // inside the daemon: its own store
+    t.store = ctx->store;
+    t.store_dir = ctx->store_dir;
+    return t;
+  }
   std::string path = AbsolutePath(where.empty() ? DefaultStoreDir() : where);
   if (auto source = CiuicfsMountSource(path)) {
     t.mountpoint = path;
@@ -110,11 +125,7 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   } else {
     t.store_dir = path;
   }
-  if (mutate && !t.mountpoint.empty()) {
-    Fail(t.mountpoint + " is mounted; this command changes the store, so run 'ciuicfs umount " + t.mountpoint +
-         "' first");
-    return std::nullopt;
-  }
+  if (mutate && !t.mountpoint.empty()) std::exit(ForwardToDaemon(t.store_dir, invocation));
   StoreOptions options;
   options.create_if_missing = false;
   options.read_only = !mutate;
@@ -130,7 +141,8 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
       Fail(store.status().message());
     return std::nullopt;
   }
-  t.store = std::move(store.value());
+  t.owned = std::move(store.value());
+  t.store = t.owned.get();
   return t;
 }
 

@@ -4,6 +4,8 @@
 #define CIUICFS_FS_CLI_COMMON_H_
 
 #include <boost/program_options.hpp>
+#include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,7 +53,24 @@ bool ParseArgs(const std::string& name, const std::vector<std::string>& args, co
 std::string DefaultStoreDir();
 
 
-void Fail(const std::string& line);  // "ciuicfs: <line>" on stderr
+void Fail(const std::string& line);  // "ciuicfs: <line>" on Err()
+
+// Where a command runs: on the terminal (the default), or inside a mount's
+// daemon for a client of its control socket, with the daemon's store and
+// output captured. Thread-local.
+struct CommandContext {
+  Store* store = nullptr;                     // the daemon's store
+  std::string store_dir;
+  std::function<Status()> reload_live_tree;   // after a rollback
+  FILE* out = nullptr;
+  FILE* err = nullptr;
+};
+void SetCommandContext(const CommandContext* context);
+const CommandContext* CurrentContext();
+FILE* Out();
+FILE* Err();
+// main() records its arguments so a command can be forwarded to a daemon.
+void SetInvocation(int argc, char** argv);
 
 // The store directory of the ciuicfs mount at `path` (its fsname), or
 // nullopt when `path` is not a ciuicfs mount.
@@ -61,14 +80,16 @@ std::string AbsolutePath(const std::string& path);
 // What an admin command works on: a store, reached through its mountpoint
 // or its directory.
 struct Target {
-  std::unique_ptr<Store> store;
+  std::unique_ptr<Store> owned;
+  Store* store = nullptr;
   std::string store_dir;
   std::string mountpoint;  // empty when not mounted
 };
 // `where` is a ciuicfs mountpoint or a store directory ("" = the default
 // store). Read commands open the store read-only, beside a running mount;
-// `mutate` commands need it unmounted. Prints one line and returns nullopt
-// on failure.
+// `mutate` commands on a mounted store are sent to its daemon (this call
+// then relays the daemon's answer and exits). Prints one line and returns
+// nullopt on failure.
 std::optional<Target> OpenTarget(const std::string& where, bool mutate);
 
 // Adds the --store option (a store directory or a mountpoint).

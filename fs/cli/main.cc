@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     Usage(std::cerr);
     return kExitUsage;
   }
+  SetInvocation(argc, argv);
   std::string cmd = argv[1];
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     Usage(std::cout);

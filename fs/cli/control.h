@@ -1,0 +1,46 @@
+// The control socket of a mount: `<store>/control.sock` (mode 0600). A
+// command that changes a mounted store (tag, prune, gc, rollback) is sent
+// there and run inside the daemon, with the daemon's store, so it is safe
+// while a trainer writes (the daemon's pins protect in-flight saves from
+// gc). Wire format: the request is a u32 argument count and each argument
+// as u32 length + bytes; the answer is an i32 exit code and stdout and
+// stderr, each as u32 length + bytes. Integers little-endian.
+#ifndef CIUICFS_FS_CLI_CONTROL_H_
+#define CIUICFS_FS_CLI_CONTROL_H_
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/status.h"
+#include "store/store.h"
+
+namespace ciuicfs::cli {
+
+class ControlServer {
+ public:
+  ControlServer(Store* store, std::string store_dir, std::function<Status()> reload_live_tree);
+  ~ControlServer();  // stops serving and removes the socket
+  Status Start();
+
+ private:
+  void Serve();
+  void Handle(int fd);
+
+  Store* store_;
+  std::string store_dir_, path_;
+  std::function<Status()> reload_;
+  int listen_fd_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+// Sends `args` (a subcommand and its arguments) to the daemon serving
+// `store_dir`, relays its output, and returns its exit code.
+int ForwardToDaemon(const std::string& store_dir, const std::vector<std::string>& args);
+
+}  // namespace ciuicfs::cli
+
+#endif  // CIUICFS_FS_CLI_CONTROL_H_
