@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -233,7 +234,9 @@ class Store {
   // what only they referenced. Bytes are reclaimed by Gc.
   Status DropSnapshots(const std::vector<uint64_t>& seqs);
   Result<GcStats> Gc(const GcOptions& options);
-  Result<VerifyReport> Verify();
+  // `progress`, when set, is called now and then with the chunk bytes
+  // checked so far and the total to check.
+  Result<VerifyReport> Verify(const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
   Result<StoreStats> Stats();
 
   const ChunkerParams& chunker_params() const { return chunker_->params(); }

@@ -12,7 +12,7 @@
 
 namespace ciuicfs {
 
-Result<VerifyReport> Store::Verify() {
+Result<VerifyReport> Store::Verify(const std::function<void(uint64_t, uint64_t)>& progress) {
   VerifyReport report;
   auto problem = [&](std::string line) { report.problems.push_back(std::move(line)); };
 
@@ -112,9 +112,19 @@ Result<VerifyReport> Store::Verify() {
 
   // Every referenced chunk: indexed, refcount right, bytes match the id.
   std::string buf;
+  uint64_t total = 0, done = 0, last_report = 0;
+  for (auto& [id, uses] : chunk_refs) {
+    auto it = rows.find(id);
+    if (it != rows.end()) total += it->second.location.raw_len;
+  }
   for (auto& [id, uses] : chunk_refs) {
     ++report.chunks;
     auto it = rows.find(id);
+    if (it != rows.end()) done += it->second.location.raw_len;
+    if (progress && done - last_report >= (256u << 20)) {
+      progress(done, total);
+      last_report = done;
+    }
     if (it == rows.end()) {
       problem("chunk " + id.Hex() + " is missing from the index; affects " + affected(id));
       continue;
@@ -129,6 +139,7 @@ Result<VerifyReport> Store::Verify() {
     Status s = packs_->Read(id, it->second.location, &buf);
     if (!s.ok()) problem(s.message() + "; affects " + affected(id));
   }
+  if (progress) progress(total, total);
   // Every index row points inside a listed pack; live accounting matches.
   std::map<uint32_t, std::pair<uint64_t, uint64_t>> live;  // pack -> (bytes, max end)
   for (auto& [id, row] : rows) {

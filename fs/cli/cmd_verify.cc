@@ -1,5 +1,7 @@
 // ciuicfs verify: reads every chunk of every snapshot back against its id
 // and checks every reference count; exit 0 only when clean.
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "fs/cli/common.h"
@@ -17,7 +19,15 @@ int RunVerify(const std::vector<std::string>& args) {
   auto t = OpenTarget(vm["store"].as<std::string>(), false);
   if (!t) return kExitFailed;
   Store* store = t->store;
-  auto report = store->Verify();
+  // Progress on a terminal, for stores big enough to take a while.
+  const bool tty = CurrentContext() == nullptr && isatty(STDERR_FILENO);
+  bool shown = false;
+  auto report = store->Verify([&](uint64_t done, uint64_t total) {
+    if (!tty || total < (2ull << 30)) return;
+    std::fprintf(stderr, "\rverify: %s of %s checked", HumanBytes(done).c_str(), HumanBytes(total).c_str());
+    shown = true;
+  });
+  if (shown) std::fputc('\n', stderr);
   if (!report.ok()) {
     Fail("verify: " + report.status().message());
     return kExitFailed;

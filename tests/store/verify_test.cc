@@ -89,3 +89,23 @@ TEST(VerifyTest, MissingPackIsReported) {
 
 }  // namespace
 }  // namespace ciuicfs
+
+namespace ciuicfs {
+namespace {
+
+TEST(VerifyTest, ReportsProgressUpToTheTotal) {
+  testing::TempDir dir;
+  auto store = testing::OpenStore(dir.Sub("s"));
+  std::string data = testing::RandomBytes(3, 600 << 20);
+  testing::CommitFile(store.get(), "big", data);
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  auto report = store->Verify([&](uint64_t done, uint64_t total) { calls.emplace_back(done, total); });
+  ASSERT_TRUE(report.ok());
+  ASSERT_GE(calls.size(), 3u);  // every 256 MiB, and at the end
+  EXPECT_EQ(calls.back().first, data.size());
+  EXPECT_EQ(calls.back().second, data.size());
+  for (size_t i = 1; i < calls.size(); ++i) EXPECT_GE(calls[i].first, calls[i - 1].first);
+}
+
+}  // namespace
+}  // namespace ciuicfs
