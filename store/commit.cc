@@ -209,7 +209,7 @@ Status Store::CommitInTxn(Txn& txn, const CommitRequest& req, const std::map<Chu
         if (next != tree.end() && next->first.compare(0, prefix.size(), prefix) == 0)
           return Status::InvalidArgument("commit: '" + e.path + "' is a non-empty directory");
       }
-      change.kind = ChangeKind::kPut;
+      change.kind = e.op != TreeEdit::Op::kPutDirectory && !e.pending ? ChangeKind::kLink : ChangeKind::kPut;
       change.version = entry.version;
       change.size = entry.size;
       tree[e.path] = std::move(entry);

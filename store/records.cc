@@ -25,6 +25,19 @@ void EncodeChanges(const std::vector<Change>& changes, std::string* out) {
 
 }  // namespace
 
+const char* ChangeKindName(ChangeKind kind) {
+  switch (kind) {
+    case ChangeKind::kPut: return "put";
+    case ChangeKind::kRemove: return "remove";
+    case ChangeKind::kLink: return "link";
+  }
+  return "?";
+}
+
+char ChangeKindMark(ChangeKind kind) {
+  return kind == ChangeKind::kRemove ? '-' : kind == ChangeKind::kLink ? '=' : '+';
+}
+
 std::string EncodeChunkRow(const ChunkRow& row) {
   std::string out;
   PutLE<uint32_t>(&out, row.location.pack);

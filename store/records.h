@@ -66,7 +66,11 @@ using Tree = std::vector<TreeEntry>;  // sorted by path bytes
 std::string EncodeTree(const Tree& tree);
 bool DecodeTree(std::string_view v, Tree* tree);
 
-enum class ChangeKind : uint8_t { kPut = 1, kRemove = 2 };
+// kPut: content written and closed at the path. kLink: a version already
+// stored placed at the path (rename, rollback): no bytes were saved.
+enum class ChangeKind : uint8_t { kPut = 1, kRemove = 2, kLink = 3 };
+const char* ChangeKindName(ChangeKind kind);  // "put", "remove", "link"
+char ChangeKindMark(ChangeKind kind);         // '+', '-', '='
 
 struct Change {
   ChangeKind kind = ChangeKind::kPut;

@@ -11,7 +11,7 @@ std::string ChangesText(const Snapshot& s) {
   std::string out;
   for (const Change& c : s.changes) {
     if (!out.empty()) out += ", ";
-    out += (c.kind == ChangeKind::kRemove ? "-" : "+") + c.path;
+    out += ChangeKindMark(c.kind) + c.path;
   }
   return out;
 }
@@ -48,7 +48,7 @@ int RunLog(const std::vector<std::string>& args) {
       std::string changes;
       for (const Change& c : s.changes)
         changes += std::string(changes.empty() ? "" : ",") + "{\"path\":" + JsonString(c.path) + ",\"kind\":\"" +
-                   (c.kind == ChangeKind::kRemove ? "remove" : "put") + "\",\"size\":" + std::to_string(c.size) + "}";
+                   ChangeKindName(c.kind) + "\",\"size\":" + std::to_string(c.size) + "}";
       std::fprintf(Out(), "{\"seq\":%llu,\"id\":\"%s\",\"parent\":\"%s\",\"step\":%lld,\"time_ns\":%lld,\"bytes_added\":%llu,"
                   "\"tags\":%s,\"changes\":[%s]}\n",
                   (unsigned long long)s.seq, s.id.Hex().c_str(), s.parent.IsZero() ? "" : s.parent.Hex().c_str(),

@@ -35,7 +35,7 @@ int RunShow(const std::vector<std::string>& args) {
   std::fprintf(Out(), "bytes    %llu in files; %llu new in packs, the rest shared with earlier snapshots\n",
               (unsigned long long)total, (unsigned long long)s->bytes_added);
   for (const Change& c : s->changes)
-    std::fprintf(Out(), "changed  %s %s\n", c.kind == ChangeKind::kRemove ? "-" : "+", c.path.c_str());
+    std::fprintf(Out(), "changed  %c %s\n", ChangeKindMark(c.kind), c.path.c_str());
   std::fprintf(Out(), "tree (%zu entries):\n", tree->size());
   for (const TreeEntry& e : *tree) {
     if (e.kind == EntryKind::kDirectory) std::fprintf(Out(), "  %12s  %s/\n", "", e.path.c_str());

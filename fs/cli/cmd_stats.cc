@@ -25,7 +25,7 @@ int RunStats(const std::vector<std::string>& args) {
     Fail((st.ok() ? snaps.status() : st.status()).message());
     return kExitFailed;
   }
-  uint64_t raw = 0;  // every saved version counted in full, as plain copies would
+  uint64_t raw = 0;  // every save counted in full, as plain copies would; renames and rollbacks save nothing
   for (const Snapshot& s : *snaps)
     for (const Change& c : s.changes)
       if (c.kind == ChangeKind::kPut) raw += c.size;
