@@ -254,49 +254,50 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
   fuse_reply_attr(req, &st, kLiveTimeout);
 }
 
-void Filesystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-  std::lock_guard<std::mutex> lock(mu_);
-  NodePtr dir = Get(parent);
-  if (!dir) return (void)fuse_reply_err(req, ENOENT);
-  if (!IsLive(dir->kind) || (parent == FUSE_ROOT_ID && name[0] == '@'))
-    return (void)fuse_reply_err(req, IsLive(dir->kind) ? EPERM : EROFS);
-  if (dir->children.count(name)) return (void)fuse_reply_err(req, EEXIST);
-  const int64_t now = NowNs();
-  std::string path = PathOf(*dir);
-  path = path.empty() ? name : path + "/" + name;
-  auto snap = CommitEdits({TreeEdit::PutDirectory(path, mode & 07777, now)}, options_.step_parser->FromPath(path), false);
-  if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
-  NodePtr n = NewNode(kLiveDir);
+// Why `name` cannot be created in `parent` (an errno), or 0 (mu_ held).
+int Filesystem::CheckNewName(const NodePtr& dir, fuse_ino_t parent, const char* name) {
+  if (!dir) return ENOENT;
+  if (!IsLive(dir->kind)) return EROFS;
+  if (parent == FUSE_ROOT_ID && name[0] == '@') return EPERM;  // reserved for the @ namespace
+  if (dir->children.count(name)) return EEXIST;
+  return 0;
+}
+
+// A new live node named `name` in `dir`, owned by the caller of `req` (mu_ held).
+Filesystem::NodePtr Filesystem::AddLiveNode(fuse_req_t req, Node* dir, const char* name, int kind, mode_t mode,
+                                            int64_t now) {
+  NodePtr n = NewNode(kind);
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  n->parent = dir.get();
+  n->parent = dir;
   n->name = name;
   n->mode = mode & 07777;
   n->uid = ctx->uid;
   n->gid = ctx->gid;
   n->mtime_ns = n->ctime_ns = now;
-  n->in_tree = true;
   dir->children[name] = n->ino;
   dir->mtime_ns = dir->ctime_ns = now;
+  return n;
+}
+
+void Filesystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodePtr dir = Get(parent);
+  if (int err = CheckNewName(dir, parent, name)) return (void)fuse_reply_err(req, err);
+  const int64_t now = NowNs();
+  std::string path = PathOf(*dir);
+  path = path.empty() ? name : path + "/" + name;
+  auto snap = CommitEdits({TreeEdit::PutDirectory(path, mode & 07777, now)}, options_.step_parser->FromPath(path), false);
+  if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
+  NodePtr n = AddLiveNode(req, dir.get(), name, kLiveDir, mode, now);
+  n->in_tree = true;
   ReplyEntry(req, n, kLiveTimeout);
 }
 
 void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   std::unique_lock<std::mutex> lock(mu_);
   NodePtr dir = Get(parent);
-  if (!dir) return (void)fuse_reply_err(req, ENOENT);
-  if (!IsLive(dir->kind) || (parent == FUSE_ROOT_ID && name[0] == '@'))
-    return (void)fuse_reply_err(req, IsLive(dir->kind) ? EPERM : EROFS);
-  if (dir->children.count(name)) return (void)fuse_reply_err(req, EEXIST);
-  NodePtr n = NewNode(kLiveFile);
-  const fuse_ctx* ctx = fuse_req_ctx(req);
-  n->parent = dir.get();
-  n->name = name;
-  n->mode = mode & 07777;
-  n->uid = ctx->uid;
-  n->gid = ctx->gid;
-  n->mtime_ns = n->ctime_ns = NowNs();
-  dir->children[name] = n->ino;
-  dir->mtime_ns = dir->ctime_ns = n->mtime_ns;
+  if (int err = CheckNewName(dir, parent, name)) return (void)fuse_reply_err(req, err);
+  NodePtr n = AddLiveNode(req, dir.get(), name, kLiveFile, mode, NowNs());
   // No other thread can reach `n` before mu_ is released, so its write
   // state is set without data_mu (taking it here would invert the order).
   n->write = std::make_unique<WriteState>();

@@ -22,21 +22,17 @@ int RunGraph(const std::vector<std::string>& args) {
   }
   auto t = OpenTarget(vm["store"].as<std::string>(), false);
   if (!t) return kExitFailed;
-  auto snaps = t->store->ListSnapshots();
-  auto tags = t->store->Tags();
-  if (!snaps.ok() || !tags.ok()) {
-    Fail((snaps.ok() ? tags.status() : snaps.status()).message());
-    return kExitFailed;
-  }
+  std::vector<Snapshot> chain;
   std::map<uint64_t, std::string> tag_of;
-  for (auto& [name, seq] : *tags) tag_of[seq] += "\\ntag " + name;
+  if (!LoadChain(t->store, &chain, &tag_of)) return kExitFailed;
+  const std::vector<Snapshot>* snaps = &chain;
   std::ostringstream dot;
   dot << "digraph ciuicfs {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n";
   std::map<Hash128, uint64_t> first_with_tree;
   std::map<Hash128, uint64_t> by_id;
   for (const Snapshot& s : *snaps) {
     dot << "  s" << s.seq << " [label=\"" << s.seq << "\\nstep " << s.step << "\\n" << s.id.Hex().substr(0, 8)
-        << (tag_of.count(s.seq) ? tag_of.at(s.seq) + "\", style=bold" : std::string("\"")) << "];\n";
+        << (tag_of.count(s.seq) ? "\\ntag " + tag_of.at(s.seq) + "\", style=bold" : std::string("\"")) << "];\n";
     auto parent = by_id.find(s.parent);
     if (parent != by_id.end()) dot << "  s" << parent->second << " -> s" << s.seq << ";\n";
     // A snapshot whose tree equals an older, non-adjacent one restores it:

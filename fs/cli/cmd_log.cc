@@ -31,14 +31,10 @@ int RunLog(const std::vector<std::string>& args) {
   if (!ParseArgs("log", args, opts, "ciuicfs log /ckpt --by-step", &vm, &code, &pos)) return code;
   auto t = OpenTarget(vm["store"].as<std::string>(), false);
   if (!t) return kExitFailed;
-  auto snaps = t->store->ListSnapshots();
-  auto tags = t->store->Tags();
-  if (!snaps.ok() || !tags.ok()) {
-    Fail((snaps.ok() ? tags.status() : snaps.status()).message());
-    return kExitFailed;
-  }
+  std::vector<Snapshot> chain;
   std::map<uint64_t, std::string> tag_of;
-  for (auto& [name, seq] : *tags) tag_of[seq] += (tag_of[seq].empty() ? "" : ",") + name;
+  if (!LoadChain(t->store, &chain, &tag_of)) return kExitFailed;
+  const std::vector<Snapshot>* snaps = &chain;
   size_t max = vm["max"].as<size_t>();
   size_t shown = 0;
   int64_t group_step = INT64_MIN;
@@ -53,7 +49,7 @@ int RunLog(const std::vector<std::string>& args) {
                   "\"tags\":%s,\"changes\":[%s]}\n",
                   (unsigned long long)s.seq, s.id.Hex().c_str(), s.parent.IsZero() ? "" : s.parent.Hex().c_str(),
                   (long long)s.step, (long long)s.time_ns, (unsigned long long)s.bytes_added,
-                  JsonString(tag_of[s.seq]).c_str(), changes.c_str());
+                  JsonString(tag_of.count(s.seq) ? tag_of.at(s.seq) : "").c_str(), changes.c_str());
       continue;
     }
     if (vm["by-step"].as<bool>() && s.step != group_step) {
@@ -63,7 +59,7 @@ int RunLog(const std::vector<std::string>& args) {
                   n == 1 ? "" : "s");
       group_step = s.step;
     }
-    std::string tag = tag_of.count(s.seq) ? " (tag: " + tag_of[s.seq] + ")" : "";
+    std::string tag = tag_of.count(s.seq) ? " (tag: " + tag_of.at(s.seq) + ")" : "";
     std::fprintf(Out(), "%s%-6llu %s  step %-8lld %s  +%-10s %s%s\n", vm["by-step"].as<bool>() ? "  " : "",
                 (unsigned long long)s.seq, s.id.ShortHex().c_str(), (long long)s.step, FormatTime(s.time_ns).c_str(),
                 HumanBytes(s.bytes_added).c_str(), ChangesText(s).c_str(), tag.c_str());

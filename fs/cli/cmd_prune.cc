@@ -33,12 +33,10 @@ int RunPrune(const std::vector<std::string>& args) {
   const bool dry = vm["dry-run"].as<bool>();
   auto t = OpenTarget(vm["store"].as<std::string>(), !dry);
   if (!t) return kExitFailed;
-  auto snaps = t->store->ListSnapshots();
-  auto tags = t->store->Tags();
-  if (!snaps.ok() || !tags.ok()) {
-    Fail((snaps.ok() ? tags.status() : snaps.status()).message());
-    return kExitFailed;
-  }
+  std::vector<Snapshot> chain;
+  std::map<uint64_t, std::string> tag_of;
+  if (!LoadChain(t->store, &chain, &tag_of)) return kExitFailed;
+  const std::vector<Snapshot>* snaps = &chain;
   std::set<uint64_t> keep;
   if (!snaps->empty()) keep.insert(snaps->back().seq);  // the head
   if (vm.count("keep-last")) {
@@ -52,20 +50,24 @@ int RunPrune(const std::vector<std::string>& args) {
       if (s.step % k == 0) newest_of_step[s.step] = s.seq;
     for (auto& [step, seq] : newest_of_step) keep.insert(seq);
   }
-  std::map<uint64_t, std::string> tagged;
-  for (auto& [name, seq] : *tags) tagged[seq] = name;
   std::vector<uint64_t> drop;
   for (const Snapshot& s : *snaps) {
     if (keep.count(s.seq)) continue;
-    if (tagged.count(s.seq) && vm["keep-tagged"].as<bool>()) continue;
+    if (tag_of.count(s.seq) && vm["keep-tagged"].as<bool>()) continue;
     drop.push_back(s.seq);
     std::fprintf(Out(), "%s %llu  step %lld  %s\n", dry ? "would drop" : "drop", (unsigned long long)s.seq, (long long)s.step,
                 s.id.ShortHex().c_str());
   }
   if (!dry) {
-    for (uint64_t seq : drop) {
-      if (!tagged.count(seq)) continue;
-      Status s = t->store->DeleteTag(tagged[seq]);  // only with --keep-tagged=false
+    auto tags = t->store->Tags();  // only with --keep-tagged=false can a dropped one be tagged
+    if (!tags.ok()) {
+      Fail("prune: " + tags.status().message());
+      return kExitFailed;
+    }
+    const std::set<uint64_t> dropping(drop.begin(), drop.end());
+    for (auto& [name, seq] : *tags) {
+      if (!dropping.count(seq)) continue;
+      Status s = t->store->DeleteTag(name);
       if (!s.ok()) {
         Fail("prune: " + s.message());
         return kExitFailed;

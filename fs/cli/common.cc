@@ -146,6 +146,21 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   return t;
 }
 
+bool LoadChain(Store* store, std::vector<Snapshot>* snaps, std::map<uint64_t, std::string>* tags_by_seq) {
+  auto list = store->ListSnapshots();
+  auto tags = store->Tags();
+  if (!list.ok() || !tags.ok()) {
+    Fail((list.ok() ? tags.status() : list.status()).message());
+    return false;
+  }
+  *snaps = std::move(list.value());
+  for (auto& [name, seq] : *tags) {
+    std::string& joined = (*tags_by_seq)[seq];
+    joined += (joined.empty() ? "" : ",") + name;
+  }
+  return true;
+}
+
 std::string FormatTime(int64_t ns) {
   time_t secs = static_cast<time_t>(ns / 1000000000);
   struct tm tm;

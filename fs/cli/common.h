@@ -6,6 +6,7 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,6 +95,10 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate);
 
 // Adds the --store option (a store directory or a mountpoint).
 void AddStoreOption(po::options_description* opts);
+
+// The retained snapshots (oldest first) and, per sequence, its tag names
+// joined by ','. Prints one line and returns false on failure.
+bool LoadChain(Store* store, std::vector<Snapshot>* snaps, std::map<uint64_t, std::string>* tags_by_seq);
 
 std::string FormatTime(int64_t ns);      // local "YYYY-MM-DD HH:MM:SS"
 std::string HumanBytes(uint64_t bytes);  // "1.5 MiB"
