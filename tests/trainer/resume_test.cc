@@ -1,0 +1,145 @@
+// The bundled trainer resumes bit-exactly: after SIGKILL past a checkpoint,
+// after SIGTERM mid-interval, and from @latest of a real ciuicfs mount.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "tests/fs/mount_util.h"
+#include "tests/store/test_util.h"
+
+namespace ciuicfs {
+namespace {
+
+using namespace ciuicfs::testing;
+
+constexpr int kN = 20;  // checkpoint interval; runs go to 2N
+const std::string kCommon = " --preset tiny --batch 4 --steps " + std::to_string(2 * kN) + " --log-every 1";
+
+std::map<int, std::string> Losses(const std::string& path) {
+  std::map<int, std::string> out;
+  std::istringstream in(ReadFile(path));
+  int step;
+  std::string hex;
+  while (in >> step >> hex) out[step] = hex;  // a later line for a step wins
+  return out;
+}
+
+int RunTrainer(const std::string& args) {
+  std::string cmd = std::string("OMP_NUM_THREADS=1 ") + CIUIC_TRAIN_BIN + kCommon + " " + args + " > /dev/null 2>&1";
+  int status = system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Starts the trainer, reads its output until a line starts with `marker`,
+// then sends `sig`. Returns the exit status.
+int RunUntilThenSignal(const std::string& args, const std::string& marker, int sig) {
+  int out[2];
+  if (pipe(out) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    std::string cmd = std::string("OMP_NUM_THREADS=1 exec ") + CIUIC_TRAIN_BIN + kCommon + " " + args;
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    _exit(127);
+  }
+  close(out[1]);
+  FILE* f = fdopen(out[0], "r");
+  char line[512];
+  bool sent = false;
+  while (std::fgets(line, sizeof(line), f)) {
+    if (!sent && std::string(line).rfind(marker, 0) == 0) {
+      kill(pid, sig);
+      sent = true;
+    }
+  }
+  fclose(f);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return sent ? status : -1;
+}
+
+class ResumeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir_.Sub("ref"));
+    ASSERT_EQ(RunTrainer("--ckpt-dir " + dir_.Sub("ref/ck") + " --save-every " + std::to_string(kN) +
+                         " --losses-out " + dir_.Sub("ref/losses") + " --weights-out " + dir_.Sub("ref/final.pt")),
+              0);
+    ref_ = Losses(dir_.Sub("ref/losses"));
+    ASSERT_EQ(ref_.size(), size_t(2 * kN));
+  }
+  // The resumed run's losses after `from` and its final weights equal the
+  // uninterrupted reference, bit for bit.
+  void ExpectSameAsReference(const std::string& run, int from) {
+    auto got = Losses(dir_.Sub(run + "/losses"));
+    for (int s = from + 1; s <= 2 * kN; ++s) EXPECT_EQ(got[s], ref_[s]) << "step " << s;
+    EXPECT_EQ(Diff(ReadFile(dir_.Sub(run + "/final.pt")), ReadFile(dir_.Sub("ref/final.pt"))), "same");
+  }
+  TempDir dir_;
+  std::map<int, std::string> ref_;
+};
+
+TEST_F(ResumeTest, LossFallsWellBelowItsStart) {
+  double first = std::strtod(ref_[1].c_str(), nullptr), last = std::strtod(ref_[2 * kN].c_str(), nullptr);
+  EXPECT_GT(first, 5.0);         // ~ln(256) for untrained byte logits
+  EXPECT_LT(last, first * 0.65);  // the generated corpus is very learnable
+}
+
+TEST_F(ResumeTest, SigkillAfterACheckpointThenResume) {
+  std::filesystem::create_directories(dir_.Sub("b"));
+  int status = RunUntilThenSignal("--ckpt-dir " + dir_.Sub("b/ck") + " --save-every " + std::to_string(kN),
+                                  "saved step " + std::to_string(kN), SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  ASSERT_EQ(RunTrainer("--ckpt-dir " + dir_.Sub("b/ck") + " --resume " + dir_.Sub("b/ck") + " --losses-out " +
+                       dir_.Sub("b/losses") + " --weights-out " + dir_.Sub("b/final.pt")),
+            0);
+  ExpectSameAsReference("b", kN);
+}
+
+TEST_F(ResumeTest, SigtermSavesMidIntervalThenResume) {
+  std::filesystem::create_directories(dir_.Sub("c"));
+  int status = RunUntilThenSignal("--ckpt-dir " + dir_.Sub("c/ck") + " --save-every " + std::to_string(kN),
+                                  "step " + std::to_string(kN + 7) + " ", SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "SIGTERM must end in a clean exit: " << status;
+  int saved = 0;  // the emergency checkpoint, between the regular ones
+  for (auto& e : std::filesystem::directory_iterator(dir_.Sub("c/ck")))
+    saved = std::max(saved, std::stoi(e.path().filename().string().substr(5)));
+  ASSERT_GT(saved, kN);
+  ASSERT_LT(saved, 2 * kN);
+  ASSERT_EQ(RunTrainer("--ckpt-dir " + dir_.Sub("c/ck") + " --resume " + dir_.Sub("c/ck") + " --losses-out " +
+                       dir_.Sub("c/losses") + " --weights-out " + dir_.Sub("c/final.pt")),
+            0);
+  ExpectSameAsReference("c", saved);
+}
+
+TEST_F(ResumeTest, ResumeFromLatestOfARealMount) {
+  std::string why = FuseUnavailableReason();
+  if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
+  Mount mount(dir_.Sub("mnt"), dir_.Sub("store"));
+  ASSERT_TRUE(mount.Start());
+  std::filesystem::create_directories(dir_.Sub("d"));
+  int status = RunUntilThenSignal("--ckpt-dir " + mount.At("run") + " --save-every " + std::to_string(kN) + " --keep 2",
+                                  "saved step " + std::to_string(kN), SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  ASSERT_EQ(RunTrainer("--ckpt-dir " + mount.At("run") + " --resume " + mount.At("@latest/run") + " --losses-out " +
+                       dir_.Sub("d/losses") + " --weights-out " + dir_.Sub("d/final.pt")),
+            0);
+  ExpectSameAsReference("d", kN);
+  // The last checkpoint in the mount equals the reference's, file by file.
+  for (const char* f : {"model.pt", "trainer_state.json"})
+    EXPECT_EQ(Diff(ReadFile(mount.At("@latest/run/step_00000040/") + f), ReadFile(dir_.Sub("ref/ck/step_00000040/") + f)),
+              "same")
+        << f;
+  mount.Unmount();
+}
+
+}  // namespace
+}  // namespace ciuicfs
