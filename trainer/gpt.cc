@@ -39,7 +39,7 @@ GptImpl::GptImpl(const GptConfig& c) : config_(c) {
   blocks_ = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.layers; ++i) blocks_->push_back(Block(c));
   ln_f_ = register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.width})));
-  register_buffer("mask", torch::ones({c.context, c.context}, torch::kBool).tril());
+  mask_ = register_buffer("mask", torch::ones({c.context, c.context}, torch::kBool).tril());
   for (auto& p : named_parameters()) {  // GPT-2 style initialisation
     if (p.key().find("ln") != std::string::npos) continue;
     torch::NoGradGuard no_grad;
@@ -52,8 +52,7 @@ torch::Tensor GptImpl::forward(const torch::Tensor& tokens) {
   const int64_t t = tokens.size(1);
   auto positions = torch::arange(t, tokens.options().dtype(torch::kLong));
   auto x = tok_(tokens) + pos_(positions);
-  const torch::Tensor& mask = named_buffers()["mask"];
-  for (const auto& m : *blocks_) x = m->as<Block>()->forward(x, mask);
+  for (const auto& m : *blocks_) x = m->as<Block>()->forward(x, mask_);
   return torch::matmul(ln_f_(x), tok_->weight.t());  // tied head
 }
 

@@ -46,6 +46,7 @@ class GptImpl : public torch::nn::Module {
   torch::nn::Embedding tok_{nullptr}, pos_{nullptr};
   torch::nn::ModuleList blocks_;
   torch::nn::LayerNorm ln_f_{nullptr};
+  torch::Tensor mask_;  // causal mask, a registered buffer (moves with the module)
 };
 TORCH_MODULE(Gpt);
 

@@ -57,6 +57,7 @@ int Serve(MountOptions options, bool foreground, int notify_fd) {
   const char* argv[] = {"ciuicfs", "-o", opts.c_str()};
   fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
   fuse_session* se = fuse_session_new(&args, &Filesystem::Ops(), sizeof(fuse_lowlevel_ops), &fs);
+  fuse_opt_free_args(&args);  // the session keeps its own copy of what it needs
   if (!se) {
     Tell(notify_fd, "ERR could not start a FUSE session");
     return kExitFailed;

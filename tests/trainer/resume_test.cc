@@ -93,6 +93,27 @@ TEST_F(ResumeTest, LossFallsWellBelowItsStart) {
   EXPECT_LT(last, first * 0.65);  // the generated corpus is very learnable
 }
 
+// Fraction of positions at which two equal-length files hold the same byte.
+double SameByteFraction(const std::string& a, const std::string& b) {
+  if (a.size() != b.size() || a.empty()) return 0;
+  size_t same = 0;
+  for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
+  return double(same) / double(a.size());
+}
+
+TEST_F(ResumeTest, FrozenLayersStayByteIdenticalAcrossSaves) {
+  ASSERT_EQ(RunTrainer("--ckpt-dir " + dir_.Sub("f/ck") + " --save-every " + std::to_string(kN) + " --freeze-layers 1"), 0);
+  const std::string a = ReadFile(dir_.Sub("f/ck/step_00000020/model.pt"));
+  const std::string b = ReadFile(dir_.Sub("f/ck/step_00000040/model.pt"));
+  const double frozen = SameByteFraction(a, b);
+  // Without freezing, training changes the weights' low bytes everywhere
+  // (sign and exponent bytes often stay: about a quarter of all bytes).
+  const double trained = SameByteFraction(ReadFile(dir_.Sub("ref/ck/step_00000020/model.pt")),
+                                          ReadFile(dir_.Sub("ref/ck/step_00000040/model.pt")));
+  // Embeddings and block 0 are more than half of the tiny model's weights.
+  EXPECT_GT(frozen, trained + 0.3) << "frozen " << frozen << ", trained " << trained;
+}
+
 TEST_F(ResumeTest, SigkillAfterACheckpointThenResume) {
   std::filesystem::create_directories(dir_.Sub("b"));
   int status = RunUntilThenSignal("--ckpt-dir " + dir_.Sub("b/ck") + " --save-every " + std::to_string(kN),
