@@ -65,7 +65,7 @@ kill -9 "$trainer_pid"
 wait "$trainer_pid" 2>/dev/null || true
 trainer_pid=""
 cat "$work/train1.log"
-say "kill -9 <trainer>   # crashed after step $((3 * every)), mid-interval"
+say "kill -9 <trainer>   # a lost node: killed right after its step-$((3 * every)) checkpoint, while training on"
 
 say ls "$mnt/@history"
 ls "$mnt/@history" | tail -n 8
@@ -77,7 +77,8 @@ say ciuicfs stats "$mnt"
 mkdir -p "$work/resumed" "$work/reference"
 say "ciuic-train ... --resume $mnt/@latest/run"
 "${trainer[@]}" --ckpt-dir "$mnt/run" --resume "$mnt/@latest/run" --weights-out "$work/resumed/final.pt" \
-  2>&1 | tail -n 4 || fail "resume failed"
+  > "$work/resume.log" 2>&1 || fail "resume failed"
+grep -E "^resumed from|^saved step $steps " "$work/resume.log"
 
 say "ciuic-train ... --ckpt-dir <plain dir>   # the uninterrupted reference run"
 "${trainer[@]}" --ckpt-dir "$work/reference/run" --weights-out "$work/reference/final.pt" > "$work/ref.log" 2>&1 \
