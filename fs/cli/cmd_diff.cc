@@ -47,8 +47,7 @@ int RunDiff(const std::vector<std::string>& args) {
   for (int i = 0; i < 2; ++i) {
     auto s = t->store->ResolveRef(refs[i]);
     if (!s.ok()) {
-      Fail("diff: " + s.status().message());
-      return s.status().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
+      return FailStatus("diff", s.status());
     }
     auto tree = t->store->GetTree(s->tree);
     if (!tree.ok()) {

@@ -20,8 +20,7 @@ int RunRollback(const std::vector<std::string>& args) {
   if (!t) return kExitFailed;
   auto target = t->store->ResolveRef(vm["ref"].as<std::string>());
   if (!target.ok()) {
-    Fail("rollback: " + target.status().message());
-    return target.status().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
+    return FailStatus("rollback", target.status());
   }
   auto head = t->store->Head();
   auto old_tree = head.ok() && head->has_value() ? t->store->GetTree((*head)->tree) : Result<Tree>(Tree{});

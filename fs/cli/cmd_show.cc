@@ -19,8 +19,7 @@ int RunShow(const std::vector<std::string>& args) {
   if (!t) return kExitFailed;
   auto s = t->store->ResolveRef(vm["ref"].as<std::string>());
   if (!s.ok()) {
-    Fail("show: " + s.status().message());
-    return s.status().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
+    return FailStatus("show", s.status());
   }
   auto tree = t->store->GetTree(s->tree);
   if (!tree.ok()) {

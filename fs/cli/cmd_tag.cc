@@ -38,8 +38,7 @@ int RunTag(const std::vector<std::string>& args) {
     if (s.ok()) std::fprintf(Out(), "tagged snapshot %llu as %s\n", (unsigned long long)snap->seq, words[0].c_str());
   }
   if (!s.ok()) {
-    Fail("tag: " + s.message());
-    return s.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
+    return FailStatus("tag", s);
   }
   return kExitOk;
 }

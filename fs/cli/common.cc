@@ -44,6 +44,11 @@ void SetInvocation(int argc, char** argv) { invocation.assign(argv + 1, argv + a
 
 void Fail(const std::string& line) { std::fprintf(Err(), "ciuicfs: %s\n", line.c_str()); }
 
+int FailStatus(const std::string& command, const Status& s) {
+  Fail(command + ": " + s.message());
+  return s.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
+}
+
 bool ParseArgs(const std::string& name, const std::vector<std::string>& args, const po::options_description& opts,
                const char* example, po::variables_map* vm, int* exit_code,
                const po::positional_options_description* positional) {

@@ -55,6 +55,9 @@ std::string DefaultStoreDir();
 
 
 void Fail(const std::string& line);  // "ciuicfs: <line>" on Err()
+// Fails with "<command>: <message>"; returns kExitUsage for bad input
+// (InvalidArgument), kExitFailed otherwise.
+int FailStatus(const std::string& command, const Status& s);
 
 // Where a command runs: on the terminal (the default), or inside a mount's
 // daemon for a client of its control socket, with the daemon's store and
