@@ -94,6 +94,17 @@ for target in native pt ciuicfs; do
   T[$target,warm]=$(median "${warm[@]}")
 done
 
+# Row 8: time per checkpoint of the bundled trainer (small preset, one save
+# per step), into the mount vs into a plain directory on the same disk.
+T_=$PWD/build/trainer/ciuic-train
+save_times() { grep -o 'in [0-9.]* s' "$1" | awk '{print $2}'; }
+train8=("$T_" --preset small --steps $((reps + 1)) --save-every 1 --batch 2 --log-every 100)
+"${train8[@]}" --ckpt-dir "$native/train" > "$work/t8-native.log" 2>&1
+"${train8[@]}" --ckpt-dir "$mnt/train" > "$work/t8-mount.log" 2>&1
+T[native,save]=$(median $(save_times "$work/t8-native.log"))
+T[ciuicfs,save]=$(median $(save_times "$work/t8-mount.log"))
+ckpt_mb=$(du -sm "$native/train/step_00000001" | awk '{print $1}')
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
 disk=$(df -h "$base" | awk 'NR==2 {print $1 " (" $2 ")"}')
 {
@@ -116,6 +127,9 @@ disk=$(df -h "$base" | awk 'NR==2 {print $1 " (" $2 ")"}')
     n=$(gbps "${T[native,$row]}"); p=$(gbps "${T[pt,$row]}"); c=$(gbps "${T[ciuicfs,$row]}")
     echo "| $name | $n | $p | $c | $(ratio "$c" "$n") | $(ratio "$c" "$p") | $goal |"
   done
+  echo "| 8. time per checkpoint, bundled trainer (small preset, ${ckpt_mb} MB; seconds) | ${T[native,save]} | | ${T[ciuicfs,save]} | $(ratio "${T[ciuicfs,save]}" "${T[native,save]}") | | ≤ 1.2× native |"
+  echo
+  echo "Rows 1-4 are GB/s (higher is better); row 8 is seconds per save (lower is better)."
   echo
   echo "Reproduce: \`scripts/bench.sh --reps $reps --gib $gib --dir $base\` (as root: it drops caches)."
 } | tee "$work/RESULTS.md"
