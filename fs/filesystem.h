@@ -98,8 +98,10 @@ class Filesystem {
   Result<std::shared_ptr<const SnapTree>> LoadSnap(uint64_t seq);
   Result<NodePtr> LookupVirtualRoot(const std::string& name, double* timeout);
   Result<NodePtr> SnapNode(const std::shared_ptr<const SnapTree>& tree, const std::string& path);
-  Result<NodePtr> LookupInSnap(const Node& dir, const std::string& name);
-  Status ListVirtual(const Node& dir, std::vector<std::tuple<std::string, fuse_ino_t, mode_t>>* out);
+  NodePtr SnapRoot(const Snapshot& s);  // without loading its tree
+  Result<std::shared_ptr<const SnapTree>> SnapOf(Node& dir);
+  Result<NodePtr> LookupInSnap(Node& dir, const std::string& name);
+  Status ListVirtual(Node& dir, std::vector<std::tuple<std::string, fuse_ino_t, mode_t>>* out);
   static std::string HistoryName(const Snapshot& s);
 
   // Live file data (live_data.cc); data_mu held.

@@ -60,7 +60,9 @@ struct Filesystem::Node {
   // Write state (guarded by data_mu).
   std::mutex data_mu;
   std::unique_ptr<WriteState> write;
-  // Snapshot nodes: immutable.
+  // Snapshot nodes: immutable, but a snapshot root listed in @history loads
+  // its tree only when first looked into (`snap` null until then).
+  uint64_t seq = 0;
   std::shared_ptr<const SnapTree> snap;
   TreeEntry entry;  // path within the snapshot; kind dir for roots
 };

@@ -74,12 +74,34 @@ Result<Filesystem::NodePtr> Filesystem::SnapNode(const std::shared_ptr<const Sna
     entry = *e;
   }
   NodePtr n = NewNode(entry.kind == EntryKind::kDirectory ? kSnapDir : kSnapFile);
+  n->seq = tree->snap.seq;
   n->snap = tree;
   n->entry = std::move(entry);
   n->uid = getuid();
   n->gid = getgid();
   snap_inodes_[key] = n->ino;
   return n;
+}
+
+Filesystem::NodePtr Filesystem::SnapRoot(const Snapshot& s) {
+  auto it = snap_inodes_.find(std::make_pair(s.seq, std::string()));
+  if (it != snap_inodes_.end()) return Get(it->second);
+  NodePtr n = NewNode(kSnapDir);
+  n->seq = s.seq;
+  n->entry = TreeEntry{"", EntryKind::kDirectory, 0555, 0, s.time_ns, {}};
+  n->uid = getuid();
+  n->gid = getgid();
+  snap_inodes_[std::make_pair(s.seq, std::string())] = n->ino;
+  return n;
+}
+
+Result<std::shared_ptr<const Filesystem::SnapTree>> Filesystem::SnapOf(Node& dir) {
+  if (!dir.snap) {
+    auto tree = LoadSnap(dir.seq);
+    if (!tree.ok()) return tree.status();
+    dir.snap = *tree;
+  }
+  return dir.snap;
 }
 
 Result<Filesystem::NodePtr> Filesystem::LookupVirtualRoot(const std::string& name, double* timeout) {
@@ -121,36 +143,34 @@ Result<Filesystem::NodePtr> Filesystem::LookupVirtualRoot(const std::string& nam
   return SnapNode(*tree, "");
 }
 
-Result<Filesystem::NodePtr> Filesystem::LookupInSnap(const Node& dir, const std::string& name) {
+Result<Filesystem::NodePtr> Filesystem::LookupInSnap(Node& dir, const std::string& name) {
   if (dir.kind == kHistory) {
     size_t dash = name.find('-');
     auto seq = ParseStrictInt(name.substr(0, dash));
     if (!seq || *seq <= 0) return NodePtr();
-    auto tree = LoadSnap(uint64_t(*seq));
-    if (!tree.ok()) return tree.status().IsNotFound() ? Result<NodePtr>(NodePtr()) : tree.status();
-    if (HistoryName((*tree)->snap) != name) return NodePtr();
-    return SnapNode(*tree, "");
+    auto snap = store_->GetSnapshot(uint64_t(*seq));
+    if (!snap.ok()) return snap.status().IsNotFound() ? Result<NodePtr>(NodePtr()) : snap.status();
+    if (HistoryName(*snap) != name) return NodePtr();
+    return SnapRoot(*snap);  // its tree loads when first looked into
   }
   if (name == "." || name == "..") return NodePtr();
+  auto tree = SnapOf(dir);
+  if (!tree.ok()) return tree.status();
   const std::string path = dir.entry.path.empty() ? name : dir.entry.path + "/" + name;
-  return SnapNode(dir.snap, path);
+  return SnapNode(*tree, path);
 }
 
-Status Filesystem::ListVirtual(const Node& dir, std::vector<std::tuple<std::string, fuse_ino_t, mode_t>>* out) {
+Status Filesystem::ListVirtual(Node& dir, std::vector<std::tuple<std::string, fuse_ino_t, mode_t>>* out) {
   if (dir.kind == kHistory) {
     auto snaps = store_->ListSnapshots();
     if (!snaps.ok()) return snaps.status();
-    for (const Snapshot& s : *snaps) {
-      auto tree = LoadSnap(s.seq);
-      if (!tree.ok()) return tree.status();
-      auto n = SnapNode(*tree, "");
-      if (!n.ok()) return n.status();
-      out->emplace_back(HistoryName(s), (*n)->ino, S_IFDIR);
-    }
+    for (const Snapshot& s : *snaps) out->emplace_back(HistoryName(s), SnapRoot(s)->ino, S_IFDIR);
     return Status::Ok();
   }
-  for (const TreeEntry* e : dir.snap->Children(dir.entry.path)) {
-    auto n = SnapNode(dir.snap, e->path);
+  auto tree = SnapOf(dir);
+  if (!tree.ok()) return tree.status();
+  for (const TreeEntry* e : (*tree)->Children(dir.entry.path)) {
+    auto n = SnapNode(*tree, e->path);
     if (!n.ok()) return n.status();
     out->emplace_back(e->path.substr(e->path.rfind('/') == std::string::npos ? 0 : e->path.rfind('/') + 1),
                       (*n)->ino, e->kind == EntryKind::kDirectory ? S_IFDIR : S_IFREG);
