@@ -56,8 +56,6 @@ std::string Filesystem::PathOf(const Node& n) const {
   return path;
 }
 
-uint64_t Filesystem::SizeOf(const Node& n) const { return n.size; }
-
 struct stat Filesystem::StatOf(const Node& n) const {
   struct stat st = {};
   st.st_ino = n.ino;

@@ -113,7 +113,6 @@ class Filesystem {
   // it has nothing new. Takes mu_ itself.
   Status CommitContent(const NodePtr& n, bool durable);
   Result<Snapshot> CommitEdits(std::vector<TreeEdit> edits, std::optional<int64_t> step, bool durable);
-  uint64_t SizeOf(const Node& n) const;
 
   Store* store_;
   MountOptions options_;

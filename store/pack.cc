@@ -108,11 +108,6 @@ uint32_t PackStore::active_pack() const {
   return active_ ? active_->pack : 0;
 }
 
-void PackStore::RollOver() {
-  std::lock_guard<std::mutex> lock(append_mu_);
-  active_.reset();
-}
-
 Status PackStore::OpenNewActive() {
   uint32_t pack = next_pack_++;
   std::string path = dir_ + "/" + PackFileName(pack);

@@ -77,8 +77,6 @@ class PackStore {
 
   // The pack new records go to (0 when none is open yet).
   uint32_t active_pack() const;
-  // Ends the active pack so the next append opens a new one.
-  void RollOver();
 
  private:
   struct Handle;

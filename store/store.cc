@@ -58,7 +58,7 @@ Status WriteMarker(const std::string& dir) {
   return Status::Ok();
 }
 
-// Reads meta/format and meta/chunker; `txn` null means read-only.
+// Reads meta/format and meta/chunker; *present is false for a new index.
 Status ReadMeta(Txn& txn, bool* present, ChunkerParams* params) {
   auto format = txn.Get(Db::kMeta, "format");
   if (!format.ok()) return format.status();
