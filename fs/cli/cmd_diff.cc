@@ -46,9 +46,7 @@ int RunDiff(const std::vector<std::string>& args) {
   Tree trees[2];
   for (int i = 0; i < 2; ++i) {
     auto s = t->store->ResolveRef(refs[i]);
-    if (!s.ok()) {
-      return FailStatus("diff", s.status());
-    }
+    if (!s.ok()) return FailStatus("diff", s.status());
     auto tree = t->store->GetTree(s->tree);
     if (!tree.ok()) {
       Fail(tree.status().message());

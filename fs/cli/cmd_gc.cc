@@ -8,14 +8,12 @@ namespace ciuicfs::cli {
 
 int RunGc(const std::vector<std::string>& args) {
   po::options_description opts("gc options");
-  AddStoreOption(&opts);
   po::positional_options_description pos;
   pos.add("store", 1);
   po::variables_map vm;
   int code;
-  if (!ParseArgs("gc", args, opts, "ciuicfs gc /data/ckpt-store", &vm, &code, &pos)) return code;
-  auto t = OpenTarget(vm["store"].as<std::string>(), true);
-  if (!t) return kExitFailed;
+  auto t = ParseAndOpen("gc", args, opts, "ciuicfs gc /data/ckpt-store", pos, true, &vm, &code);
+  if (!t) return code;
   auto st = t->store->Gc({});
   if (!st.ok()) {
     Fail("gc: " + st.status().message());

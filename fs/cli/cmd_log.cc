@@ -20,7 +20,6 @@ std::string ChangesText(const Snapshot& s) {
 
 int RunLog(const std::vector<std::string>& args) {
   po::options_description opts("log options");
-  AddStoreOption(&opts);
   opts.add_options()("by-step", po::bool_switch(), "group snapshots of one step")(
       "json", po::bool_switch(), "one JSON object per snapshot, newest first")(
       "max,n", po::value<size_t>()->default_value(0), "show at most N snapshots (0: all)");
@@ -28,9 +27,8 @@ int RunLog(const std::vector<std::string>& args) {
   pos.add("store", 1);
   po::variables_map vm;
   int code;
-  if (!ParseArgs("log", args, opts, "ciuicfs log /ckpt --by-step", &vm, &code, &pos)) return code;
-  auto t = OpenTarget(vm["store"].as<std::string>(), false);
-  if (!t) return kExitFailed;
+  auto t = ParseAndOpen("log", args, opts, "ciuicfs log /ckpt --by-step", pos, false, &vm, &code);
+  if (!t) return code;
   std::vector<Snapshot> chain;
   std::map<uint64_t, std::string> tag_of;
   if (!LoadChain(t->store, &chain, &tag_of)) return kExitFailed;

@@ -8,20 +8,16 @@ namespace ciuicfs::cli {
 
 int RunRollback(const std::vector<std::string>& args) {
   po::options_description opts("rollback options");
-  AddStoreOption(&opts);
   opts.add_options()("ref", po::value<std::string>()->required(), "the snapshot to return to");
   po::positional_options_description pos;
   pos.add("ref", 1);
   po::variables_map vm;
   int code;
-  if (!ParseArgs("rollback", args, opts, "ciuicfs rollback step-1200 --store /data/ckpt-store", &vm, &code, &pos))
-    return code;
-  auto t = OpenTarget(vm["store"].as<std::string>(), true);
-  if (!t) return kExitFailed;
+  auto t = ParseAndOpen("rollback", args, opts, "ciuicfs rollback step-1200 --store /data/ckpt-store", pos, true,
+                        &vm, &code);
+  if (!t) return code;
   auto target = t->store->ResolveRef(vm["ref"].as<std::string>());
-  if (!target.ok()) {
-    return FailStatus("rollback", target.status());
-  }
+  if (!target.ok()) return FailStatus("rollback", target.status());
   auto head = t->store->Head();
   auto old_tree = head.ok() && head->has_value() ? t->store->GetTree((*head)->tree) : Result<Tree>(Tree{});
   auto new_tree = t->store->GetTree(target->tree);

@@ -7,20 +7,16 @@ namespace ciuicfs::cli {
 
 int RunShow(const std::vector<std::string>& args) {
   po::options_description opts("show options");
-  AddStoreOption(&opts);
   opts.add_options()("ref", po::value<std::string>()->required(),
                      "id prefix (8+ hex), step-N, latest, latest~K or a tag");
   po::positional_options_description pos;
   pos.add("ref", 1);
   po::variables_map vm;
   int code;
-  if (!ParseArgs("show", args, opts, "ciuicfs show step-1200 --store /ckpt", &vm, &code, &pos)) return code;
-  auto t = OpenTarget(vm["store"].as<std::string>(), false);
-  if (!t) return kExitFailed;
+  auto t = ParseAndOpen("show", args, opts, "ciuicfs show step-1200 --store /ckpt", pos, false, &vm, &code);
+  if (!t) return code;
   auto s = t->store->ResolveRef(vm["ref"].as<std::string>());
-  if (!s.ok()) {
-    return FailStatus("show", s.status());
-  }
+  if (!s.ok()) return FailStatus("show", s.status());
   auto tree = t->store->GetTree(s->tree);
   if (!tree.ok()) {
     Fail(tree.status().message());

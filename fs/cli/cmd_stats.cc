@@ -9,15 +9,13 @@ namespace ciuicfs::cli {
 
 int RunStats(const std::vector<std::string>& args) {
   po::options_description opts("stats options");
-  AddStoreOption(&opts);
   opts.add_options()("json", po::bool_switch(), "print one JSON object");
   po::positional_options_description pos;
   pos.add("store", 1);
   po::variables_map vm;
   int code;
-  if (!ParseArgs("stats", args, opts, "ciuicfs stats /ckpt --json", &vm, &code, &pos)) return code;
-  auto t = OpenTarget(vm["store"].as<std::string>(), false);
-  if (!t) return kExitFailed;
+  auto t = ParseAndOpen("stats", args, opts, "ciuicfs stats /ckpt --json", pos, false, &vm, &code);
+  if (!t) return code;
   Store* store = t->store;
   auto st = store->Stats();
   auto snaps = store->ListSnapshots();

@@ -37,9 +37,7 @@ int RunTag(const std::vector<std::string>& args) {
     s = snap.ok() ? t->store->SetTag(words[0], snap->seq) : snap.status();
     if (s.ok()) std::fprintf(Out(), "tagged snapshot %llu as %s\n", (unsigned long long)snap->seq, words[0].c_str());
   }
-  if (!s.ok()) {
-    return FailStatus("tag", s);
-  }
+  if (!s.ok()) return FailStatus("tag", s);
   return kExitOk;
 }
 

@@ -10,14 +10,12 @@ namespace ciuicfs::cli {
 
 int RunVerify(const std::vector<std::string>& args) {
   po::options_description opts("verify options");
-  AddStoreOption(&opts);
   po::positional_options_description pos;
   pos.add("store", 1);
   po::variables_map vm;
   int code;
-  if (!ParseArgs("verify", args, opts, "ciuicfs verify /ckpt", &vm, &code, &pos)) return code;
-  auto t = OpenTarget(vm["store"].as<std::string>(), false);
-  if (!t) return kExitFailed;
+  auto t = ParseAndOpen("verify", args, opts, "ciuicfs verify /ckpt", pos, false, &vm, &code);
+  if (!t) return code;
   Store* store = t->store;
   // Progress on a terminal, for stores big enough to take a while.
   const bool tty = CurrentContext() == nullptr && isatty(STDERR_FILENO);

@@ -116,6 +116,17 @@ void AddStoreOption(po::options_description* opts) {
                       "a store directory or a ciuicfs mountpoint (default: the default store)");
 }
 
+std::optional<Target> ParseAndOpen(const std::string& name, const std::vector<std::string>& args,
+                                   po::options_description opts, const char* example,
+                                   const po::positional_options_description& positional, bool mutate,
+                                   po::variables_map* vm, int* exit_code) {
+  AddStoreOption(&opts);
+  if (!ParseArgs(name, args, opts, example, vm, exit_code, &positional)) return std::nullopt;
+  auto t = OpenTarget((*vm)["store"].as<std::string>(), mutate);
+  if (!t) *exit_code = kExitFailed;
+  return t;
+}
+
 std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   Target t;
   if (const CommandContext* ctx = CurrentContext()) {  // inside the daemon: its own store

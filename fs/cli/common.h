@@ -99,6 +99,14 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate);
 // Adds the --store option (a store directory or a mountpoint).
 void AddStoreOption(po::options_description* opts);
 
+// The shape of most admin commands: adds --store, parses (ParseArgs), then
+// opens the target (OpenTarget). Returns nullopt with *exit_code set when
+// the command should not go on (help shown, bad input, no store).
+std::optional<Target> ParseAndOpen(const std::string& name, const std::vector<std::string>& args,
+                                   po::options_description opts, const char* example,
+                                   const po::positional_options_description& positional, bool mutate,
+                                   po::variables_map* vm, int* exit_code);
+
 // The retained snapshots (oldest first) and, per sequence, its tag names
 // joined by ','. Prints one line and returns false on failure.
 bool LoadChain(Store* store, std::vector<Snapshot>* snaps, std::map<uint64_t, std::string>* tags_by_seq);
