@@ -1,0 +1,203 @@
+// Kill -9 of the daemon at random moments while a trainer-like writer saves
+// checkpoints (tmp-then-rename, old folders deleted) and, in some rounds,
+// prune + gc run; or at a named point inside a commit. After every remount:
+// each version whose close() returned is there and bit-exact, no file holds
+// anything but a whole version, verify is clean, and saving goes on.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "tests/fs/mount_util.h"
+#include "tests/reliability/reliability_util.h"
+
+namespace ciuicfs::testing {
+namespace {
+
+// What the writer saw return, under a mutex shared with the checker.
+struct Ledger {
+  std::mutex mu;
+  std::set<std::string> closed;   // final names whose tmp file closed
+  std::set<std::string> renamed;  // final names whose rename returned
+  std::set<std::string> deleted;  // final names whose unlink returned
+  std::set<std::string> dirs_removed;
+};
+
+bool WriteInPieces(const std::string& path, const std::string& data, std::mt19937_64& rng) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return false;
+  for (size_t off = 0; off < data.size();) {
+    size_t n = std::min<size_t>(data.size() - off, 1 + rng() % (256 << 10));
+    ssize_t w = write(fd, data.data() + off, n);
+    if (w <= 0) {
+      close(fd);
+      return false;
+    }
+    off += size_t(w);
+  }
+  return close(fd) == 0;
+}
+
+// Saves ckpt/r<round>_s<k>/{model,optim}.bin until an operation fails (the
+// daemon is gone), keeping the newest 3 folders like a trainer's --keep.
+void Writer(const std::string& mnt, int round, Ledger* ledger, std::atomic<bool>* stop, std::atomic<bool>* done) {
+  struct Done {
+    std::atomic<bool>* d;
+    ~Done() { *d = true; }
+  } mark{done};
+  std::mt19937_64 rng(round * 7919 + 1);
+  std::vector<std::string> folders;
+  for (int k = 0; !stop->load(); ++k) {
+    const std::string folder = "ckpt/r" + std::to_string(round) + "_s" + std::to_string(k);
+    if (mkdir((mnt + "/" + folder).c_str(), 0755) != 0) return;
+    for (const char* file : {"model.bin", "optim.bin"}) {
+      const std::string name = folder + "/" + file;
+      if (!WriteInPieces(mnt + "/" + name + ".tmp", ContentFor(name), rng)) return;
+      {
+        std::lock_guard<std::mutex> lock(ledger->mu);
+        ledger->closed.insert(name);
+      }
+      if (rename((mnt + "/" + name + ".tmp").c_str(), (mnt + "/" + name).c_str()) != 0) return;
+      std::lock_guard<std::mutex> lock(ledger->mu);
+      ledger->renamed.insert(name);
+    }
+    folders.push_back(folder);
+    if (folders.size() > 3) {
+      const std::string old = folders.front();
+      folders.erase(folders.begin());
+      for (const char* file : {"model.bin", "optim.bin"}) {
+        if (unlink((mnt + "/" + old + "/" + file).c_str()) != 0) return;
+        std::lock_guard<std::mutex> lock(ledger->mu);
+        ledger->deleted.insert(old + "/" + file);
+      }
+      if (rmdir((mnt + "/" + old).c_str()) != 0) return;
+      std::lock_guard<std::mutex> lock(ledger->mu);
+      ledger->dirs_removed.insert(old);
+    }
+  }
+}
+
+// Every regular file under `dir` (relative names).
+void Walk(const std::string& root, const std::string& rel, std::vector<std::string>* out) {
+  DIR* d = opendir((root + "/" + rel).c_str());
+  if (!d) return;
+  while (struct dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    std::string sub = rel.empty() ? n : rel + "/" + n;
+    struct stat st;
+    if (lstat((root + "/" + sub).c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) Walk(root, sub, out);
+    else out->push_back(sub);
+  }
+  closedir(d);
+}
+
+std::string FinalName(const std::string& rel) {
+  const std::string tmp = ".tmp";
+  if (rel.size() > tmp.size() && rel.compare(rel.size() - tmp.size(), tmp.size(), tmp) == 0)
+    return rel.substr(0, rel.size() - tmp.size());
+  return rel;
+}
+
+// Checks the tree under `root` (the live tree or a snapshot): every file
+// holds the whole content its name calls for. Returns the number checked.
+int CheckTree(const std::string& root, const std::string& what) {
+  std::vector<std::string> files;
+  Walk(root, "ckpt", &files);
+  for (const std::string& rel : files) {
+    std::string got = ReadFile(root + "/" + rel);
+    EXPECT_EQ(Diff(got, ContentFor(FinalName(rel))), "same") << what << ": " << rel;
+  }
+  return int(files.size());
+}
+
+TEST(CrashLoopTest, KillAtRandomMomentsKeepsEveryClosedVersion) {
+  std::string why = FuseUnavailableReason();
+  if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
+  TempDir dir;
+  const std::string store = dir.Sub("store"), mnt = dir.Sub("mnt");
+  const int rounds = Scaled(50, 400);
+  const char* kPoints[] = {"pack.torn_record", "commit.before_txn_commit", "commit.after_txn"};
+  Ledger ledger;
+  std::mt19937_64 rng(2026);
+  int random_kills = 0, point_kills = 0, gc_rounds = 0, files_checked = 0;
+  ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
+  for (int round = 0; round <= rounds; ++round) {
+    // Every 5th round the daemon kills itself at a named point of a commit.
+    const char* point = (round % 5 == 4) ? kPoints[(round / 5) % 3] : nullptr;
+    if (point) setenv("CIUICFS_CRASH_AT", point, 1);
+    Mount m(mnt, store);
+    bool started = m.Start();
+    unsetenv("CIUICFS_CRASH_AT");
+    ASSERT_TRUE(started) << "round " << round << ": remount failed";
+
+    // What every earlier round's close()/rename() promised.
+    {
+      std::lock_guard<std::mutex> lock(ledger.mu);
+      for (const std::string& name : ledger.closed) {
+        if (ledger.deleted.count(name)) continue;
+        std::string got = ReadFile(m.At(name));
+        if (!ledger.renamed.count(name) && got == "<missing>") got = ReadFile(m.At(name + ".tmp"));
+        ASSERT_EQ(Diff(got, ContentFor(name)), "same") << "round " << round << ": " << name;
+      }
+    }
+    files_checked += CheckTree(mnt, "live tree, round " + std::to_string(round));
+    files_checked += CheckTree(m.At("@latest"), "@latest, round " + std::to_string(round));
+    DIR* h = opendir(m.At("@history").c_str());
+    std::vector<std::string> snaps;
+    while (struct dirent* e = h ? readdir(h) : nullptr)
+      if (e->d_name[0] != '.') snaps.push_back(e->d_name);
+    if (h) closedir(h);
+    std::sort(snaps.begin(), snaps.end());
+    for (size_t i = snaps.size() > 3 ? snaps.size() - 3 : 0; i < snaps.size(); ++i)
+      files_checked += CheckTree(m.At("@history/" + snaps[i]), "@history/" + snaps[i]);
+    CommandResult v = RunCiuicfs("verify '" + mnt + "'", dir.path());
+    ASSERT_EQ(v.code, 0) << "round " << round << ": " << v.out << v.err;
+    if (round == rounds) {
+      m.Unmount();
+      break;
+    }
+    mkdir(m.At("ckpt").c_str(), 0755);
+
+    std::atomic<bool> stop{false}, done{false};
+    std::thread writer(Writer, mnt, round, &ledger, &stop, &done);
+    std::thread gc;
+    if (!point && round % 3 == 1) {  // kill while prune + gc may be running
+      ++gc_rounds;
+      gc = std::thread([&] {
+        RunCiuicfs("prune '" + mnt + "' --keep-last 4 >/dev/null && " + CIUICFS_BIN + " gc '" + mnt + "'", dir.path());
+      });
+    }
+    if (point) {
+      for (int i = 0; i < 500 && !done; ++i)  // the daemon dies at the point; the writer fails
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      EXPECT_TRUE(done) << "round " << round << ": the daemon did not stop at " << point;
+      ++point_kills;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 400));
+      ++random_kills;
+    }
+    m.KillHard();
+    stop = true;
+    writer.join();
+    if (gc.joinable()) gc.join();
+  }
+  std::printf("crash loop: %d rounds, %d random kills (%d during prune+gc), %d kills at commit points, "
+              "%zu versions closed, %d file reads checked\n",
+              rounds, random_kills, gc_rounds, point_kills, ledger.closed.size(), files_checked);
+  EXPECT_GT(ledger.renamed.size(), size_t(rounds));  // the writer did save in most rounds
+}
+
+}  // namespace
+}  // namespace ciuicfs::testing
