@@ -135,7 +135,7 @@ if want 5; then
   export RESTIC_PASSWORD=bench BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
   for run in full frozen; do
     srcdir=$work/r5src-$run
-    extra=(); [ $run = frozen ] && extra=(--freeze-layers 5)  # embeddings + 5 of 6 blocks: a fine-tune
+    extra=(); [ $run = frozen ] && extra=(--freeze-layers 9)  # embeddings + 9 of 10 blocks: a fine-tune
     "$T_" --preset small --steps 20 --save-every 1 --batch 2 --log-every 100 --ckpt-dir "$srcdir" "${extra[@]}" \
       > "$work/r5-$run.log" 2>&1
     T[r5,$run,raw]=$(du -sb "$srcdir" | awk '{print $1}')
@@ -257,7 +257,7 @@ mb() { echo "$1 / 1000000" | bc -l | xargs printf '%.0f'; }
     echo "Row 5: 20 checkpoints of \`ciuic-train --preset small\` (one per step), written once to a plain"
     echo "directory, then stored save by save: ciuicfs \`cp -r\` into a mount, \`restic backup\`, \`borg create"
     echo "--compression none\`, plain \`cp -r\`; time for all 20 plus a final sync; stored bytes \`du -sb\`."
-    echo "Frozen: \`--freeze-layers 5\` (embeddings and 5 of 6 blocks)."
+    echo "Frozen: \`--freeze-layers 9\` (embeddings and 9 of the 10 blocks)."
     echo
     echo "| 5. trainer sequence | raw MB | ciuicfs s | restic s | borg s | copies s | ciuicfs MB | restic MB | borg MB | copies MB | faster peer / ciuicfs | ciuicfs / raw |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
