@@ -198,6 +198,7 @@ void Filesystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   std::unique_lock<std::mutex> lock(mu_);
   NodePtr dir = Get(parent);
   if (!dir) return (void)fuse_reply_err(req, ENOENT);
+  if (std::strlen(name) > kNameMax) return (void)fuse_reply_err(req, ENAMETOOLONG);
   Result<NodePtr> found = Status::NotFound(name);
   double timeout = kImmutableTimeout;
   if (parent == FUSE_ROOT_ID && name[0] == '@') {
@@ -255,6 +256,7 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
 // Why `name` cannot be created in `parent` (an errno), or 0 (mu_ held).
 int Filesystem::CheckNewName(const NodePtr& dir, fuse_ino_t parent, const char* name) {
   if (!dir) return ENOENT;
+  if (std::strlen(name) > kNameMax) return ENAMETOOLONG;
   if (!IsLive(dir->kind)) return EROFS;
   if (parent == FUSE_ROOT_ID && name[0] == '@') return EPERM;  // reserved for the @ namespace
   if (dir->children.count(name)) return EEXIST;
@@ -345,6 +347,7 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   NodePtr from = Get(parent), to = Get(newparent);
   if (!from || !to) return (void)fuse_reply_err(req, ENOENT);
   if (!IsLive(from->kind) || !IsLive(to->kind)) return (void)fuse_reply_err(req, EROFS);
+  if (std::strlen(newname) > kNameMax) return (void)fuse_reply_err(req, ENAMETOOLONG);
   if (newparent == FUSE_ROOT_ID && newname[0] == '@') return (void)fuse_reply_err(req, EPERM);
   auto src_it = from->children.find(name);
   if (src_it == from->children.end()) return (void)fuse_reply_err(req, ENOENT);

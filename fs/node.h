@@ -11,6 +11,10 @@ namespace ciuicfs {
 
 enum NodeKind { kLiveDir, kLiveFile, kHistory, kSnapDir, kSnapFile };
 
+// The longest name a directory entry may have (NAME_MAX; the kernel leaves
+// the check to the filesystem).
+constexpr size_t kNameMax = 255;
+
 // An immutable snapshot and its tree (sorted by path).
 struct Filesystem::SnapTree {
   Snapshot snap;

@@ -12,7 +12,7 @@ namespace ciuicfs {
 void Filesystem::Statfs(fuse_req_t req, fuse_ino_t ino) {
   struct statvfs st;
   if (statvfs(store_->dir().c_str(), &st) != 0) return (void)fuse_reply_err(req, errno);
-  st.f_namemax = 255;
+  st.f_namemax = kNameMax;
   fuse_reply_statfs(req, &st);
 }
 

@@ -11,12 +11,12 @@ namespace ciuicfs {
 namespace {
 
 Status ValidateTagName(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 64 && name != "latest" && name.rfind("latest~", 0) != 0 &&
-            name.rfind("step-", 0) != 0;
+  bool ok = !name.empty() && name.size() <= 64 && name[0] != '.' && name != "latest" &&
+            name.rfind("latest~", 0) != 0 && name.rfind("step-", 0) != 0;
   for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
   if (!ok)
     return Status::InvalidArgument("bad tag name '" + name +
-                                   "': use 1-64 of A-Z a-z 0-9 . _ -, not 'latest' or 'step-...'");
+                                   "': use 1-64 of A-Z a-z 0-9 . _ -, not starting with '.', not 'latest' or 'step-...'");
   return Status::Ok();
 }
 

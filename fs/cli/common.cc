@@ -3,8 +3,10 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -146,6 +148,10 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   options.create_if_missing = false;
   options.read_only = !mutate;
   if (access((t.store_dir + "/CIUICFS-STORE").c_str(), F_OK) != 0) {
+    if (errno == EACCES) {  // not "not a store": the user may not look
+      Fail(t.store_dir + ": " + std::strerror(EACCES));
+      return std::nullopt;
+    }
     Fail(t.store_dir + " is not a ciuicfs store or mount");
     return std::nullopt;
   }

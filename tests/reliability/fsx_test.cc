@@ -59,7 +59,7 @@ TEST(FsxTest, RandomOperationsMatchTheModel) {
   ASSERT_TRUE(m.Start());
   const int ops = Scaled(20000, 300000);
   std::mt19937_64 rng(8);
-  std::array<ModelFile, 2> files{ModelFile{"fsx0.bin"}, ModelFile{"fsx1.bin"}};
+  std::array<ModelFile, 2> files{ModelFile{"fsx0.bin", "", -1}, ModelFile{"fsx1.bin", "", -1}};
   std::array<int, 7> counts{};  // write, truncate, read, mmap read, fsync, reopen, stat
   for (ModelFile& f : files) {
     f.fd = open(m.At(f.name).c_str(), O_RDWR | O_CREAT, 0644);
