@@ -21,17 +21,26 @@ std::string FuseUnavailableReason() {
   return "";
 }
 
-bool IsMounted(const std::string& path) {
+// The super options of the mount at `path` from /proc/self/mountinfo
+// (fields: id parent dev root mountpoint ... " - " type source options).
+std::optional<std::string> MountOptions(const std::string& path) {
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream ss(line);
     std::string a, b, c, d, mnt;
     ss >> a >> b >> c >> d >> mnt;
-    if (mnt == path) return true;
+    if (mnt != path) continue;
+    size_t dash = line.find(" - ");
+    std::istringstream tail(dash == std::string::npos ? "" : line.substr(dash + 3));
+    std::string type, source, opts;
+    tail >> type >> source >> opts;
+    return opts;
   }
-  return false;
+  return std::nullopt;
 }
+
+bool IsMounted(const std::string& path) { return MountOptions(path).has_value(); }
 
 Mount::Mount(std::string mountpoint, std::string store, std::string extra_args)
     : mountpoint_(std::move(mountpoint)), store_(std::move(store)), extra_(std::move(extra_args)) {

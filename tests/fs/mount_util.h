@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 
 namespace ciuicfs::testing {
@@ -28,6 +29,9 @@ class Mount {
 };
 
 bool IsMounted(const std::string& path);
+// The mount's options as /proc/self/mountinfo lists them; nullopt when
+// nothing is mounted at `path`.
+std::optional<std::string> MountOptions(const std::string& path);
 std::string ReadFile(const std::string& path);   // "<missing>" when it cannot be opened
 bool WriteFile(const std::string& path, const std::string& data);
 // Number of regular files plus directories directly in `dir` (-1 on error).

@@ -25,13 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 
 Snapshot Save(Store* store, const std::string& path, const std::string& data, bool durable) {
-  PendingVersion v = Ingest(store, data);
-  CommitRequest req;
-  req.edits.push_back(TreeEdit::PutFile(path, 0644, 1000, &v));
-  req.durable = durable;
-  auto s = store->Commit(req);
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return s.ok() ? *s : Snapshot{};
+  return CommitFile(store, path, data, std::nullopt, durable);
 }
 
 // Power loss: everything written after a durable commit returned never

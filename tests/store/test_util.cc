@@ -56,11 +56,13 @@ PendingVersion Ingest(Store* store, const std::string& data, size_t piece) {
   return std::move(v.value());
 }
 
-Snapshot CommitFile(Store* store, const std::string& path, const std::string& data, std::optional<int64_t> step) {
+Snapshot CommitFile(Store* store, const std::string& path, const std::string& data, std::optional<int64_t> step,
+                    bool durable) {
   PendingVersion v = Ingest(store, data);
   CommitRequest req;
   req.edits.push_back(TreeEdit::PutFile(path, 0644, 1000, &v));
   req.step = step;
+  req.durable = durable;
   auto snap = store->Commit(req);
   EXPECT_TRUE(snap.ok()) << snap.status().ToString();
   if (!snap.ok()) std::abort();

@@ -30,9 +30,10 @@ std::unique_ptr<Store> OpenStore(const std::string& dir, StoreOptions options = 
 // Ingests `data` in pieces of `piece` bytes.
 PendingVersion Ingest(Store* store, const std::string& data, size_t piece = 1 << 20);
 
-// Ingests and commits one file; returns the snapshot.
+// Ingests and commits one file; returns the snapshot. `durable`: the
+// commit syncs packs and index (what fsync asks for).
 Snapshot CommitFile(Store* store, const std::string& path, const std::string& data,
-                    std::optional<int64_t> step = std::nullopt);
+                    std::optional<int64_t> step = std::nullopt, bool durable = false);
 
 // The whole content of a stored version.
 std::string ReadVersion(Store* store, const VersionId& id);
