@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <random>
@@ -33,6 +34,7 @@ struct Ledger {
   std::set<std::string> deleted;  // final names whose unlink returned
   std::set<std::string> dirs_removed;
   std::vector<std::string> folders;  // saved and not yet deleted, oldest first
+  std::string cleanup_error;          // the last failed deletion, for the report
 };
 
 std::string FinalName(const std::string& rel) {
@@ -83,18 +85,28 @@ void Writer(const std::string& mnt, int round, Ledger* ledger, std::atomic<bool>
       std::lock_guard<std::mutex> lock(ledger->mu);
       ledger->renamed.insert(name);
     }
-    std::string old;
-    {
-      std::lock_guard<std::mutex> lock(ledger->mu);
-      if (ledger->folders.size() > 3) old = ledger->folders.front();
-    }
-    if (!old.empty()) {  // (a folder a kill interrupted may have lost some files already)
+    for (;;) {  // all beyond the newest 3, also those an earlier kill left behind
+      std::string old;
+      {
+        std::lock_guard<std::mutex> lock(ledger->mu);
+        if (ledger->folders.size() <= 3) break;
+        old = ledger->folders.front();
+      }
+      // (a kill may have come after some of these reached the store)
       for (const char* file : {"model.bin", "optim.bin", "model.bin.tmp", "optim.bin.tmp"}) {
-        if (unlink((mnt + "/" + old + "/" + file).c_str()) != 0 && errno != ENOENT) return;
+        if (unlink((mnt + "/" + old + "/" + file).c_str()) != 0 && errno != ENOENT) {
+          std::lock_guard<std::mutex> lock(ledger->mu);
+          ledger->cleanup_error = "unlink " + old + "/" + file + ": " + strerror(errno);
+          return;
+        }
         std::lock_guard<std::mutex> lock(ledger->mu);
         ledger->deleted.insert(old + "/" + FinalName(file));
       }
-      if (rmdir((mnt + "/" + old).c_str()) != 0 && errno != ENOENT) return;  // gone: a kill came after it
+      if (rmdir((mnt + "/" + old).c_str()) != 0 && errno != ENOENT) {  // ENOENT: a kill came after it
+        std::lock_guard<std::mutex> lock(ledger->mu);
+        ledger->cleanup_error = "rmdir " + old + ": " + strerror(errno);
+        return;
+      }
       std::lock_guard<std::mutex> lock(ledger->mu);
       ledger->dirs_removed.insert(old);
       ledger->folders.erase(ledger->folders.begin());
@@ -173,6 +185,14 @@ TEST(CrashLoopTest, KillAtRandomMomentsKeepsEveryClosedVersion) {
     CommandResult v = RunCiuicfs("verify '" + mnt + "'", dir.path());
     ASSERT_EQ(v.code, 0) << "round " << round << ": " << v.out << v.err;
     if (round == rounds) {
+      if (ledger.folders.size() > 6) {  // diagnose a stuck clean-up
+        std::string what = ledger.folders.front() + ":";
+        DIR* d = opendir(m.At(ledger.folders.front()).c_str());
+        while (struct dirent* e = d ? readdir(d) : nullptr) what += std::string(" ") + e->d_name;
+        if (d) closedir(d);
+        int r = rmdir(m.At(ledger.folders.front()).c_str());
+        ADD_FAILURE() << what << (d ? "" : " (cannot open)") << "; rmdir now: " << (r ? strerror(errno) : "ok");
+      }
       m.Unmount();
       break;
     }
@@ -210,7 +230,7 @@ TEST(CrashLoopTest, KillAtRandomMomentsKeepsEveryClosedVersion) {
               "%zu versions closed, %d file reads checked\n",
               rounds, random_kills, gc_rounds, point_kills, ledger.closed.size(), files_checked);
   EXPECT_GT(ledger.renamed.size(), size_t(rounds));  // the writer did save in most rounds
-  EXPECT_LE(ledger.folders.size(), 6u) << "old folders were not deleted: the writer got stuck";
+  EXPECT_LE(ledger.folders.size(), 6u) << "old folders were not deleted: the writer got stuck at " << ledger.cleanup_error;
 }
 
 }  // namespace
