@@ -94,13 +94,18 @@ void Writer(const std::string& mnt, int round, Ledger* ledger, std::atomic<bool>
       }
       // (a kill may have come after some of these reached the store)
       for (const char* file : {"model.bin", "optim.bin", "model.bin.tmp", "optim.bin.tmp"}) {
+        {
+          // Marked before the call: a kill after the daemon committed the
+          // removal but before it answered leaves the file gone and the
+          // unlink failed, so from here on the file may be absent.
+          std::lock_guard<std::mutex> lock(ledger->mu);
+          ledger->deleted.insert(old + "/" + FinalName(file));
+        }
         if (unlink((mnt + "/" + old + "/" + file).c_str()) != 0 && errno != ENOENT) {
           std::lock_guard<std::mutex> lock(ledger->mu);
           ledger->cleanup_error = "unlink " + old + "/" + file + ": " + strerror(errno);
           return;
         }
-        std::lock_guard<std::mutex> lock(ledger->mu);
-        ledger->deleted.insert(old + "/" + FinalName(file));
       }
       if (rmdir((mnt + "/" + old).c_str()) != 0 && errno != ENOENT) {  // ENOENT: a kill came after it
         std::lock_guard<std::mutex> lock(ledger->mu);
