@@ -84,7 +84,7 @@ TEST(ConcurrencyTest, EightWritersFourReaders) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(write_errors.load(), 0);
   EXPECT_EQ(torn.load(), 0);
-  EXPECT_GT(reads.load(), 100);
+  EXPECT_GT(reads.load(), 20);  // the readers ran (thousands normally; ~100 under TSan)
   for (int w = 0; w < kWriters; ++w)
     for (int f = 0; f < kFilesPerWriter; ++f) {
       const std::string rel = "w" + std::to_string(w) + "/f" + std::to_string(f) + ".bin";
