@@ -165,7 +165,7 @@ Status Filesystem::ReloadLiveTree() {
     // Old nodes stay valid for open handles, detached: what is written
     // through them afterwards is not committed.
     for (auto& [ino, n] : nodes_) {
-      if (ino == FUSE_ROOT_ID || (n->kind != kLiveDir && n->kind != kLiveFile) || !n->parent) continue;
+      if (ino == FUSE_ROOT_ID || !IsLive(n->kind) || !n->parent) continue;
       n->unlinked = true;
       n->in_tree = false;
       n->parent = nullptr;
@@ -253,12 +253,19 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
   fuse_reply_attr(req, &st, kLiveTimeout);
 }
 
+// Why a live entry may not be called `name` in `parent` (an errno), or 0:
+// the one rule for create, mkdir and the target of rename.
+int Filesystem::NameRule(fuse_ino_t parent, const char* name) {
+  if (std::strlen(name) > kNameMax) return ENAMETOOLONG;
+  if (parent == FUSE_ROOT_ID && name[0] == '@') return EPERM;  // reserved for the @ namespace
+  return 0;
+}
+
 // Why `name` cannot be created in `parent` (an errno), or 0 (mu_ held).
 int Filesystem::CheckNewName(const NodePtr& dir, fuse_ino_t parent, const char* name) {
   if (!dir) return ENOENT;
-  if (std::strlen(name) > kNameMax) return ENAMETOOLONG;
   if (!IsLive(dir->kind)) return EROFS;
-  if (parent == FUSE_ROOT_ID && name[0] == '@') return EPERM;  // reserved for the @ namespace
+  if (int err = NameRule(parent, name)) return err;
   if (dir->children.count(name)) return EEXIST;
   return 0;
 }
@@ -347,8 +354,7 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   NodePtr from = Get(parent), to = Get(newparent);
   if (!from || !to) return (void)fuse_reply_err(req, ENOENT);
   if (!IsLive(from->kind) || !IsLive(to->kind)) return (void)fuse_reply_err(req, EROFS);
-  if (std::strlen(newname) > kNameMax) return (void)fuse_reply_err(req, ENAMETOOLONG);
-  if (newparent == FUSE_ROOT_ID && newname[0] == '@') return (void)fuse_reply_err(req, EPERM);
+  if (int err = NameRule(newparent, newname)) return (void)fuse_reply_err(req, err);
   auto src_it = from->children.find(name);
   if (src_it == from->children.end()) return (void)fuse_reply_err(req, ENOENT);
   NodePtr src = Get(src_it->second);

@@ -89,6 +89,7 @@ class Filesystem {
   std::string PathOf(const Node& n) const;
   struct stat StatOf(const Node& n) const;
   void ReplyEntry(fuse_req_t req, const NodePtr& n, double timeout);
+  static int NameRule(fuse_ino_t parent, const char* name);
   int CheckNewName(const NodePtr& dir, fuse_ino_t parent, const char* name);
   NodePtr AddLiveNode(fuse_req_t req, Node* dir, const char* name, int kind, mode_t mode, int64_t now);
 

@@ -8,11 +8,9 @@ namespace ciuicfs::cli {
 
 int RunGc(const std::vector<std::string>& args) {
   po::options_description opts("gc options");
-  po::positional_options_description pos;
-  pos.add("store", 1);
   po::variables_map vm;
   int code;
-  auto t = ParseAndOpen("gc", args, opts, "ciuicfs gc /data/ckpt-store", pos, true, &vm, &code);
+  auto t = ParseAndOpen("gc", args, opts, "ciuicfs gc /data/ckpt-store", StorePositional(), true, &vm, &code);
   if (!t) return code;
   auto st = t->store->Gc({});
   if (!st.ok()) {

@@ -11,11 +11,9 @@ int RunGraph(const std::vector<std::string>& args) {
   po::options_description opts("graph options");
   AddStoreOption(&opts);
   opts.add_options()("png", po::value<std::string>(), "write a PNG to FILE (needs Graphviz 'dot')");
-  po::positional_options_description pos;
-  pos.add("store", 1);
   po::variables_map vm;
   int code;
-  if (!ParseArgs("graph", args, opts, "ciuicfs graph /ckpt --png chain.png", &vm, &code, &pos)) return code;
+  if (!ParseArgs("graph", args, opts, "ciuicfs graph /ckpt --png chain.png", &vm, &code, &StorePositional())) return code;
   if (vm.count("png") && system("command -v dot >/dev/null 2>&1") != 0) {
     Fail("graph: Graphviz 'dot' is not installed (apt-get install graphviz); without --png the DOT text is printed");
     return kExitFailed;
@@ -23,16 +21,15 @@ int RunGraph(const std::vector<std::string>& args) {
   auto t = OpenTarget(vm["store"].as<std::string>(), false);
   if (!t) return kExitFailed;
   std::vector<Snapshot> chain;
-  std::map<uint64_t, std::string> tag_of;
-  if (!LoadChain(t->store, &chain, &tag_of)) return kExitFailed;
-  const std::vector<Snapshot>* snaps = &chain;
+  TagsBySeq tags;
+  if (!LoadChain(t->store, &chain, &tags)) return kExitFailed;
   std::ostringstream dot;
   dot << "digraph ciuicfs {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n";
   std::map<Hash128, uint64_t> first_with_tree;
   std::map<Hash128, uint64_t> by_id;
-  for (const Snapshot& s : *snaps) {
+  for (const Snapshot& s : chain) {
     dot << "  s" << s.seq << " [label=\"" << s.seq << "\\nstep " << s.step << "\\n" << s.id.Hex().substr(0, 8)
-        << (tag_of.count(s.seq) ? "\\ntag " + tag_of.at(s.seq) + "\", style=bold" : std::string("\"")) << "];\n";
+        << (tags.count(s.seq) ? "\\ntag " + TagText(tags, s.seq) + "\", style=bold" : std::string("\"")) << "];\n";
     auto parent = by_id.find(s.parent);
     if (parent != by_id.end()) dot << "  s" << parent->second << " -> s" << s.seq << ";\n";
     // A snapshot whose tree equals an older, non-adjacent one restores it:
@@ -54,7 +51,7 @@ int RunGraph(const std::vector<std::string>& args) {
     Fail("graph: dot failed to write " + vm["png"].as<std::string>());
     return kExitFailed;
   }
-  std::fprintf(Out(), "wrote %s (%zu snapshots)\n", vm["png"].as<std::string>().c_str(), snaps->size());
+  std::fprintf(Out(), "wrote %s (%zu snapshots)\n", vm["png"].as<std::string>().c_str(), chain.size());
   return kExitOk;
 }
 

@@ -23,20 +23,17 @@ int RunLog(const std::vector<std::string>& args) {
   opts.add_options()("by-step", po::bool_switch(), "group snapshots of one step")(
       "json", po::bool_switch(), "one JSON object per snapshot, newest first")(
       "max,n", po::value<size_t>()->default_value(0), "show at most N snapshots (0: all)");
-  po::positional_options_description pos;
-  pos.add("store", 1);
   po::variables_map vm;
   int code;
-  auto t = ParseAndOpen("log", args, opts, "ciuicfs log /ckpt --by-step", pos, false, &vm, &code);
+  auto t = ParseAndOpen("log", args, opts, "ciuicfs log /ckpt --by-step", StorePositional(), false, &vm, &code);
   if (!t) return code;
   std::vector<Snapshot> chain;
-  std::map<uint64_t, std::string> tag_of;
-  if (!LoadChain(t->store, &chain, &tag_of)) return kExitFailed;
-  const std::vector<Snapshot>* snaps = &chain;
+  TagsBySeq tags;
+  if (!LoadChain(t->store, &chain, &tags)) return kExitFailed;
   size_t max = vm["max"].as<size_t>();
   size_t shown = 0;
   int64_t group_step = INT64_MIN;
-  for (auto it = snaps->rbegin(); it != snaps->rend() && (max == 0 || shown < max); ++it, ++shown) {
+  for (auto it = chain.rbegin(); it != chain.rend() && (max == 0 || shown < max); ++it, ++shown) {
     const Snapshot& s = *it;
     if (vm["json"].as<bool>()) {
       std::string changes;
@@ -47,17 +44,17 @@ int RunLog(const std::vector<std::string>& args) {
                   "\"tags\":%s,\"changes\":[%s]}\n",
                   (unsigned long long)s.seq, s.id.Hex().c_str(), s.parent.IsZero() ? "" : s.parent.Hex().c_str(),
                   (long long)s.step, (long long)s.time_ns, (unsigned long long)s.bytes_added,
-                  JsonString(tag_of.count(s.seq) ? tag_of.at(s.seq) : "").c_str(), changes.c_str());
+                  JsonString(TagText(tags, s.seq)).c_str(), changes.c_str());
       continue;
     }
     if (vm["by-step"].as<bool>() && s.step != group_step) {
       size_t n = 0;
-      for (const Snapshot& o : *snaps) n += o.step == s.step;
+      for (const Snapshot& o : chain) n += o.step == s.step;
       std::fprintf(Out(), "%sstep %lld (%zu snapshot%s)\n", group_step == INT64_MIN ? "" : "\n", (long long)s.step, n,
                   n == 1 ? "" : "s");
       group_step = s.step;
     }
-    std::string tag = tag_of.count(s.seq) ? " (tag: " + tag_of.at(s.seq) + ")" : "";
+    std::string tag = tags.count(s.seq) ? " (tag: " + TagText(tags, s.seq) + ")" : "";
     std::fprintf(Out(), "%s%-6llu %s  step %-8lld %s  +%-10s %s%s\n", vm["by-step"].as<bool>() ? "  " : "",
                 (unsigned long long)s.seq, s.id.ShortHex().c_str(), (long long)s.step, FormatTime(s.time_ns).c_str(),
                 HumanBytes(s.bytes_added).c_str(), ChangesText(s).c_str(), tag.c_str());

@@ -97,7 +97,6 @@ int Serve(MountOptions options, bool foreground, int notify_fd) {
 
 bool IsCiuicfsMount(const std::string& path) { return CiuicfsMountSource(path).has_value(); }
 
-
 }  // namespace
 
 

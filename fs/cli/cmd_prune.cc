@@ -15,12 +15,10 @@ int RunPrune(const std::vector<std::string>& args) {
       "keep-every-steps", po::value<int64_t>(), "keep the newest snapshot of every step divisible by K")(
       "keep-tagged", po::value<bool>()->default_value(true), "keep tagged snapshots (true|false)")(
       "dry-run", po::bool_switch(), "list what would go, change nothing");
-  po::positional_options_description pos;
-  pos.add("store", 1);
   po::variables_map vm;
   int code;
   if (!ParseArgs("prune", args, opts, "ciuicfs prune /data/ckpt-store --keep-last 5 --keep-every-steps 1000", &vm,
-                 &code, &pos))
+                 &code, &StorePositional()))
     return code;
   if (!vm.count("keep-last") && !vm.count("keep-every-steps")) {
     Fail("prune: say what to keep: --keep-last N and/or --keep-every-steps K");
@@ -34,43 +32,39 @@ int RunPrune(const std::vector<std::string>& args) {
   auto t = OpenTarget(vm["store"].as<std::string>(), !dry);
   if (!t) return kExitFailed;
   std::vector<Snapshot> chain;
-  std::map<uint64_t, std::string> tag_of;
-  if (!LoadChain(t->store, &chain, &tag_of)) return kExitFailed;
-  const std::vector<Snapshot>* snaps = &chain;
+  TagsBySeq tags;
+  if (!LoadChain(t->store, &chain, &tags)) return kExitFailed;
   std::set<uint64_t> keep;
-  if (!snaps->empty()) keep.insert(snaps->back().seq);  // the head
+  if (!chain.empty()) keep.insert(chain.back().seq);  // the head
   if (vm.count("keep-last")) {
     size_t n = vm["keep-last"].as<size_t>();
-    for (size_t i = 0; i < n && i < snaps->size(); ++i) keep.insert((*snaps)[snaps->size() - 1 - i].seq);
+    for (size_t i = 0; i < n && i < chain.size(); ++i) keep.insert(chain[chain.size() - 1 - i].seq);
   }
   if (vm.count("keep-every-steps")) {
     int64_t k = vm["keep-every-steps"].as<int64_t>();
     std::map<int64_t, uint64_t> newest_of_step;
-    for (const Snapshot& s : *snaps)
+    for (const Snapshot& s : chain)
       if (s.step % k == 0) newest_of_step[s.step] = s.seq;
     for (auto& [step, seq] : newest_of_step) keep.insert(seq);
   }
   std::vector<uint64_t> drop;
-  for (const Snapshot& s : *snaps) {
+  for (const Snapshot& s : chain) {
     if (keep.count(s.seq)) continue;
-    if (tag_of.count(s.seq) && vm["keep-tagged"].as<bool>()) continue;
+    if (tags.count(s.seq) && vm["keep-tagged"].as<bool>()) continue;
     drop.push_back(s.seq);
     std::fprintf(Out(), "%s %llu  step %lld  %s\n", dry ? "would drop" : "drop", (unsigned long long)s.seq, (long long)s.step,
                 s.id.ShortHex().c_str());
   }
   if (!dry) {
-    auto tags = t->store->Tags();  // only with --keep-tagged=false can a dropped one be tagged
-    if (!tags.ok()) {
-      Fail("prune: " + tags.status().message());
-      return kExitFailed;
-    }
-    const std::set<uint64_t> dropping(drop.begin(), drop.end());
-    for (auto& [name, seq] : *tags) {
-      if (!dropping.count(seq)) continue;
-      Status s = t->store->DeleteTag(name);
-      if (!s.ok()) {
-        Fail("prune: " + s.message());
-        return kExitFailed;
+    for (uint64_t seq : drop) {  // only with --keep-tagged=false can a dropped one be tagged
+      auto it = tags.find(seq);
+      if (it == tags.end()) continue;
+      for (const std::string& name : it->second) {
+        Status s = t->store->DeleteTag(name);
+        if (!s.ok()) {
+          Fail("prune: " + s.message());
+          return kExitFailed;
+        }
       }
     }
     Status s = t->store->DropSnapshots(drop);
@@ -79,8 +73,8 @@ int RunPrune(const std::vector<std::string>& args) {
       return kExitFailed;
     }
   }
-  std::fprintf(Out(), "%s %zu of %zu snapshots; %zu kept\n", dry ? "would drop" : "dropped", drop.size(), snaps->size(),
-              snaps->size() - drop.size());
+  std::fprintf(Out(), "%s %zu of %zu snapshots; %zu kept\n", dry ? "would drop" : "dropped", drop.size(), chain.size(),
+              chain.size() - drop.size());
   return kExitOk;
 }
 

@@ -10,11 +10,9 @@ namespace ciuicfs::cli {
 int RunStats(const std::vector<std::string>& args) {
   po::options_description opts("stats options");
   opts.add_options()("json", po::bool_switch(), "print one JSON object");
-  po::positional_options_description pos;
-  pos.add("store", 1);
   po::variables_map vm;
   int code;
-  auto t = ParseAndOpen("stats", args, opts, "ciuicfs stats /ckpt --json", pos, false, &vm, &code);
+  auto t = ParseAndOpen("stats", args, opts, "ciuicfs stats /ckpt --json", StorePositional(), false, &vm, &code);
   if (!t) return code;
   Store* store = t->store;
   auto st = store->Stats();

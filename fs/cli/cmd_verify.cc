@@ -10,11 +10,9 @@ namespace ciuicfs::cli {
 
 int RunVerify(const std::vector<std::string>& args) {
   po::options_description opts("verify options");
-  po::positional_options_description pos;
-  pos.add("store", 1);
   po::variables_map vm;
   int code;
-  auto t = ParseAndOpen("verify", args, opts, "ciuicfs verify /ckpt", pos, false, &vm, &code);
+  auto t = ParseAndOpen("verify", args, opts, "ciuicfs verify /ckpt", StorePositional(), false, &vm, &code);
   if (!t) return code;
   Store* store = t->store;
   // Progress on a terminal, for stores big enough to take a while.

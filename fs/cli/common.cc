@@ -74,7 +74,6 @@ bool ParseArgs(const std::string& name, const std::vector<std::string>& args, co
     *exit_code = kExitUsage;
     return false;
   }
-
   return true;
 }
 
@@ -84,7 +83,6 @@ std::string DefaultStoreDir() {
   const char* home = std::getenv("HOME");
   return std::string(home && *home ? home : "/root") + "/.local/share/ciuicfs/store";
 }
-
 
 // The store directory of the ciuicfs mount at `path` (its fsname), or
 // nullopt when `path` is not a ciuicfs mount.
@@ -116,6 +114,15 @@ std::string AbsolutePath(const std::string& path) {
 void AddStoreOption(po::options_description* opts) {
   opts->add_options()("store", po::value<std::string>()->default_value(""),
                       "a store directory or a ciuicfs mountpoint (default: the default store)");
+}
+
+const po::positional_options_description& StorePositional() {
+  static const po::positional_options_description pos = [] {
+    po::positional_options_description p;
+    p.add("store", 1);
+    return p;
+  }();
+  return pos;
 }
 
 std::optional<Target> ParseAndOpen(const std::string& name, const std::vector<std::string>& args,
@@ -168,7 +175,7 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   return t;
 }
 
-bool LoadChain(Store* store, std::vector<Snapshot>* snaps, std::map<uint64_t, std::string>* tags_by_seq) {
+bool LoadChain(Store* store, std::vector<Snapshot>* snaps, TagsBySeq* tags_by_seq) {
   auto list = store->ListSnapshots();
   auto tags = store->Tags();
   if (!list.ok() || !tags.ok()) {
@@ -176,11 +183,16 @@ bool LoadChain(Store* store, std::vector<Snapshot>* snaps, std::map<uint64_t, st
     return false;
   }
   *snaps = std::move(list.value());
-  for (auto& [name, seq] : *tags) {
-    std::string& joined = (*tags_by_seq)[seq];
-    joined += (joined.empty() ? "" : ",") + name;
-  }
+  for (auto& [name, seq] : *tags) (*tags_by_seq)[seq].push_back(name);
   return true;
+}
+
+std::string TagText(const TagsBySeq& tags, uint64_t seq) {
+  auto it = tags.find(seq);
+  std::string out;
+  if (it != tags.end())
+    for (const std::string& name : it->second) out += (out.empty() ? "" : ",") + name;
+  return out;
 }
 
 std::string FormatTime(int64_t ns) {

@@ -98,6 +98,8 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate);
 
 // Adds the --store option (a store directory or a mountpoint).
 void AddStoreOption(po::options_description* opts);
+// The positional layout of commands whose one argument is the store.
+const po::positional_options_description& StorePositional();
 
 // The shape of most admin commands: adds --store, parses (ParseArgs), then
 // opens the target (OpenTarget). Returns nullopt with *exit_code set when
@@ -107,9 +109,13 @@ std::optional<Target> ParseAndOpen(const std::string& name, const std::vector<st
                                    const po::positional_options_description& positional, bool mutate,
                                    po::variables_map* vm, int* exit_code);
 
-// The retained snapshots (oldest first) and, per sequence, its tag names
-// joined by ','. Prints one line and returns false on failure.
-bool LoadChain(Store* store, std::vector<Snapshot>* snaps, std::map<uint64_t, std::string>* tags_by_seq);
+// Tag names per snapshot sequence.
+using TagsBySeq = std::map<uint64_t, std::vector<std::string>>;
+// The retained snapshots (oldest first) and the tags of each. Prints one
+// line and returns false on failure.
+bool LoadChain(Store* store, std::vector<Snapshot>* snaps, TagsBySeq* tags);
+// The tags of `seq` joined by ',' ("" when it has none).
+std::string TagText(const TagsBySeq& tags, uint64_t seq);
 
 std::string FormatTime(int64_t ns);      // local "YYYY-MM-DD HH:MM:SS"
 std::string HumanBytes(uint64_t bytes);  // "1.5 MiB"
