@@ -2,7 +2,7 @@
 #ifndef CIUICFS_FS_ERRNO_MAP_H_
 #define CIUICFS_FS_ERRNO_MAP_H_
 
-#include "store/status.h"
+#include "store/store.h"
 
 namespace ciuicfs {
 

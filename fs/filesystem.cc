@@ -14,7 +14,7 @@
 
 #include "fs/errno_map.h"
 #include "fs/node.h"
-#include "store/log.h"
+#include "store/store.h"
 
 namespace ciuicfs {
 namespace {
@@ -377,29 +377,8 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   // The snapshot: what the head tree must look like after the move.
   std::vector<TreeEdit> edits;
   if (dst && dst->in_tree) edits.push_back(TreeEdit::Remove(dst_path));
-  if (src->kind == kLiveFile) {
-    if (src->in_tree) {
-      edits.push_back(TreeEdit::Remove(src_path));
-      edits.push_back(TreeEdit::PutExisting(dst_path, src->mode, src->mtime_ns, src->committed));
-    }
-  } else if (src->in_tree) {
-    edits.push_back(TreeEdit::Remove(src_path));
-    edits.push_back(TreeEdit::PutDirectory(dst_path, src->mode, src->mtime_ns));
-    std::function<void(const Node&, const std::string&)> walk = [&](const Node& d, const std::string& at) {
-      for (auto& [child_name, ino] : d.children) {
-        NodePtr c = Get(ino);
-        if (!c->in_tree) continue;
-        std::string p = at + "/" + child_name;
-        if (c->kind == kLiveDir) {
-          edits.push_back(TreeEdit::PutDirectory(p, c->mode, c->mtime_ns));
-          walk(*c, p);
-        } else {
-          edits.push_back(TreeEdit::PutExisting(p, c->mode, c->mtime_ns, c->committed));
-        }
-      }
-    };
-    walk(*src, dst_path);
-  }
+  // A directory moves with everything below it in one edit.
+  if (src->in_tree) edits.push_back(TreeEdit::Rename(src_path, dst_path, src->mode, src->mtime_ns));
   if (!edits.empty()) {
     // A new name (checkpoint-500/, model_step_5.pt) says which step it is.
     auto snap = CommitEdits(std::move(edits), options_.step_parser->FromPath(dst_path), false);

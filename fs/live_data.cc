@@ -9,7 +9,7 @@
 #include "fs/errno_map.h"
 #include "fs/filesystem.h"
 #include "fs/node.h"
-#include "store/log.h"
+#include "store/store.h"
 
 namespace ciuicfs {
 namespace {

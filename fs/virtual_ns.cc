@@ -4,7 +4,7 @@
 
 #include "fs/filesystem.h"
 #include "fs/node.h"
-#include "store/log.h"
+#include "store/store.h"
 
 namespace ciuicfs {
 namespace {

@@ -1,18 +1,18 @@
 // Verify: walks every snapshot, tree, version and chunk, reads every chunk
 // back against its id, recomputes every reference count, and checks the
 // packs against the index. Reports problems; repairs nothing.
+#include "store/verify.h"
+#include "store/parts.h"
+
 #include <map>
 #include <set>
 
-#include "store/coding.h"
-#include "store/index_access.h"
-#include "store/lmdb_env.h"
-#include "store/pack.h"
-#include "store/store.h"
+#include "store/index/queries.h"
 
 namespace ciuicfs {
 
-Result<VerifyReport> Store::Verify(const std::function<void(uint64_t, uint64_t)>& progress) {
+Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<void(uint64_t, uint64_t)>& progress) {
+  BackgroundPause pause(parts.background);  // no compaction moves chunks under the walk
   VerifyReport report;
   auto problem = [&](std::string line) { report.problems.push_back(std::move(line)); };
 
@@ -26,15 +26,15 @@ Result<VerifyReport> Store::Verify(const std::function<void(uint64_t, uint64_t)>
   std::map<ChunkId, ChunkRow> rows;
   std::map<uint32_t, PackRow> pack_rows;
   {
-    auto snaps = ListSnapshots();
+    auto txn = parts.env->BeginRead();
+    if (!txn.ok()) return txn.status();
+    auto snaps = parts.chain->List(**txn);
     if (!snaps.ok()) return snaps.status();
     snapshots = std::move(snaps.value());
-    auto txn = env_->BeginRead();
-    if (!txn.ok()) return txn.status();
     for (const Snapshot& s : snapshots) {
       if (ComputeSnapshotId(s) != s.id) problem("snapshot " + std::to_string(s.seq) + ": id does not match its content");
       if (!s.tree.IsZero()) ++tree_refs[s.tree];
-      auto tree = LoadTree(**txn, s.tree, nullptr);
+      auto tree = parts.trees->Load(**txn, s.tree);
       if (!tree.ok()) {
         problem("snapshot " + std::to_string(s.seq) + ": " + tree.status().message());
         continue;
@@ -66,36 +66,40 @@ Result<VerifyReport> Store::Verify(const std::function<void(uint64_t, uint64_t)>
         chunk_versions[c.id].insert(vid);
       }
     }
-    Status bad;
+    // Rows that do not decode are problems to report, and the walk goes on.
+    auto bad_row = [&](Db db, std::string_view k) { problem(CorruptRow(db, k).message()); };
     CIUIC_RETURN_IF_ERROR((*txn)->Scan(Db::kTrees, "", [&](std::string_view k, std::string_view v) {
-      Hash128 id = Hash128::FromBytes(k.data());
-      uint32_t rc = v.size() >= 4 ? LoadLE<uint32_t>(v.data()) : 0;
+      Hash128 id;
+      uint32_t rc;
+      if (!DecodeHashKey(k, &id) || !RowRefcount(v, &rc)) {
+        bad_row(Db::kTrees, k);
+        return true;
+      }
       if (tree_refs[id] != rc)
         problem("tree " + id.ShortHex() + ": refcount " + std::to_string(rc) + ", used by " +
                 std::to_string(tree_refs[id]) + " snapshots");
       return true;
     }));
     CIUIC_RETURN_IF_ERROR((*txn)->Scan(Db::kManifests, "", [&](std::string_view k, std::string_view) {
-      VersionId id = Hash128::FromBytes(k.data());
-      if (!version_refs.count(id)) problem("version " + id.ShortHex() + " is stored but no snapshot uses it");
+      VersionId id;
+      if (!DecodeHashKey(k, &id)) bad_row(Db::kManifests, k);
+      else if (!version_refs.count(id)) problem("version " + id.ShortHex() + " is stored but no snapshot uses it");
       return true;
     }));
     CIUIC_RETURN_IF_ERROR((*txn)->Scan(Db::kChunks, "", [&](std::string_view k, std::string_view v) {
+      ChunkId id;
       ChunkRow row;
-      if (k.size() != 16 || !DecodeChunkRow(v, &row)) {
-        problem("index: undecodable chunk row");
-        return true;
-      }
-      rows[Hash128::FromBytes(k.data())] = row;
+      if (!DecodeHashKey(k, &id) || !DecodeChunkRow(v, &row)) bad_row(Db::kChunks, k);
+      else rows[id] = row;
       return true;
     }));
     CIUIC_RETURN_IF_ERROR((*txn)->Scan(Db::kPacks, "", [&](std::string_view k, std::string_view v) {
+      uint32_t pack;
       PackRow row;
-      if (k.size() != 4 || !DecodePackRow(v, &row)) bad = Status::Corruption("index: bad packs row");
-      pack_rows[LoadBE<uint32_t>(k.data())] = row;
-      return bad.ok();
+      if (!DecodePackKey(k, &pack) || !DecodePackRow(v, &row)) bad_row(Db::kPacks, k);
+      else pack_rows[pack] = row;
+      return true;
     }));
-    CIUIC_RETURN_IF_ERROR(bad);
   }
   report.snapshots = snapshots.size();
   report.versions = version_refs.size();
@@ -136,7 +140,7 @@ Result<VerifyReport> Store::Verify(const std::function<void(uint64_t, uint64_t)>
     if (it->second.refcount != uses)
       problem("chunk " + id.Hex() + ": refcount " + std::to_string(it->second.refcount) + ", referenced " +
               std::to_string(uses) + " times");
-    Status s = packs_->Read(id, it->second.location, &buf);
+    Status s = parts.packs->Read(id, it->second.location, &buf);
     if (!s.ok()) problem(s.message() + "; affects " + affected(id));
   }
   if (progress) progress(total, total);
@@ -150,11 +154,11 @@ Result<VerifyReport> Store::Verify(const std::function<void(uint64_t, uint64_t)>
     l.first += kRecordHeaderSize + row.location.stored_len;
     l.second = std::max(l.second, row.location.end());
     if (!pack_rows.count(row.location.pack))
-      problem("chunk " + id.Hex() + " points at packs/" + PackFileName(row.location.pack) + ", which the index does not list");
+      problem("chunk " + id.Hex() + " points at " + parts.packs->Name(row.location.pack) + ", which the index does not list");
   }
   for (auto& [pack, row] : pack_rows) {
-    auto size = packs_->FileSize(pack);
-    const std::string name = "packs/" + PackFileName(pack);
+    auto size = parts.packs->FileSize(pack);
+    const std::string name = parts.packs->Name(pack);
     if (!size.ok()) {
       problem(name + " is missing (" + size.status().message() + ")");
       continue;

@@ -12,10 +12,19 @@
 #include <cstring>
 
 #include "fs/cli/common.h"
-#include "store/coding.h"
 
 namespace ciuicfs::cli {
 namespace {
+
+// The socket never leaves this machine: integers travel in host order.
+template <typename T>
+void PutInt(char* dst, T v) { std::memcpy(dst, &v, sizeof(v)); }
+template <typename T>
+T GetInt(const char* src) {
+  T v;
+  std::memcpy(&v, src, sizeof(v));
+  return v;
+}
 
 bool WriteAll(int fd, const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
@@ -43,14 +52,14 @@ bool ReadAll(int fd, void* data, size_t n) {
 
 bool WriteString(int fd, const std::string& s) {
   char len[4];
-  StoreLE<uint32_t>(len, uint32_t(s.size()));
+  PutInt<uint32_t>(len, uint32_t(s.size()));
   return WriteAll(fd, len, 4) && WriteAll(fd, s.data(), s.size());
 }
 
 bool ReadString(int fd, std::string* s, uint32_t limit) {
   char len[4];
   if (!ReadAll(fd, len, 4)) return false;
-  uint32_t n = LoadLE<uint32_t>(len);
+  uint32_t n = GetInt<uint32_t>(len);
   if (n > limit) return false;
   s->resize(n);
   return ReadAll(fd, s->data(), n);
@@ -108,7 +117,7 @@ void ControlServer::Serve() {
 void ControlServer::Handle(int fd) {
   char count_le[4];
   if (!ReadAll(fd, count_le, 4)) return;
-  uint32_t count = LoadLE<uint32_t>(count_le);
+  uint32_t count = GetInt<uint32_t>(count_le);
   if (count == 0 || count > 256) return;
   std::vector<std::string> args(count);
   for (auto& a : args)
@@ -135,7 +144,7 @@ void ControlServer::Handle(int fd) {
   std::fclose(ctx.out);
   std::fclose(ctx.err);
   char code_le[4];
-  StoreLE<int32_t>(code_le, code);
+  PutInt<int32_t>(code_le, code);
   WriteAll(fd, code_le, 4) && WriteString(fd, std::string(out_buf, out_len)) &&
       WriteString(fd, std::string(err_buf, err_len));
   std::free(out_buf);
@@ -152,7 +161,7 @@ int ForwardToDaemon(const std::string& store_dir, const std::vector<std::string>
     return kExitFailed;
   }
   char count_le[4];
-  StoreLE<uint32_t>(count_le, uint32_t(args.size()));
+  PutInt<uint32_t>(count_le, uint32_t(args.size()));
   bool ok = WriteAll(fd, count_le, 4);
   for (const std::string& a : args) ok = ok && WriteString(fd, a);
   char code_le[4];
@@ -165,7 +174,7 @@ int ForwardToDaemon(const std::string& store_dir, const std::vector<std::string>
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fwrite(err.data(), 1, err.size(), stderr);
-  return LoadLE<int32_t>(code_le);
+  return GetInt<int32_t>(code_le);
 }
 
 }  // namespace ciuicfs::cli

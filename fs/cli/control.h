@@ -4,7 +4,7 @@
 // while a trainer writes (the daemon's pins protect in-flight saves from
 // gc). Wire format: the request is a u32 argument count and each argument
 // as u32 length + bytes; the answer is an i32 exit code and stdout and
-// stderr, each as u32 length + bytes. Integers little-endian.
+// stderr, each as u32 length + bytes. Integers in host byte order (the socket is local).
 #ifndef CIUICFS_FS_CLI_CONTROL_H_
 #define CIUICFS_FS_CLI_CONTROL_H_
 
@@ -14,7 +14,6 @@
 #include <thread>
 #include <vector>
 
-#include "store/status.h"
 #include "store/store.h"
 
 namespace ciuicfs::cli {

@@ -16,8 +16,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "store/chunk_id.h"
-#include "store/chunker.h"
+#include "store/base/chunk_id.h"
+#include "store/ingest/chunker.h"
 
 namespace fs = std::filesystem;
 using ciuicfs::ChunkerParams;

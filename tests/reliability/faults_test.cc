@@ -15,7 +15,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "store/chunker.h"
+#include "store/ingest/chunker.h"
 #include "tests/fs/mount_util.h"
 #include "tests/reliability/reliability_util.h"
 

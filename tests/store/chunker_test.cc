@@ -1,4 +1,4 @@
-#include "store/chunker.h"
+#include "store/ingest/chunker.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <set>
 #include <vector>
 
-#include "store/chunk_id.h"
+#include "store/base/chunk_id.h"
 #include "tests/store/test_util.h"
 
 namespace ciuicfs {

@@ -10,7 +10,7 @@
 #include <random>
 #include <thread>
 
-#include "store/pack.h"
+#include "store/pack/pack_store.h"
 #include "store/store.h"
 #include "tests/store/test_util.h"
 

@@ -1,9 +1,10 @@
-#include "store/pack.h"
+#include "store/pack/pack_store.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "store/pack/local_backend.h"
 #include "tests/store/test_util.h"
 
 namespace ciuicfs {
@@ -19,7 +20,8 @@ Result<PackLocation> AppendString(PackStore* p, const std::string& s) {
 
 TEST(PackTest, AppendThenReadBack) {
   TempDir dir;
-  PackStore packs(dir.path(), 1, 1 << 20);
+  LocalPackBackend packs_files(dir.path());
+  PackStore packs(&packs_files, 1, 1 << 20);
   std::string a = RandomBytes(1, 100000), b = RandomBytes(2, 5);
   auto la = AppendString(&packs, a);
   auto lb = AppendString(&packs, b);
@@ -39,12 +41,14 @@ TEST(PackTest, AppendThenReadBack) {
 
 TEST(PackTest, FlippedPayloadByteIsCorruptionNamingChunkAndPack) {
   TempDir dir;
-  PackStore packs(dir.path(), 1, 1 << 20);
+  LocalPackBackend packs_files(dir.path());
+  PackStore packs(&packs_files, 1, 1 << 20);
   std::string a = RandomBytes(3, 4096);
   auto la = AppendString(&packs, a);
   ASSERT_TRUE(la.ok());
   FlipByte(dir.Sub(PackFileName(1)), la->offset + kRecordHeaderSize + 100);
-  PackStore reopened(dir.path(), 2, 1 << 20);  // no cached handle
+  LocalPackBackend reopened_files(dir.path());
+  PackStore reopened(&reopened_files, 2, 1 << 20);  // no cached handle
   std::string out;
   Status s = reopened.Read(Hash128::Of(a), *la, &out);
   ASSERT_TRUE(s.IsCorruption()) << s.ToString();
@@ -55,7 +59,8 @@ TEST(PackTest, FlippedPayloadByteIsCorruptionNamingChunkAndPack) {
 
 TEST(PackTest, FlippedHeaderByteIsCorruption) {
   TempDir dir;
-  PackStore packs(dir.path(), 1, 1 << 20);
+  LocalPackBackend packs_files(dir.path());
+  PackStore packs(&packs_files, 1, 1 << 20);
   std::string a = RandomBytes(4, 4096);
   auto la = AppendString(&packs, a);
   ASSERT_TRUE(la.ok());
@@ -66,7 +71,8 @@ TEST(PackTest, FlippedHeaderByteIsCorruption) {
 
 TEST(PackTest, ScanStopsAtTornTail) {
   TempDir dir;
-  PackStore packs(dir.path(), 1, 1 << 20);
+  LocalPackBackend packs_files(dir.path());
+  PackStore packs(&packs_files, 1, 1 << 20);
   std::vector<PackLocation> locs;
   for (int i = 0; i < 5; ++i) locs.push_back(*AppendString(&packs, RandomBytes(10 + i, 3000 + i)));
   uint64_t size = *packs.FileSize(1);
@@ -83,7 +89,8 @@ TEST(PackTest, ScanStopsAtTornTail) {
 
 TEST(PackTest, RollsOverAtTargetSize) {
   TempDir dir;
-  PackStore packs(dir.path(), 7, 10000);
+  LocalPackBackend packs_files(dir.path());
+  PackStore packs(&packs_files, 7, 10000);
   std::vector<PackLocation> locs;
   for (int i = 0; i < 6; ++i) locs.push_back(*AppendString(&packs, RandomBytes(20 + i, 4000)));
   EXPECT_EQ(locs[0].pack, 7u);

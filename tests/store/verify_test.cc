@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "store/pack.h"
+#include "store/pack/pack_store.h"
 #include "store/store.h"
 #include "tests/store/test_util.h"
 

@@ -1,16 +1,19 @@
-// The values store/ keeps in its index, and their encodings (FORMAT.md,
-// "Index"). Plain structs; encode/decode are pure functions.
-#ifndef CIUICFS_STORE_RECORDS_H_
-#define CIUICFS_STORE_RECORDS_H_
+// Every value of the index and its encoding (FORMAT.md, "Index"), in one
+// place; the keys are in keys.h. Plain structs; encode/decode are pure
+// functions. A Decode returns false for bytes of the wrong shape; callers
+// turn that into a Corruption status with CorruptRow (queries.h), the one
+// rule for rows that do not decode.
+#ifndef CIUICFS_STORE_INDEX_ROWS_H_
+#define CIUICFS_STORE_INDEX_ROWS_H_
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "store/chunk_id.h"
-#include "store/pack.h"
-#include "store/status.h"
+#include "store/base/chunk_id.h"
+#include "store/pack/format.h"
+#include "store/base/status.h"
 
 namespace ciuicfs {
 
@@ -95,13 +98,28 @@ bool DecodeSnapshot(std::string_view v, Snapshot* s);
 // The id: XXH3-128 over parent, tree, seq, step, time and changes.
 Hash128 ComputeSnapshotId(const Snapshot& s);
 
-// Keys.
-std::string SeqKey(uint64_t seq);
-uint64_t DecodeSeqKey(std::string_view k);
-std::string StepKey(int64_t step, uint64_t seq);
-std::string PathKey(std::string_view path, uint64_t seq);
-std::string PackKey(uint32_t pack);
+// paths: what one snapshot did at one path.
+struct PathRow {
+  ChangeKind kind = ChangeKind::kPut;
+  VersionId version;
+  uint64_t size = 0;
+};
+std::string EncodePathRow(const PathRow& row);
+bool DecodePathRow(std::string_view v, PathRow* row);
+
+// trees: refcount u32, then the tree encoding.
+std::string EncodeTreeRow(uint32_t refcount, std::string_view encoded_tree);
+bool DecodeTreeRow(std::string_view v, uint32_t* refcount, Tree* tree);
+
+// manifests and trees begin with their refcount u32: read or replace it in
+// an encoded row without decoding the rest.
+bool RowRefcount(std::string_view v, uint32_t* refcount);
+void SetRowRefcount(std::string* row, uint32_t refcount);
+
+// snapshot_ids and tags: a sequence number u64.
+std::string EncodeSeqValue(uint64_t seq);
+bool DecodeSeqValue(std::string_view v, uint64_t* seq);
 
 }  // namespace ciuicfs
 
-#endif  // CIUICFS_STORE_RECORDS_H_
+#endif  // CIUICFS_STORE_INDEX_ROWS_H_

@@ -1,4 +1,6 @@
-#include "store/records.h"
+#include "store/index/rows.h"
+
+#include "store/index/keys.h"
 
 #include <gtest/gtest.h>
 

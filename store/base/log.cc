@@ -1,4 +1,4 @@
-#include "store/log.h"
+#include "store/base/log.h"
 
 #include <cstdio>
 

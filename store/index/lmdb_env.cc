@@ -1,4 +1,4 @@
-#include "store/lmdb_env.h"
+#include "store/index/lmdb_env.h"
 
 #include <mutex>
 
@@ -11,19 +11,23 @@ const char* const kDbNames[] = {"meta", "chunks", "packs", "manifests", "trees",
 MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 std::string_view View(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
 
-// Marks a Status as "map full, grow and retry" without a new code.
-const char kMapFull[] = "lmdb: map full";
-
-}  // namespace
-
 Status LmdbStatus(int rc, const std::string& what) {
   if (rc == 0) return Status::Ok();
-  if (rc == MDB_MAP_FULL) return Status::NoSpace(kMapFull);
+  if (rc == MDB_MAP_FULL) return Status::NoSpace(what + ": index map full");
   if (rc == MDB_NOTFOUND) return Status::NotFound(what + ": not found");
   if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID)
     return Status::Corruption(what + ": " + mdb_strerror(rc));
   if (rc > 0) return Status::FromErrno(rc, what);
   return Status::IOError(what + ": " + mdb_strerror(rc));
+}
+
+}  // namespace
+
+const char* DbName(Db db) { return kDbNames[int(db)]; }
+
+Status Txn::Check(int rc, const std::string& what) {
+  if (rc == MDB_MAP_FULL) map_full_ = true;
+  return LmdbStatus(rc, what);
 }
 
 Txn::~Txn() {
@@ -40,20 +44,20 @@ Result<std::optional<std::string_view>> Txn::Get(Db db, std::string_view key) {
 
 Status Txn::Put(Db db, std::string_view key, std::string_view value) {
   MDB_val k = Val(key), v = Val(value);
-  return LmdbStatus(mdb_put(txn_, env_->dbi_[int(db)], &k, &v, 0), std::string("put ") + kDbNames[int(db)]);
+  return Check(mdb_put(txn_, env_->dbi_[int(db)], &k, &v, 0), std::string("put ") + kDbNames[int(db)]);
 }
 
 Status Txn::Del(Db db, std::string_view key) {
   MDB_val k = Val(key);
   int rc = mdb_del(txn_, env_->dbi_[int(db)], &k, nullptr);
   if (rc == MDB_NOTFOUND) return Status::Ok();
-  return LmdbStatus(rc, std::string("delete ") + kDbNames[int(db)]);
+  return Check(rc, std::string("delete ") + kDbNames[int(db)]);
 }
 
 Status Txn::Commit() {
   int rc = mdb_txn_commit(txn_);
   txn_ = nullptr;
-  return LmdbStatus(rc, "commit");
+  return Check(rc, "commit");
 }
 
 Status Txn::Scan(Db db, std::string_view from,
@@ -158,6 +162,7 @@ Status LmdbEnv::Write(const std::function<Status(Txn&)>& fn) {
   if (read_only_) return Status::ReadOnly("the store is open read-only (it is in use by a mount)");
   for (;;) {
     uint64_t seen;
+    bool map_full = false;
     Status s;
     {
       std::shared_lock<std::shared_mutex> lock(resize_mu_);
@@ -168,8 +173,9 @@ Status LmdbEnv::Write(const std::function<Status(Txn&)>& fn) {
       Txn txn(this, raw, std::shared_lock<std::shared_mutex>());
       s = fn(txn);
       if (s.ok()) s = txn.Commit();
+      map_full = txn.map_full();
     }
-    if (s.code() == Status::Code::kNoSpace && s.message() == kMapFull) {
+    if (!s.ok() && map_full) {
       CIUIC_RETURN_IF_ERROR(Grow(seen));
       continue;
     }

@@ -1,16 +1,11 @@
-// Streaming ingest: bytes -> chunks -> pinned records in packs, and the
-// PendingVersion that a commit turns into a visible file version.
-#include <utility>
+#include "store/ingest/ingest_session.h"
 
-#include "store/lmdb_env.h"
-#include "store/pack.h"
-#include "store/records.h"
-#include "store/store.h"
+#include <utility>
 
 namespace ciuicfs {
 
 PendingVersion::PendingVersion(PendingVersion&& o) noexcept
-    : store_(std::exchange(o.store_, nullptr)),
+    : table_(std::exchange(o.table_, nullptr)),
       manifest_(std::move(o.manifest_)),
       pins_(std::move(o.pins_)),
       bytes_written_(o.bytes_written_) {}
@@ -18,7 +13,7 @@ PendingVersion::PendingVersion(PendingVersion&& o) noexcept
 PendingVersion& PendingVersion::operator=(PendingVersion&& o) noexcept {
   if (this != &o) {
     Release();
-    store_ = std::exchange(o.store_, nullptr);
+    table_ = std::exchange(o.table_, nullptr);
     manifest_ = std::move(o.manifest_);
     pins_ = std::move(o.pins_);
     bytes_written_ = o.bytes_written_;
@@ -29,19 +24,18 @@ PendingVersion& PendingVersion::operator=(PendingVersion&& o) noexcept {
 PendingVersion::~PendingVersion() { Release(); }
 
 void PendingVersion::Release() {
-  if (store_ && !pins_.empty()) store_->Unpin(pins_);
+  if (table_ && !pins_.empty()) table_->Unpin(pins_);
   pins_.clear();
-  store_ = nullptr;
+  table_ = nullptr;
 }
 
-IngestSession::IngestSession(Store* store)
-    : store_(store),
-      chunker_(store->chunker_.get(),
+IngestSession::IngestSession(const Chunker* chunker, PinTable* pins)
+    : pins_(pins),
+      chunker_(chunker,
                [this](const uint8_t* p, size_t n, std::shared_ptr<const void> keep) {
                  return OnChunk(p, n, std::move(keep));
-               }) {
-  pending_.store_ = store;
-}
+               }),
+      pending_(pins) {}
 
 IngestSession::~IngestSession() {
   {
@@ -114,7 +108,7 @@ Status IngestSession::StoreChunk(const uint8_t* data, size_t n) {
   hasher_.Update(data, n);
   ChunkId id = Hash128::Of(data, n);
   if (seen_.insert(id).second) {
-    auto added = store_->PinOrStore(id, data, n);
+    auto added = pins_->PinOrStore(id, data, n);
     if (!added.ok()) {
       seen_.erase(id);
       return added.status();
@@ -136,45 +130,6 @@ Result<PendingVersion> IngestSession::Finish() {
   CIUIC_RETURN_IF_ERROR(s);
   pending_.manifest_.id = hasher_.Digest();
   return std::move(pending_);
-}
-
-std::unique_ptr<IngestSession> Store::NewIngest() {
-  return std::unique_ptr<IngestSession>(new IngestSession(this));
-}
-
-Result<uint64_t> Store::PinOrStore(const ChunkId& id, const uint8_t* data, size_t n) {
-  if (read_only_) return Status::ReadOnly("the store is open read-only (it is in use by a mount)");
-  std::lock_guard<std::mutex> lock(pins_mu_);
-  auto it = pins_.find(id);
-  if (it != pins_.end()) {
-    ++it->second.count;
-    return uint64_t{0};
-  }
-  {
-    // Under pins_mu_, so gc cannot delete the row between this look-up and
-    // the pin below.
-    auto txn = env_->BeginRead();
-    if (!txn.ok()) return txn.status();
-    auto v = (*txn)->Get(Db::kChunks, id.Bytes());
-    if (!v.ok()) return v.status();
-    ChunkRow row;
-    if (*v && DecodeChunkRow(**v, &row) && row.location.pack != kLostPack) {
-      pins_[id] = Pin{1, false, {}};
-      return uint64_t{0};
-    }
-  }
-  auto loc = packs_->Append(id, data, n);
-  if (!loc.ok()) return loc.status();
-  pins_[id] = Pin{1, true, *loc};
-  return kRecordHeaderSize + n;
-}
-
-void Store::Unpin(const std::vector<ChunkId>& ids) {
-  std::lock_guard<std::mutex> lock(pins_mu_);
-  for (const ChunkId& id : ids) {
-    auto it = pins_.find(id);
-    if (it != pins_.end() && --it->second.count == 0) pins_.erase(it);
-  }
 }
 
 }  // namespace ciuicfs

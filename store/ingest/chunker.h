@@ -8,15 +8,15 @@
 // content would. Each emitted chunk comes with a keep-alive handle: the
 // bytes stay valid while the handle is held, so a consumer on another
 // thread can hash and store them after the sink returns.
-#ifndef CIUICFS_STORE_CHUNKER_H_
-#define CIUICFS_STORE_CHUNKER_H_
+#ifndef CIUICFS_STORE_INGEST_CHUNKER_H_
+#define CIUICFS_STORE_INGEST_CHUNKER_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 
-#include "store/status.h"
+#include "store/base/status.h"
 
 namespace ciuicfs {
 
@@ -78,4 +78,4 @@ class StreamChunker {
 
 }  // namespace ciuicfs
 
-#endif  // CIUICFS_STORE_CHUNKER_H_
+#endif  // CIUICFS_STORE_INGEST_CHUNKER_H_

@@ -1,8 +1,8 @@
-#include "store/records.h"
+#include "store/index/rows.h"
 
 #include <algorithm>
 
-#include "store/coding.h"
+#include "store/base/coding.h"
 
 namespace ciuicfs {
 namespace {
@@ -191,32 +191,55 @@ Hash128 ComputeSnapshotId(const Snapshot& s) {
   return Hash128::Of(buf);
 }
 
-std::string SeqKey(uint64_t seq) {
-  std::string k;
-  PutBE<uint64_t>(&k, seq);
-  return k;
+std::string EncodePathRow(const PathRow& row) {
+  std::string v;
+  PutLE<uint8_t>(&v, static_cast<uint8_t>(row.kind));
+  row.version.AppendTo(&v);
+  PutLE<uint64_t>(&v, row.size);
+  return v;
 }
 
-uint64_t DecodeSeqKey(std::string_view k) { return k.size() == 8 ? LoadBE<uint64_t>(k.data()) : 0; }
-
-std::string StepKey(int64_t step, uint64_t seq) {
-  std::string k;
-  PutBE<uint64_t>(&k, static_cast<uint64_t>(step) ^ (uint64_t{1} << 63));
-  PutBE<uint64_t>(&k, seq);
-  return k;
+bool DecodePathRow(std::string_view v, PathRow* row) {
+  Decoder d(v);
+  uint8_t kind = d.LE<uint8_t>();
+  row->version = ReadHash(&d);
+  row->size = d.LE<uint64_t>();
+  if (kind < 1 || kind > 3) return false;
+  row->kind = static_cast<ChangeKind>(kind);
+  return d.done();
 }
 
-std::string PathKey(std::string_view path, uint64_t seq) {
-  std::string k(path);
-  k.push_back('\0');
-  PutBE<uint64_t>(&k, seq);
-  return k;
+std::string EncodeTreeRow(uint32_t refcount, std::string_view encoded_tree) {
+  std::string row;
+  row.reserve(4 + encoded_tree.size());
+  PutLE<uint32_t>(&row, refcount);
+  row.append(encoded_tree);
+  return row;
 }
 
-std::string PackKey(uint32_t pack) {
-  std::string k;
-  PutBE<uint32_t>(&k, pack);
-  return k;
+bool DecodeTreeRow(std::string_view v, uint32_t* refcount, Tree* tree) {
+  if (!RowRefcount(v, refcount)) return false;
+  return DecodeTree(v.substr(4), tree);
+}
+
+bool RowRefcount(std::string_view v, uint32_t* refcount) {
+  if (v.size() < 4) return false;
+  *refcount = LoadLE<uint32_t>(v.data());
+  return true;
+}
+
+void SetRowRefcount(std::string* row, uint32_t refcount) { StoreLE<uint32_t>(row->data(), refcount); }
+
+std::string EncodeSeqValue(uint64_t seq) {
+  std::string v;
+  PutLE<uint64_t>(&v, seq);
+  return v;
+}
+
+bool DecodeSeqValue(std::string_view v, uint64_t* seq) {
+  if (v.size() != 8) return false;
+  *seq = LoadLE<uint64_t>(v.data());
+  return true;
 }
 
 }  // namespace ciuicfs

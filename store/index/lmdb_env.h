@@ -1,12 +1,13 @@
-// Thin RAII over LMDB for store/ internals (never included outside store/).
+// Thin RAII over LMDB for store/ internals (never included outside store/);
+// the only file that includes <lmdb.h>.
 //
 // LmdbEnv owns the environment and the named databases. Every transaction
 // holds `resize_mu_` shared for its lifetime, so growing the map (which
 // LMDB allows only with no transaction open in the process) takes it
 // exclusively. Read transactions are short: one per request, never kept.
 // A transaction aborts in its destructor unless committed.
-#ifndef CIUICFS_STORE_LMDB_ENV_H_
-#define CIUICFS_STORE_LMDB_ENV_H_
+#ifndef CIUICFS_STORE_INDEX_LMDB_ENV_H_
+#define CIUICFS_STORE_INDEX_LMDB_ENV_H_
 
 #include <lmdb.h>
 
@@ -17,13 +18,14 @@
 #include <string>
 #include <string_view>
 
-#include "store/status.h"
+#include "store/base/status.h"
 
 namespace ciuicfs {
 
 enum class Db { kMeta, kChunks, kPacks, kManifests, kTrees, kSnapshots, kSnapshotIds, kSteps, kPaths, kTags, kCount };
 
-Status LmdbStatus(int rc, const std::string& what);
+// "chunks", "packs", ...: the database's name in the environment and in messages.
+const char* DbName(Db db);
 
 class LmdbEnv;
 
@@ -38,6 +40,8 @@ class Txn {
   Status Put(Db db, std::string_view key, std::string_view value);
   Status Del(Db db, std::string_view key);  // absent key is OK
   Status Commit();
+  // True once an operation of this transaction found the map full.
+  bool map_full() const { return map_full_; }
 
   // Visits keys >= `from` in order until `fn` returns false. Keys and values
   // are valid during the call only.
@@ -51,7 +55,9 @@ class Txn {
   friend class LmdbEnv;
   Txn(LmdbEnv* env, MDB_txn* txn, std::shared_lock<std::shared_mutex> lock)
       : env_(env), txn_(txn), lock_(std::move(lock)) {}
+  Status Check(int rc, const std::string& what);
   LmdbEnv* env_;
+  bool map_full_ = false;
   MDB_txn* txn_;
   std::shared_lock<std::shared_mutex> lock_;
 };
@@ -86,4 +92,4 @@ class LmdbEnv {
 
 }  // namespace ciuicfs
 
-#endif  // CIUICFS_STORE_LMDB_ENV_H_
+#endif  // CIUICFS_STORE_INDEX_LMDB_ENV_H_

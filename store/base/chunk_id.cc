@@ -1,8 +1,8 @@
-#include "store/chunk_id.h"
+#include "store/base/chunk_id.h"
 
 #include <xxhash.h>
 
-#include "store/coding.h"
+#include "store/base/coding.h"
 
 namespace ciuicfs {
 

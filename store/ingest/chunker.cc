@@ -1,4 +1,4 @@
-#include "store/chunker.h"
+#include "store/ingest/chunker.h"
 
 #include <array>
 #include <bit>

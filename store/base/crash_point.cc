@@ -1,4 +1,4 @@
-#include "store/crash_point.h"
+#include "store/base/crash_point.h"
 
 #include <signal.h>
 #include <unistd.h>

@@ -1,0 +1,112 @@
+#include "store/background/compact_job.h"
+
+#include <algorithm>
+
+#include "store/base/log.h"
+#include "store/index/queries.h"
+
+namespace ciuicfs {
+
+Status CompactPacksJob::Prepare() {
+  uint32_t first_busy = parts_.pins->FirstPendingPack();
+  const uint32_t active = parts_.packs->active_pack();
+  if (active != 0) first_busy = std::min(first_busy, active);
+  std::map<uint32_t, PackRow> rows;
+  {
+    auto txn = parts_.env->BeginRead();
+    if (!txn.ok()) return txn.status();
+    auto loaded = LoadPackRows(**txn);
+    if (!loaded.ok()) return loaded.status();
+    rows = std::move(loaded.value());
+  }
+  for (auto& [pack, row] : rows) {
+    if (pack >= first_busy) continue;
+    auto size = parts_.packs->FileSize(pack);
+    if (!size.ok()) continue;
+    if (double(row.live_bytes) >= options_.compact_below * double(*size - kPackHeaderSize)) continue;
+    picked_.push_back(pack);
+  }
+  return Status::Ok();
+}
+
+// Copies the records of `pack` that the index still points at.
+Status CompactPacksJob::CopyLive(uint32_t pack) {
+  std::vector<ScannedRecord> records;
+  uint64_t valid_end = 0;
+  auto size = parts_.packs->FileSize(pack);
+  if (!size.ok()) return size.status();
+  CIUIC_RETURN_IF_ERROR(parts_.packs->Scan(pack, 0, *size, false, &records, &valid_end));
+  std::vector<ScannedRecord> live;
+  {
+    auto txn = parts_.env->BeginRead();
+    if (!txn.ok()) return txn.status();
+    for (const ScannedRecord& rec : records) {
+      auto row = GetChunkRow(**txn, rec.id);
+      if (!row.ok()) return row.status();
+      if (*row && (*row)->location.pack == pack && (*row)->location.offset == rec.location.offset) live.push_back(rec);
+    }
+  }
+  std::string payload;
+  std::map<ChunkId, Move> moves;
+  for (const ScannedRecord& rec : live) {
+    Status s = parts_.packs->Read(rec.id, rec.location, &payload);
+    if (!s.ok()) {
+      LogLine("gc: leaving " + parts_.packs->Name(pack) + " in place: " + s.message());
+      return Status::Ok();  // never drop the only copy of a damaged chunk
+    }
+    auto loc = parts_.packs->Append(rec.id, reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+    if (!loc.ok()) return loc.status();
+    moves[rec.id] = Move{rec.location, *loc};
+  }
+  moves_.merge(moves);
+  copied_.push_back(pack);
+  return Status::Ok();
+}
+
+Status CompactPacksJob::Run() {
+  for (uint32_t pack : picked_) CIUIC_RETURN_IF_ERROR(CopyLive(pack));
+  if (copied_.empty()) return Status::Ok();
+  return parts_.NoteSyncResult(parts_.packs->SyncAll(&synced_));
+}
+
+Status CompactPacksJob::Install() {
+  if (copied_.empty()) return Status::Ok();
+  CIUIC_RETURN_IF_ERROR(parts_.env->Write([&](Txn& txn) -> Status {
+    std::map<uint32_t, PackRow> dest;
+    for (auto& [id, move] : moves_) {
+      auto row = GetChunkRow(txn, id);
+      if (!row.ok()) return row.status();
+      if (!*row || (*row)->location.pack != move.from.pack || (*row)->location.offset != move.from.offset) continue;
+      ChunkRow r = **row;
+      r.location = move.to;
+      CIUIC_RETURN_IF_ERROR(PutChunkRow(txn, id, r));
+      if (!dest.count(move.to.pack)) {
+        auto pr = GetPackRow(txn, move.to.pack);
+        if (!pr.ok()) return pr.status();
+        dest[move.to.pack] = *pr ? **pr : PackRow{};
+      }
+      PackRow& pr = dest[move.to.pack];
+      pr.indexed_end = std::max(pr.indexed_end, move.to.end());
+      pr.live_bytes += move.to.record_bytes();
+      pr.live_records += 1;
+    }
+    for (auto& [p, pr] : dest) {
+      auto s = synced_.find(p);
+      if (s != synced_.end()) pr.synced_end = std::max(pr.synced_end, std::min(s->second, pr.indexed_end));
+      CIUIC_RETURN_IF_ERROR(PutPackRow(txn, p, pr));
+    }
+    for (uint32_t pack : copied_) CIUIC_RETURN_IF_ERROR(txn.Del(Db::kPacks, PackKey(pack)));
+    return Status::Ok();
+  }));
+  CIUIC_RETURN_IF_ERROR(parts_.NoteSyncResult(parts_.env->Sync()));
+  std::map<uint32_t, bool> had_live;
+  for (auto& [id, move] : moves_) had_live[move.from.pack] = true;
+  for (uint32_t pack : copied_) {
+    CIUIC_RETURN_IF_ERROR(parts_.packs->Remove(pack));
+    if (had_live.count(pack)) ++stats_->packs_compacted;
+    else ++stats_->packs_deleted;
+  }
+  return Status::Ok();
+}
+
+}  // namespace ciuicfs

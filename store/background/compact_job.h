@@ -1,0 +1,52 @@
+// CompactPacksJob: gc's second pass as a background job. Prepare picks the
+// packs whose live bytes fell below a fraction of their size (never the
+// pack being appended to, nor one that may hold records of an unfinished
+// ingest); Run copies their live records to the active pack and syncs it,
+// with no store lock held; Install repoints the moved rows in one index
+// transaction (only rows that still point at the old place), syncs the
+// index, then deletes the old packs. Crash analysis: FORMAT.md, "Garbage
+// collection".
+#ifndef CIUICFS_STORE_BACKGROUND_COMPACT_JOB_H_
+#define CIUICFS_STORE_BACKGROUND_COMPACT_JOB_H_
+
+#include <map>
+#include <vector>
+
+#include "store/background/scheduler.h"
+#include "store/gc.h"
+#include "store/parts.h"
+
+namespace ciuicfs {
+
+struct CompactOptions {
+  double compact_below = 0.5;
+};
+
+class CompactPacksJob : public BackgroundJob {
+ public:
+  // Adds what it did to `*stats`, which must outlive the job.
+  CompactPacksJob(StoreParts parts, CompactOptions options, GcStats* stats)
+      : parts_(std::move(parts)), options_(options), stats_(stats) {}
+  std::string name() const override { return "compact packs"; }
+  Status Prepare() override;
+  Status Run() override;
+  Status Install() override;
+
+ private:
+  struct Move {
+    PackLocation from, to;
+  };
+  Status CopyLive(uint32_t pack);
+
+  StoreParts parts_;
+  CompactOptions options_;
+  GcStats* stats_;
+  std::vector<uint32_t> picked_;
+  std::vector<uint32_t> copied_;                  // picked packs whose records were all copied
+  std::map<ChunkId, Move> moves_;
+  std::map<uint32_t, uint64_t> synced_;
+};
+
+}  // namespace ciuicfs
+
+#endif  // CIUICFS_STORE_BACKGROUND_COMPACT_JOB_H_

@@ -1,0 +1,46 @@
+// SnapshotChain: the snapshots and their secondary rows (FORMAT.md, `snapshots`,
+// `snapshot_ids`, `steps`, `paths`): append, the head, look-ups by
+// sequence, step, id prefix and path, and dropping (prune). The chain is
+// append-only: a snapshot is never rewritten, only dropped from the
+// retained set. Every call runs inside the caller's index transaction;
+// stateless and thread-safe.
+#ifndef CIUICFS_STORE_CHAIN_SNAPSHOT_CHAIN_H_
+#define CIUICFS_STORE_CHAIN_SNAPSHOT_CHAIN_H_
+
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "store/index/lmdb_env.h"
+#include "store/index/rows.h"
+
+namespace ciuicfs {
+
+class SnapshotChain {
+ public:
+  // nullopt for an empty chain.
+  Result<std::optional<Snapshot>> Head(Txn& txn) const;
+  Result<Snapshot> Get(Txn& txn, uint64_t seq) const;  // NotFound when absent
+  Result<std::vector<Snapshot>> List(Txn& txn) const;  // oldest first
+  // The newest snapshot with this step.
+  Result<Snapshot> FindByStep(Txn& txn, int64_t step) const;
+  // The one snapshot whose hex id starts with `prefix` (8-32 hex digits);
+  // NotFound when none, InvalidArgument when several match.
+  Result<Snapshot> FindByIdPrefix(Txn& txn, std::string_view prefix) const;
+  // (sequence, change) pairs for one path, oldest first.
+  Result<std::vector<std::pair<uint64_t, Change>>> PathHistory(Txn& txn, std::string_view path) const;
+
+  // Makes `*snap` the new head: fills in its sequence and parent from the
+  // current head (and its step, when `step` is unset), computes its id and
+  // writes it with its secondary rows. `snap->tree`, time, bytes_added and
+  // changes must be set.
+  Status Append(Txn& txn, std::optional<int64_t> step, Snapshot* snap) const;
+  // Deletes one snapshot's rows and returns it (its tree is the caller's to
+  // release). The head cannot be dropped.
+  Result<Snapshot> Drop(Txn& txn, uint64_t seq) const;
+};
+
+}  // namespace ciuicfs
+
+#endif  // CIUICFS_STORE_CHAIN_SNAPSHOT_CHAIN_H_

@@ -1,0 +1,38 @@
+// Prune and garbage collection (FORMAT.md, "Garbage collection"):
+// DropSnapshots removes snapshots from the retained set and releases what
+// only they referenced; CollectGarbage deletes unreferenced chunk rows,
+// then has the background scheduler compact mostly-dead packs
+// (background/compact_job.h). Internal to store/ but for the option and
+// result types, which store.h shows.
+#ifndef CIUICFS_STORE_GC_H_
+#define CIUICFS_STORE_GC_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "store/base/status.h"
+
+
+namespace ciuicfs {
+
+struct StoreParts;
+
+struct GcOptions {
+  double compact_below = 0.5;  // rewrite packs whose live fraction is below this
+};
+
+struct GcStats {
+  uint64_t chunks_deleted = 0;
+  uint64_t packs_compacted = 0;
+  uint64_t packs_deleted = 0;
+  uint64_t bytes_before = 0;  // pack file bytes
+  uint64_t bytes_after = 0;
+};
+
+// Never the head, never a tagged snapshot; one transaction.
+Status DropSnapshots(const StoreParts& parts, const std::vector<uint64_t>& seqs);
+Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options);
+
+}  // namespace ciuicfs
+
+#endif  // CIUICFS_STORE_GC_H_

@@ -1,0 +1,131 @@
+#include "store/index/queries.h"
+
+namespace ciuicfs {
+namespace {
+
+std::string HexOf(std::string_view key) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : key.substr(0, 40)) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+Status AddChunkRefs(Txn& txn, const std::map<ChunkId, uint32_t>& uses, bool add) {
+  for (auto& [id, n] : uses) {
+    auto row = GetChunkRow(txn, id);
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Corruption("index: version names chunk " + id.Hex() + ", which has no row");
+    ChunkRow r = **row;
+    r.refcount = add ? r.refcount + n : (r.refcount > n ? r.refcount - n : 0);
+    CIUIC_RETURN_IF_ERROR(PutChunkRow(txn, id, r));
+  }
+  return Status::Ok();
+}
+
+std::map<ChunkId, uint32_t> ChunkUses(const Manifest& m) {
+  std::map<ChunkId, uint32_t> uses;
+  for (const ChunkRef& c : m.chunks) ++uses[c.id];
+  return uses;
+}
+
+}  // namespace
+
+Status CorruptRow(Db db, std::string_view key) {
+  return Status::Corruption(std::string("index: undecodable ") + DbName(db) + " row " + HexOf(key));
+}
+
+Result<std::optional<ChunkRow>> GetChunkRow(Txn& txn, const ChunkId& id) {
+  const std::string key = HashKey(id);
+  auto v = txn.Get(Db::kChunks, key);
+  if (!v.ok()) return v.status();
+  if (!*v) return std::optional<ChunkRow>();
+  ChunkRow row;
+  if (!DecodeChunkRow(**v, &row)) return CorruptRow(Db::kChunks, key);
+  return std::optional<ChunkRow>(row);
+}
+
+Status PutChunkRow(Txn& txn, const ChunkId& id, const ChunkRow& row) {
+  return txn.Put(Db::kChunks, HashKey(id), EncodeChunkRow(row));
+}
+
+Result<std::optional<PackRow>> GetPackRow(Txn& txn, uint32_t pack) {
+  const std::string key = PackKey(pack);
+  auto v = txn.Get(Db::kPacks, key);
+  if (!v.ok()) return v.status();
+  if (!*v) return std::optional<PackRow>();
+  PackRow row;
+  if (!DecodePackRow(**v, &row)) return CorruptRow(Db::kPacks, key);
+  return std::optional<PackRow>(row);
+}
+
+Status PutPackRow(Txn& txn, uint32_t pack, const PackRow& row) {
+  return txn.Put(Db::kPacks, PackKey(pack), EncodePackRow(row));
+}
+
+Result<std::map<uint32_t, PackRow>> LoadPackRows(Txn& txn) {
+  std::map<uint32_t, PackRow> rows;
+  Status bad;
+  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kPacks, "", [&](std::string_view k, std::string_view v) {
+    uint32_t pack;
+    PackRow row;
+    if (!DecodePackKey(k, &pack) || !DecodePackRow(v, &row)) bad = CorruptRow(Db::kPacks, k);
+    rows[pack] = row;
+    return bad.ok();
+  }));
+  CIUIC_RETURN_IF_ERROR(bad);
+  return rows;
+}
+
+Result<Manifest> LoadManifest(Txn& txn, const VersionId& id, uint32_t* refcount) {
+  Manifest m;
+  m.id = id;
+  const std::string key = HashKey(id);
+  auto v = txn.Get(Db::kManifests, key);
+  if (!v.ok()) return v.status();
+  if (!*v) return Status::NotFound("no file version " + id.Hex());
+  if (!DecodeManifest(**v, &m, refcount)) return CorruptRow(Db::kManifests, key);
+  return m;
+}
+
+Status AddManifest(Txn& txn, const Manifest& m) {
+  auto existing = txn.Get(Db::kManifests, HashKey(m.id));
+  if (!existing.ok()) return existing.status();
+  if (*existing) return Status::Ok();
+  CIUIC_RETURN_IF_ERROR(txn.Put(Db::kManifests, HashKey(m.id), EncodeManifest(m, 0)));
+  return AddChunkRefs(txn, ChunkUses(m), true);
+}
+
+Status AddVersionRefs(Txn& txn, const VersionUses& uses) {
+  for (auto& [vid, n] : uses) {
+    const std::string key = HashKey(vid);
+    auto v = txn.Get(Db::kManifests, key);
+    if (!v.ok()) return v.status();
+    if (!*v) return Status::Corruption("index: a tree names missing version " + vid.Hex());
+    uint32_t refcount;
+    if (!RowRefcount(**v, &refcount)) return CorruptRow(Db::kManifests, key);
+    std::string row(**v);
+    SetRowRefcount(&row, refcount + n);
+    CIUIC_RETURN_IF_ERROR(txn.Put(Db::kManifests, key, row));
+  }
+  return Status::Ok();
+}
+
+Status DropVersionRefs(Txn& txn, const VersionUses& uses) {
+  for (auto& [vid, n] : uses) {
+    uint32_t refcount = 0;
+    auto m = LoadManifest(txn, vid, &refcount);
+    if (!m.ok()) return m.status();
+    if (refcount > n) {
+      CIUIC_RETURN_IF_ERROR(txn.Put(Db::kManifests, HashKey(vid), EncodeManifest(*m, refcount - n)));
+      continue;
+    }
+    CIUIC_RETURN_IF_ERROR(txn.Del(Db::kManifests, HashKey(vid)));
+    CIUIC_RETURN_IF_ERROR(AddChunkRefs(txn, ChunkUses(*m), false));
+  }
+  return Status::Ok();
+}
+
+}  // namespace ciuicfs

@@ -1,0 +1,47 @@
+// Typed reads and writes of index rows inside a transaction the caller
+// holds, and the reference counts of file versions and chunks (FORMAT.md,
+// "Reference counts").
+//
+// The one rule for rows that do not decode: the call that meets one returns
+// Corruption naming the database and the key (CorruptRow); nothing skips a
+// bad row silently. Verify, whose job is to list damage, reports it as a
+// problem and goes on.
+#ifndef CIUICFS_STORE_INDEX_QUERIES_H_
+#define CIUICFS_STORE_INDEX_QUERIES_H_
+
+#include <map>
+#include <optional>
+#include <string_view>
+
+#include "store/index/keys.h"
+#include "store/index/lmdb_env.h"
+#include "store/index/rows.h"
+
+namespace ciuicfs {
+
+// "index: undecodable chunks row 0a1b..." (the key in hex).
+Status CorruptRow(Db db, std::string_view key);
+
+Result<std::optional<ChunkRow>> GetChunkRow(Txn& txn, const ChunkId& id);
+Status PutChunkRow(Txn& txn, const ChunkId& id, const ChunkRow& row);
+Result<std::optional<PackRow>> GetPackRow(Txn& txn, uint32_t pack);
+Status PutPackRow(Txn& txn, uint32_t pack, const PackRow& row);
+Result<std::map<uint32_t, PackRow>> LoadPackRows(Txn& txn);
+// NotFound when absent.
+Result<Manifest> LoadManifest(Txn& txn, const VersionId& id, uint32_t* refcount);
+
+// The counts a change of trees moves: version -> tree entries naming it.
+using VersionUses = std::map<VersionId, uint32_t>;
+
+// Stores a new version (refcount 0) and counts its chunks; an existing one
+// is left alone. Every chunk must have a row.
+Status AddManifest(Txn& txn, const Manifest& m);
+// manifests.refcount += n for each version (each must exist).
+Status AddVersionRefs(Txn& txn, const VersionUses& uses);
+// manifests.refcount -= n; a version that reaches 0 is deleted and its
+// chunks' refcounts drop (rows stay, for gc).
+Status DropVersionRefs(Txn& txn, const VersionUses& uses);
+
+}  // namespace ciuicfs
+
+#endif  // CIUICFS_STORE_INDEX_QUERIES_H_

@@ -1,0 +1,69 @@
+// PinTable: the in-memory holds (never on disk) that unfinished ingests have
+// on the chunks they will reference (FORMAT.md, "pin"), so gc cannot delete
+// a chunk between its dedup look-up and the commit that counts it; and the
+// pack locations of chunks stored but not yet indexed.
+//
+// Thread-safe. Lock order: PinTable's mutex is taken before LMDB's writer
+// lock (only gc's short delete transaction holds it across one, see
+// LockForDelete) and before PackStore's; it is never taken while a
+// caller holds either.
+#ifndef CIUICFS_STORE_INGEST_PIN_TABLE_H_
+#define CIUICFS_STORE_INGEST_PIN_TABLE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "store/base/chunk_id.h"
+#include "store/pack/pack_store.h"
+
+namespace ciuicfs {
+
+class LmdbEnv;
+
+class PinTable {
+ public:
+  // `can_write` says whether the store takes writes now (read-only stores
+  // and stores with a background error do not).
+  PinTable(LmdbEnv* env, PackStore* packs, std::function<Status()> can_write);
+
+  // Pins `id`, storing `data` as a new record unless the index (with its
+  // bytes present) or another ingest already has it. Returns the record
+  // bytes appended (0 if none).
+  Result<uint64_t> PinOrStore(const ChunkId& id, const uint8_t* data, size_t n);
+  void Unpin(const std::vector<ChunkId>& ids);
+
+  // Where the pinned chunk `id` lies while it has no index row.
+  std::optional<PackLocation> PendingLocation(const ChunkId& id);
+  std::map<ChunkId, PackLocation> PendingLocations(const std::vector<ChunkId>& ids);
+  // The commit that indexed these chunks is done.
+  void MarkIndexed(const std::vector<ChunkId>& ids);
+  // The lowest pack that holds a record no index row names yet
+  // (UINT32_MAX when none): gc must not compact it or any later one.
+  uint32_t FirstPendingPack();
+
+  // Runs `fn` with no pin taken or released meanwhile; `fn` may ask whether
+  // a chunk is pinned. gc deletes unreferenced chunk rows inside it.
+  Status LockForDelete(const std::function<Status(const std::function<bool(const ChunkId&)>& pinned)>& fn);
+
+ private:
+  struct Pin {
+    uint32_t count = 0;
+    bool pending = false;  // bytes in a pack, no index row yet
+    PackLocation location;
+  };
+
+  LmdbEnv* const env_;
+  PackStore* const packs_;
+  const std::function<Status()> can_write_;
+  std::mutex mu_;
+  std::unordered_map<ChunkId, Pin, Hash128Hasher> pins_;
+};
+
+}  // namespace ciuicfs
+
+#endif  // CIUICFS_STORE_INGEST_PIN_TABLE_H_

@@ -1,0 +1,135 @@
+#include "store/pack/pack_store.h"
+
+#include <sys/uio.h>
+
+#include "store/base/crash_point.h"
+
+namespace ciuicfs {
+
+PackStore::PackStore(PackBackend* backend, uint32_t next_pack, uint64_t target_size)
+    : backend_(backend), target_size_(target_size), next_pack_(next_pack) {}
+
+uint32_t PackStore::active_pack() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return active_;
+}
+
+Status PackStore::failed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failed_;
+}
+
+Status PackStore::OpenNewActive() {
+  uint32_t pack = next_pack_++;
+  CIUIC_RETURN_IF_ERROR(backend_->Create(pack));
+  uint8_t header[kPackHeaderSize];
+  EncodePackHeader(pack, header);
+  struct iovec iov = {header, sizeof(header)};
+  unsynced_[pack] = 0;  // the new object itself must reach the disk
+  CIUIC_RETURN_IF_ERROR(backend_->Append(pack, 0, &iov, 1));
+  active_ = pack;
+  active_end_ = kPackHeaderSize;
+  unsynced_[pack] = active_end_;
+  return Status::Ok();
+}
+
+Result<PackLocation> PackStore::Append(const ChunkId& id, const uint8_t* data, size_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CIUIC_RETURN_IF_ERROR(failed_);
+  if (active_ == 0 || active_end_ >= target_size_) CIUIC_RETURN_IF_ERROR(OpenNewActive());
+  PackLocation loc{active_, active_end_, static_cast<uint32_t>(n), static_cast<uint32_t>(n), Encoding::kRaw};
+  uint8_t header[kRecordHeaderSize];
+  EncodeRecordHeader(id, loc, header);
+  struct iovec iov[2] = {{header, sizeof(header)}, {const_cast<uint8_t*>(data), n}};
+  if (CrashPointArmed("pack.torn_record")) {
+    iov[1].iov_len = n / 2;  // leave a torn record at the tail, then die
+    (void)backend_->Append(loc.pack, loc.offset, iov, 2);
+    CrashPoint("pack.torn_record");
+  }
+  Status s = backend_->Append(loc.pack, loc.offset, iov, 2);
+  if (!s.ok()) {
+    // Whatever a crash-like failure left stays past the indexed end and is
+    // cut on the next open; new records must not land behind it.
+    active_ = 0;
+    return s;
+  }
+  active_end_ = loc.end();
+  unsynced_[loc.pack] = active_end_;
+  return loc;
+}
+
+Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* out) {
+  const std::string where =
+      "chunk " + id.Hex() + " in " + backend_->Name(loc.pack) + " at offset " + std::to_string(loc.offset);
+  uint8_t header[kRecordHeaderSize];
+  CIUIC_RETURN_IF_ERROR(backend_->ReadAt(loc.pack, loc.offset, header, sizeof(header)));
+  ScannedRecord rec;
+  if (!DecodeRecordHeader(header, loc.pack, loc.offset, &rec)) return Status::Corruption(where + ": bad record header");
+  if (rec.id != id || rec.location.stored_len != loc.stored_len || rec.location.raw_len != loc.raw_len ||
+      rec.location.encoding != loc.encoding)
+    return Status::Corruption(where + ": record header does not match the index");
+  if (loc.encoding != Encoding::kRaw)
+    return Status::Corruption(where + ": unsupported encoding " + std::to_string(int(loc.encoding)));
+  out->resize(loc.raw_len);
+  Status s = backend_->ReadAt(loc.pack, loc.offset + kRecordHeaderSize, out->data(), loc.stored_len);
+  if (s.ok() && Hash128::Of(out->data(), out->size()) != id) s = Status::Corruption(where + ": content does not match its id");
+  if (!s.ok()) out->clear();  // never hand out unverified bytes
+  return s;
+}
+
+Status PackStore::SyncAll(std::map<uint32_t, uint64_t>* synced_ends) {
+  std::map<uint32_t, uint64_t> todo;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CIUIC_RETURN_IF_ERROR(failed_);
+    todo.swap(unsynced_);
+  }
+  for (auto& [pack, end] : todo) {
+    auto durable = backend_->Sync(pack);
+    if (!durable.ok()) {
+      // Final: no retry may later claim these bytes durable.
+      std::lock_guard<std::mutex> lock(mu_);
+      failed_ = durable.status();
+      active_ = 0;
+      if (synced_ends) synced_ends->clear();
+      return failed_;
+    }
+    if (synced_ends) (*synced_ends)[pack] = std::min(end, *durable);
+  }
+  return Status::Ok();
+}
+
+Status PackStore::Scan(uint32_t pack, uint64_t from, uint64_t to, bool verify_payload,
+                       std::vector<ScannedRecord>* records, uint64_t* valid_end) {
+  if (from < kPackHeaderSize) {
+    uint8_t header[kPackHeaderSize];
+    *valid_end = 0;
+    if (to < kPackHeaderSize || !backend_->ReadAt(pack, 0, header, sizeof(header)).ok() || !IsPackHeader(header))
+      return Status::Ok();
+    from = kPackHeaderSize;
+  }
+  *valid_end = from;
+  std::string payload;
+  for (uint64_t off = from; off + kRecordHeaderSize <= to;) {
+    uint8_t header[kRecordHeaderSize];
+    if (!backend_->ReadAt(pack, off, header, sizeof(header)).ok()) break;
+    ScannedRecord rec;
+    if (!DecodeRecordHeader(header, pack, off, &rec) || rec.location.end() > to) break;
+    if (verify_payload && Read(rec.id, rec.location, &payload).IsCorruption()) break;
+    if (records) records->push_back(rec);
+    off = rec.location.end();
+    *valid_end = off;
+  }
+  return Status::Ok();
+}
+
+Status PackStore::Remove(uint32_t pack) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (active_ == pack) active_ = 0;
+    unsynced_.erase(pack);
+  }
+  return backend_->Remove(pack);
+}
+
+}  // namespace ciuicfs

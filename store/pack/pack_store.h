@@ -1,0 +1,83 @@
+// PackStore: chunk records framed into packs on a PackBackend (FORMAT.md,
+// "Pack file").
+//
+// Owns the active pack new records are appended to (rolling over at the
+// target size), the record framing and the verified read, and the
+// bookkeeping of which bytes are not yet durable. All methods are
+// thread-safe; appends are serialized so records never interleave.
+//
+// After a failed append the active pack is abandoned (the next record goes
+// to a new pack, never behind a hole). After a failed sync the PackStore is
+// failed for good: every later Append and SyncAll returns that error, since
+// the bytes it had not synced may be gone while the page cache still shows
+// them. Only a reopen of the store (recovery) clears it.
+#ifndef CIUICFS_STORE_PACK_PACK_STORE_H_
+#define CIUICFS_STORE_PACK_PACK_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/base/chunk_id.h"
+#include "store/base/status.h"
+#include "store/pack/backend.h"
+#include "store/pack/format.h"
+
+namespace ciuicfs {
+
+class PackStore {
+ public:
+  // `next_pack` is the number the next created pack gets; packs roll over
+  // once they reach `target_size` bytes.
+  PackStore(PackBackend* backend, uint32_t next_pack, uint64_t target_size);
+  PackStore(const PackStore&) = delete;
+  PackStore& operator=(const PackStore&) = delete;
+
+  // Appends one raw-encoded record and returns where it went.
+  Result<PackLocation> Append(const ChunkId& id, const uint8_t* data, size_t n);
+
+  // Reads and verifies the chunk at `loc` into `out` (resized to raw_len).
+  // Any mismatch with `id` or `loc` is Corruption naming chunk and pack.
+  Status Read(const ChunkId& id, const PackLocation& loc, std::string* out);
+
+  // Syncs every pack with bytes not yet durable; returns each synced pack's
+  // durable end.
+  Status SyncAll(std::map<uint32_t, uint64_t>* synced_ends);
+
+  // Lists whole records in [from, to) of `pack`, stopping at the first
+  // header that is torn or fails its checksum; `*valid_end` is where the
+  // whole records stop. Payloads are verified when `verify_payload`.
+  Status Scan(uint32_t pack, uint64_t from, uint64_t to, bool verify_payload,
+              std::vector<ScannedRecord>* records, uint64_t* valid_end);
+
+  Result<uint64_t> FileSize(uint32_t pack) { return backend_->Size(pack); }
+  Status Truncate(uint32_t pack, uint64_t size) { return backend_->Truncate(pack, size); }
+  Status Remove(uint32_t pack);
+  Result<std::vector<uint32_t>> ListFiles() { return backend_->List(); }
+  std::string Name(uint32_t pack) const { return backend_->Name(pack); }
+
+  // The pack new records go to (0 when none is open yet).
+  uint32_t active_pack() const;
+  // The error a failed sync left, or OK.
+  Status failed() const;
+
+ private:
+  Status OpenNewActive();
+
+  PackBackend* const backend_;
+  const uint64_t target_size_;
+
+  mutable std::mutex mu_;  // guards everything below; held across an append
+  uint32_t active_ = 0;
+  uint64_t active_end_ = 0;
+  uint32_t next_pack_;
+  std::map<uint32_t, uint64_t> unsynced_;  // pack -> end appended so far
+  Status failed_;
+};
+
+}  // namespace ciuicfs
+
+#endif  // CIUICFS_STORE_PACK_PACK_STORE_H_

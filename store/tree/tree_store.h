@@ -1,0 +1,66 @@
+// TreeStore: the live tree's snapshots as stored trees, behind one
+// interface, so the encoding can change (per-directory nodes, #12) without
+// touching commit, gc or the chain.
+//
+// A tree is named by its root id (zero: the empty tree). Apply turns a root
+// and a list of operations into a new root, stores what is new, and takes
+// one reference on the new root for the caller (the snapshot that will
+// name it); Release gives such a reference back and frees what no tree
+// needs any more. Both keep manifests.refcount (tree entries naming a
+// version) exact. Every call runs inside the caller's index transaction;
+// implementations hold no state between calls and are thread-safe.
+#ifndef CIUICFS_STORE_TREE_TREE_STORE_H_
+#define CIUICFS_STORE_TREE_TREE_STORE_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/index/lmdb_env.h"
+#include "store/index/rows.h"
+
+namespace ciuicfs {
+
+// One resolved change to a tree: the version and size of every file are
+// known (commit resolves them).
+struct TreeOp {
+  enum class Op {
+    kPut,     // `entry` at `entry.path`, replacing a file or an empty directory
+    kRemove,  // `path` and, for a directory, everything below it
+    kRename,  // `from` and everything below it moves to `path`; the moved
+              // entry takes `entry.mode` and `entry.mtime_ns`
+  };
+  Op op = Op::kPut;
+  std::string path;
+  std::string from;
+  TreeEntry entry;
+  // For kPut of a file: put (fresh bytes) or link (an existing version).
+  ChangeKind change = ChangeKind::kPut;
+};
+
+struct TreeUpdate {
+  Hash128 root;
+  // What the operations did, in the chain's terms: a rename reads as the
+  // removal of its source, then the moved entries at their new paths
+  // (directories as puts, files as links), depth first.
+  std::vector<Change> changes;
+};
+
+class TreeStore {
+ public:
+  virtual ~TreeStore() = default;
+
+  // The entry at `path`, nullopt when there is none.
+  virtual Result<std::optional<TreeEntry>> Lookup(Txn& txn, const Hash128& root, std::string_view path) = 0;
+  // The entries directly inside directory `dir` ("" for the top), sorted.
+  virtual Result<std::vector<TreeEntry>> List(Txn& txn, const Hash128& root, std::string_view dir) = 0;
+  // Every entry, sorted by path bytes.
+  virtual Result<Tree> Load(Txn& txn, const Hash128& root) = 0;
+  virtual Result<TreeUpdate> Apply(Txn& txn, const Hash128& root, const std::vector<TreeOp>& ops) = 0;
+  virtual Status Release(Txn& txn, const Hash128& root) = 0;
+};
+
+}  // namespace ciuicfs
+
+#endif  // CIUICFS_STORE_TREE_TREE_STORE_H_
