@@ -35,7 +35,7 @@ struct FaultRule {
   int error = EIO;
   uint64_t nth = 1;  // fire on the nth matching call after Add (1: the next one)
   // When set, a call matches only if it accepts (pack, offset, length).
-  std::function<bool(uint32_t pack, uint64_t offset, uint64_t length)> when;
+  std::function<bool(uint32_t pack, uint64_t offset, uint64_t length)> when = nullptr;
   bool sticky = false;  // keep firing on every later match
 };
 
