@@ -14,7 +14,8 @@
 # Row 5: 20 checkpoints of the bundled trainer (full and frozen-layer runs)
 # stored by ciuicfs, restic, borg and plain copies. Row 6: a store of
 # --snapshots snapshots. Row 7: daemon peak RSS. Row 8: the trainer's time
-# per checkpoint, mount vs plain directory.
+# per checkpoint, mount vs plain directory. Row 9: a writer's time per save
+# while `ciuicfs gc MNT` compacts packs in the daemon, vs without gc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,7 @@ reps=3
 gib=2
 base=/var/tmp
 snapshots=10000
-rows=1,2,3,4,5,6,7,8
+rows=1,2,3,4,5,6,7,8,9
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) reps=$2; shift 2 ;;
@@ -30,13 +31,13 @@ while [ $# -gt 0 ]; do
     --dir) base=$2; shift 2 ;;
     --snapshots) snapshots=$2; shift 2 ;;
     --rows) rows=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 want() { [[ ",$rows," == *",$1,"* ]]; }
 full_run=false
-[ "$rows" = 1,2,3,4,5,6,7,8 ] && full_run=true
+[ "$rows" = 1,2,3,4,5,6,7,8,9 ] && full_run=true
 
 scripts/setup.sh
 for p in bc fio restic borgbackup python3 openssl; do
@@ -54,7 +55,12 @@ gcc -O2 -o "$pt_bin" /usr/share/doc/libfuse3-dev/examples/passthrough_ll.c $(pkg
 mnt=$work/mnt; store=$work/store; native=$work/native; pt_src=$work/pt-src; pt_mnt=$work/pt-mnt
 mkdir -p "$mnt" "$native" "$pt_src" "$pt_mnt"
 cleanup() {
-  for m in "$mnt" "$work/r5mnt" "$work/r6mnt" "$work/r7mnt"; do "$B" umount "$m" >/dev/null 2>&1 || true; done
+  if [ -n "${r9_gc_pid:-}" ]; then  # row 9's gc loop, and the ciuicfs call it waits on
+    local kids; kids=$(pgrep -P "$r9_gc_pid" || true)
+    kill "$r9_gc_pid" $kids 2>/dev/null || true
+    wait "$r9_gc_pid" 2>/dev/null || true
+  fi
+  for m in "$mnt" "$work/r5mnt" "$work/r6mnt" "$work/r7mnt" "$work/r9mnt"; do "$B" umount "$m" >/dev/null 2>&1 || true; done
   fusermount3 -u "$pt_mnt" >/dev/null 2>&1 || true
   rm -rf "$work" "$shm"
 }
@@ -223,6 +229,105 @@ if want 8; then
   "$B" umount "$mnt"
 fi
 
+# Row 9: a trainer-like writer's time per save while `ciuicfs gc MNT` runs
+# inside the daemon, vs the same saves with no gc. The store is first filled
+# with $r9_tranches groups of 16 checkpoint files of 32 MiB each (tmp then
+# rename; ~4 packs per group). Pruning alone frees nothing, since every
+# file is still in the live tree, so during the gc phase a background loop
+# frees one group per round (removes 3 of every 4 of its files, leaving
+# its packs ~25 % live, below gc's 50 % compaction threshold), prunes to the
+# last 2 snapshots and runs gc, which then copies the live records of those
+# packs. The writer saves $r9_saves files of 64 MiB of fresh data from RAM
+# (dd to step-N/model.pt.tmp, close, rename), each timed from open to
+# rename; the same store, caches dropped, first without gc, then with the
+# loop. The with-gc median counts only the saves that spent at least half
+# their time inside a gc call that compacted packs.
+if want 9; then
+  r9=$work/r9mnt; mkdir -p "$r9"
+  r9_saves=24 r9_tranches=8 r9_files=16
+  r9_sources() { for i in $(seq "$r9_saves"); do stream "$RANDOM$RANDOM-$i" $((64 << 20)) > "$shm/r9-$i.bin"; done; }
+  r9_write() {  # $1: a folder name; one line "start end" (epoch seconds) per save
+    local i d t0
+    for i in $(seq "$r9_saves"); do
+      d=$r9/$1/step-$i; mkdir -p "$d"
+      t0=$(date +%s.%N)
+      dd if="$shm/r9-$i.bin" of="$d/model.pt.tmp" bs=1M status=none
+      mv "$d/model.pt.tmp" "$d/model.pt"
+      echo "$t0 $(date +%s.%N)"
+    done
+  }
+  r9_gc_loop() {  # until $work/r9-stop exists; one line "start end <gc's output>" per gc
+    local k=0 j t0 out
+    while [ ! -e "$work/r9-stop" ]; do
+      k=$((k + 1))
+      if [ "$k" -le "$r9_tranches" ]; then
+        for j in $(seq "$r9_files"); do [ $((j % 4)) = 0 ] || rm -r "$r9/fill/t$k/ckpt-$j"; done
+      else
+        sleep 0.5  # no garbage left to make: gc stays on, gently
+      fi
+      "$B" prune "$r9" --keep-last 2 >/dev/null
+      touch "$work/r9-go"
+      t0=$(date +%s.%N)
+      out=$("$B" gc "$r9" 2>&1) || { echo "bench.sh: row 9: ciuicfs gc failed: $out" >&2; exit 1; }
+      echo "$t0 $(date +%s.%N) $out"
+    done
+  }
+  # Per save of $2: its seconds, and 1 when at least half of them fell inside
+  # a gc call of $1 that compacted packs.
+  r9_inside() {
+    awk 'NR == FNR { if (match($0, /[0-9]+ packs compacted/) && substr($0, RSTART, RLENGTH) + 0 > 0) { n++; g0[n] = $1; g1[n] = $2 }; next }
+         { d = $2 - $1; c = 0
+           for (i = 1; i <= n; i++) { a = ($1 > g0[i] ? $1 : g0[i]); b = ($2 < g1[i] ? $2 : g1[i]); if (b > a) c += b - a }
+           printf "%.6f %d\n", d, (c >= d / 2) }' "$1" "$2"
+  }
+  : > "$work/r9-gc.txt"; : > "$work/r9-saves.txt"; : > "$work/r9-nogc.txt"
+  for r in $(seq "$reps"); do
+    "$B" mount "$r9" --store "$work/r9store" >/dev/null
+    for k in $(seq "$r9_tranches"); do
+      for j in $(seq "$r9_files"); do
+        d=$r9/fill/t$k/ckpt-$j; mkdir -p "$d"
+        stream "$RANDOM$RANDOM-$k-$j" $((32 << 20)) > "$d/model.pt.tmp"
+        mv "$d/model.pt.tmp" "$d/model.pt"
+      done
+    done
+    "$B" prune "$r9" --keep-last 2 >/dev/null
+    T[r9,packs]=$("$B" stats "$r9" | awk '$1 == "packs" {print $2}')
+    r9_sources; drop_caches
+    r9_write nogc | awk '{printf "%.6f\n", $2 - $1}' >> "$work/r9-nogc.txt"
+    r9_sources; drop_caches
+    rm -f "$work/r9-stop" "$work/r9-go"
+    r9_gc_loop > "$work/r9-gc-$r.txt" &
+    r9_gc_pid=$!
+    while [ ! -e "$work/r9-go" ] && kill -0 "$r9_gc_pid" 2>/dev/null; do sleep 0.05; done
+    r9_write gc > "$work/r9-saves-$r.txt"
+    touch "$work/r9-stop"
+    if ! wait "$r9_gc_pid"; then r9_gc_pid=; echo "bench.sh: row 9: the gc loop failed" >&2; exit 1; fi
+    r9_gc_pid=
+    r9_inside "$work/r9-gc-$r.txt" "$work/r9-saves-$r.txt" >> "$work/r9-saves.txt"
+    cat "$work/r9-gc-$r.txt" >> "$work/r9-gc.txt"
+    "$B" umount "$r9"
+    rm -rf "$work/r9store" "$shm"/r9-*.bin
+  done
+  T[r9,nogc]=$(median $(cat "$work/r9-nogc.txt"))
+  r9_in=$(awk '$2 == 1 {print $1}' "$work/r9-saves.txt")
+  T[r9,inside]=$(printf '%s\n' $r9_in | grep -c . || true)
+  T[r9,all]=$(wc -l < "$work/r9-saves.txt")
+  if [ "${T[r9,inside]}" -gt 0 ]; then
+    T[r9,gc]=$(median $r9_in)
+    T[r9,ratio]=$(ratio "${T[r9,gc]}" "${T[r9,nogc]}")
+    T[r9,gc]=$(fmt "${T[r9,gc]}" 3)
+  else
+    T[r9,gc]="n/a"; T[r9,ratio]="n/a (no save overlapped a compacting gc)"
+  fi
+  T[r9,nogc]=$(fmt "${T[r9,nogc]}" 3)
+  T[r9,allgc]=$(fmt "$(median $(awk '{print $1}' "$work/r9-saves.txt"))" 3)
+  # gc's own lines, summed: runs, runs that compacted, packs compacted, bytes freed, seconds of compacting runs
+  read -r T[r9,runs] T[r9,cruns] T[r9,compacted] T[r9,freed] T[r9,csec] < <(awk '
+    { n++; match($0, /[0-9]+ packs compacted/); p = substr($0, RSTART, RLENGTH) + 0; f += $4
+      if (p > 0) { c++; pc += p; s += $2 - $1 } }
+    END { printf "%d %d %d %d %.1f\n", n, c, pc, f, s }' "$work/r9-gc.txt")
+fi
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
 disk=$(df -h "$base" | awk 'NR==2 {print $1 " (" $2 ")"}')
 mb() { echo "$1 / 1000000" | bc -l | xargs printf '%.0f'; }
@@ -290,6 +395,17 @@ mb() { echo "$1 / 1000000" | bc -l | xargs printf '%.0f'; }
     echo "| 8. time per checkpoint, bundled trainer (small preset, ${ckpt_mb} MB) | native s | ciuicfs s | ciuicfs / native | goal |"
     echo "| --- | --- | --- | --- | --- |"
     echo "| saves 1-6 of $reps runs, alternating | ${T[native,save]} | ${T[ciuicfs,save]} | $(ratio "${T[ciuicfs,save]}" "${T[native,save]}") | ≤ 1.2× |"
+    echo
+  fi
+  if want 9; then
+    echo "| 9. time per 64 MiB save (dd to x.tmp, close, rename) while \`ciuicfs gc MNT\` runs | no gc s | with gc s | with gc / no gc | goal |"
+    echo "| --- | --- | --- | --- | --- |"
+    echo "| $r9_saves saves of $reps runs each way; with gc: the ${T[r9,inside]} of ${T[r9,all]} saves at least half inside a compacting gc | ${T[r9,nogc]} | ${T[r9,gc]} | ${T[r9,ratio]} | ≤ 1.5× |"
+    echo
+    echo "Row 9: a store of $r9_tranches × $r9_files files of 32 MiB (${T[r9,packs]} packs); while the writer saved, a loop freed"
+    echo "3 of every 4 files of one group per round, pruned (\`--keep-last 2\`) and ran gc: ${T[r9,runs]} gc runs,"
+    echo "${T[r9,cruns]} of them compacting (${T[r9,csec]} s in all), ${T[r9,compacted]} packs compacted, $(mb "${T[r9,freed]}") MB "freed" (net of the writer's new bytes);"
+    echo "median of all ${T[r9,all]} saves of the gc phase ${T[r9,allgc]} s."
     echo
   fi
   echo "Reproduce: \`scripts/bench.sh --reps $reps --gib $gib --dir $base --snapshots $snapshots\` (as root: it drops caches)."
