@@ -1,6 +1,7 @@
 #include "store/background/compact_job.h"
 
 #include <algorithm>
+#include <set>
 
 #include "store/base/log.h"
 #include "store/index/queries.h"
@@ -8,6 +9,7 @@
 namespace ciuicfs {
 
 Status CompactPacksJob::Prepare() {
+  parts_.packs->CloseLane(PackLane::kBackground);  // copies go to a pack of this run's own
   uint32_t first_busy = parts_.pins->FirstPendingPack();
   const uint32_t active = parts_.packs->active_pack();
   if (active != 0) first_busy = std::min(first_busy, active);
@@ -54,7 +56,8 @@ Status CompactPacksJob::CopyLive(uint32_t pack) {
       LogLine("gc: leaving " + parts_.packs->Name(pack) + " in place: " + s.message());
       return Status::Ok();  // never drop the only copy of a damaged chunk
     }
-    auto loc = parts_.packs->Append(rec.id, reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+    auto loc = parts_.packs->Append(rec.id, reinterpret_cast<const uint8_t*>(payload.data()), payload.size(),
+                                    PackLane::kBackground);
     if (!loc.ok()) return loc.status();
     moves[rec.id] = Move{rec.location, *loc};
   }
@@ -66,7 +69,10 @@ Status CompactPacksJob::CopyLive(uint32_t pack) {
 Status CompactPacksJob::Run() {
   for (uint32_t pack : picked_) CIUIC_RETURN_IF_ERROR(CopyLive(pack));
   if (copied_.empty()) return Status::Ok();
-  return parts_.NoteSyncResult(parts_.packs->SyncAll(&synced_));
+  std::set<uint32_t> written;
+  for (auto& [id, move] : moves_) written.insert(move.to.pack);
+  return parts_.NoteSyncResult(
+      parts_.packs->SyncPacks(std::vector<uint32_t>(written.begin(), written.end()), &synced_));
 }
 
 Status CompactPacksJob::Install() {
@@ -106,6 +112,7 @@ Status CompactPacksJob::Install() {
     if (had_live.count(pack)) ++stats_->packs_compacted;
     else ++stats_->packs_deleted;
   }
+  parts_.packs->CloseLane(PackLane::kBackground);
   return Status::Ok();
 }
 

@@ -1,5 +1,9 @@
 #include "store/background/scheduler.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "store/base/log.h"
 
 namespace ciuicfs {
@@ -77,6 +81,9 @@ Status BackgroundScheduler::RunJob(BackgroundJob& job) {
 }
 
 void BackgroundScheduler::WorkerLoop() {
+  // Background work yields the CPU to saves and reads: on Linux a thread
+  // has its own nice value. Best effort; a failure only costs speed.
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kWorkerNice);
   for (;;) {
     Queued q;
     {

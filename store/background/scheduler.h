@@ -14,7 +14,8 @@
 //
 // Pause waits until no job runs and keeps new ones from starting until the
 // matching Resume (gc's delete pass and verify pause it). Stop finishes the
-// running job and fails the queued ones. Thread-safe.
+// running job and fails the queued ones. The worker runs at nice 10, so
+// jobs take the CPU that saves and reads leave. Thread-safe.
 #ifndef CIUICFS_STORE_BACKGROUND_SCHEDULER_H_
 #define CIUICFS_STORE_BACKGROUND_SCHEDULER_H_
 
@@ -68,6 +69,7 @@ class BackgroundScheduler {
     std::unique_ptr<BackgroundJob> job;
     std::promise<Status> done;
   };
+  static constexpr int kWorkerNice = 10;
   void WorkerLoop();
   Status RunJob(BackgroundJob& job);
 

@@ -9,9 +9,16 @@ namespace ciuicfs {
 PackStore::PackStore(PackBackend* backend, uint32_t next_pack, uint64_t target_size)
     : backend_(backend), target_size_(target_size), next_pack_(next_pack) {}
 
-uint32_t PackStore::active_pack() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return active_;
+uint32_t PackStore::active_pack(PackLane lane) const {
+  const Lane& l = lanes_[int(lane)];
+  std::lock_guard<std::mutex> lock(l.mu);
+  return l.active;
+}
+
+void PackStore::CloseLane(PackLane lane) {
+  Lane& l = lanes_[int(lane)];
+  std::lock_guard<std::mutex> lock(l.mu);
+  l.active = 0;
 }
 
 Status PackStore::failed() const {
@@ -19,25 +26,30 @@ Status PackStore::failed() const {
   return failed_;
 }
 
-Status PackStore::OpenNewActive() {
-  uint32_t pack = next_pack_++;
+Status PackStore::OpenNewActive(Lane& lane) {
+  uint32_t pack;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pack = next_pack_++;
+  }
   CIUIC_RETURN_IF_ERROR(backend_->Create(pack));
   uint8_t header[kPackHeaderSize];
   EncodePackHeader(pack, header);
   struct iovec iov = {header, sizeof(header)};
-  unsynced_[pack] = 0;  // the new object itself must reach the disk
   CIUIC_RETURN_IF_ERROR(backend_->Append(pack, 0, &iov, 1));
-  active_ = pack;
-  active_end_ = kPackHeaderSize;
-  unsynced_[pack] = active_end_;
+  lane.active = pack;
+  lane.end = kPackHeaderSize;
+  std::lock_guard<std::mutex> lock(mu_);
+  unsynced_[pack] = lane.end;  // the new object itself must reach the disk too
   return Status::Ok();
 }
 
-Result<PackLocation> PackStore::Append(const ChunkId& id, const uint8_t* data, size_t n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  CIUIC_RETURN_IF_ERROR(failed_);
-  if (active_ == 0 || active_end_ >= target_size_) CIUIC_RETURN_IF_ERROR(OpenNewActive());
-  PackLocation loc{active_, active_end_, static_cast<uint32_t>(n), static_cast<uint32_t>(n), Encoding::kRaw};
+Result<PackLocation> PackStore::Append(const ChunkId& id, const uint8_t* data, size_t n, PackLane lane) {
+  Lane& l = lanes_[int(lane)];
+  std::lock_guard<std::mutex> lane_lock(l.mu);
+  CIUIC_RETURN_IF_ERROR(failed());
+  if (l.active == 0 || l.end >= target_size_) CIUIC_RETURN_IF_ERROR(OpenNewActive(l));
+  PackLocation loc{l.active, l.end, static_cast<uint32_t>(n), static_cast<uint32_t>(n), Encoding::kRaw};
   uint8_t header[kRecordHeaderSize];
   EncodeRecordHeader(id, loc, header);
   struct iovec iov[2] = {{header, sizeof(header)}, {const_cast<uint8_t*>(data), n}};
@@ -50,11 +62,12 @@ Result<PackLocation> PackStore::Append(const ChunkId& id, const uint8_t* data, s
   if (!s.ok()) {
     // Whatever a crash-like failure left stays past the indexed end and is
     // cut on the next open; new records must not land behind it.
-    active_ = 0;
+    l.active = 0;
     return s;
   }
-  active_end_ = loc.end();
-  unsynced_[loc.pack] = active_end_;
+  l.end = loc.end();
+  std::lock_guard<std::mutex> lock(mu_);
+  unsynced_[loc.pack] = l.end;
   return loc;
 }
 
@@ -84,15 +97,37 @@ Status PackStore::SyncAll(std::map<uint32_t, uint64_t>* synced_ends) {
     CIUIC_RETURN_IF_ERROR(failed_);
     todo.swap(unsynced_);
   }
+  return SyncEach(std::move(todo), synced_ends);
+}
+
+Status PackStore::SyncPacks(const std::vector<uint32_t>& packs, std::map<uint32_t, uint64_t>* synced_ends) {
+  std::map<uint32_t, uint64_t> todo;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CIUIC_RETURN_IF_ERROR(failed_);
+    for (uint32_t pack : packs) {
+      auto it = unsynced_.find(pack);
+      if (it == unsynced_.end()) continue;
+      todo.insert(*it);
+      unsynced_.erase(it);
+    }
+  }
+  return SyncEach(std::move(todo), synced_ends);
+}
+
+Status PackStore::SyncEach(std::map<uint32_t, uint64_t> todo, std::map<uint32_t, uint64_t>* synced_ends) {
   for (auto& [pack, end] : todo) {
     auto durable = backend_->Sync(pack);
     if (!durable.ok()) {
       // Final: no retry may later claim these bytes durable.
-      std::lock_guard<std::mutex> lock(mu_);
-      failed_ = durable.status();
-      active_ = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        failed_ = durable.status();
+      }
+      CloseLane(PackLane::kIngest);
+      CloseLane(PackLane::kBackground);
       if (synced_ends) synced_ends->clear();
-      return failed_;
+      return durable.status();
     }
     if (synced_ends) (*synced_ends)[pack] = std::min(end, *durable);
   }
@@ -124,9 +159,12 @@ Status PackStore::Scan(uint32_t pack, uint64_t from, uint64_t to, bool verify_pa
 }
 
 Status PackStore::Remove(uint32_t pack) {
+  for (Lane& l : lanes_) {
+    std::lock_guard<std::mutex> lock(l.mu);
+    if (l.active == pack) l.active = 0;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (active_ == pack) active_ = 0;
     unsynced_.erase(pack);
   }
   return backend_->Remove(pack);

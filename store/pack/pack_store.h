@@ -1,10 +1,14 @@
 // PackStore: chunk records framed into packs on a PackBackend (FORMAT.md,
 // "Pack file").
 //
-// Owns the active pack new records are appended to (rolling over at the
+// Owns the active packs new records are appended to (rolling over at the
 // target size), the record framing and the verified read, and the
 // bookkeeping of which bytes are not yet durable. All methods are
-// thread-safe; appends are serialized so records never interleave.
+// thread-safe. Appends go to one of two lanes, each with its own active
+// pack and its own lock: saves (kIngest) and background jobs (kBackground,
+// e.g. gc's copies), so a background job neither waits on a save's appends
+// nor makes a save wait on its own, and syncing its pack syncs nothing of
+// a save's. Records never interleave within a pack.
 //
 // After a failed append the active pack is abandoned (the next record goes
 // to a new pack, never behind a hole). After a failed sync the PackStore is
@@ -28,6 +32,8 @@
 
 namespace ciuicfs {
 
+enum class PackLane { kIngest = 0, kBackground = 1 };
+
 class PackStore {
  public:
   // `next_pack` is the number the next created pack gets; packs roll over
@@ -37,7 +43,10 @@ class PackStore {
   PackStore& operator=(const PackStore&) = delete;
 
   // Appends one raw-encoded record and returns where it went.
-  Result<PackLocation> Append(const ChunkId& id, const uint8_t* data, size_t n);
+  Result<PackLocation> Append(const ChunkId& id, const uint8_t* data, size_t n,
+                              PackLane lane = PackLane::kIngest);
+  // The lane's next record goes to a new pack.
+  void CloseLane(PackLane lane);
 
   // Reads and verifies the chunk at `loc` into `out` (resized to raw_len).
   // Any mismatch with `id` or `loc` is Corruption naming chunk and pack.
@@ -46,6 +55,8 @@ class PackStore {
   // Syncs every pack with bytes not yet durable; returns each synced pack's
   // durable end.
   Status SyncAll(std::map<uint32_t, uint64_t>* synced_ends);
+  // The same for `packs` alone.
+  Status SyncPacks(const std::vector<uint32_t>& packs, std::map<uint32_t, uint64_t>* synced_ends);
 
   // Lists whole records in [from, to) of `pack`, stopping at the first
   // header that is torn or fails its checksum; `*valid_end` is where the
@@ -59,20 +70,25 @@ class PackStore {
   Result<std::vector<uint32_t>> ListFiles() { return backend_->List(); }
   std::string Name(uint32_t pack) const { return backend_->Name(pack); }
 
-  // The pack new records go to (0 when none is open yet).
-  uint32_t active_pack() const;
+  // The pack the lane's records go to (0 when none is open).
+  uint32_t active_pack(PackLane lane = PackLane::kIngest) const;
   // The error a failed sync left, or OK.
   Status failed() const;
 
  private:
-  Status OpenNewActive();
+  struct Lane {
+    mutable std::mutex mu;  // held across the lane's appends; taken before mu_
+    uint32_t active = 0;
+    uint64_t end = 0;
+  };
+  Status OpenNewActive(Lane& lane);
+  Status SyncEach(std::map<uint32_t, uint64_t> todo, std::map<uint32_t, uint64_t>* synced_ends);
 
   PackBackend* const backend_;
   const uint64_t target_size_;
+  Lane lanes_[2];
 
-  mutable std::mutex mu_;  // guards everything below; held across an append
-  uint32_t active_ = 0;
-  uint64_t active_end_ = 0;
+  mutable std::mutex mu_;  // guards everything below; never held across I/O
   uint32_t next_pack_;
   std::map<uint32_t, uint64_t> unsynced_;  // pack -> end appended so far
   Status failed_;
