@@ -69,10 +69,10 @@ Result<std::map<uint32_t, PackRow>> LoadPackRows(Txn& txn) {
   std::map<uint32_t, PackRow> rows;
   Status bad;
   CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kPacks, "", [&](std::string_view k, std::string_view v) {
-    uint32_t pack;
+    uint32_t pack = 0;
     PackRow row;
     if (!DecodePackKey(k, &pack) || !DecodePackRow(v, &row)) bad = CorruptRow(Db::kPacks, k);
-    rows[pack] = row;
+    else rows[pack] = row;
     return bad.ok();
   }));
   CIUIC_RETURN_IF_ERROR(bad);

@@ -137,7 +137,9 @@ bool DecodeTree(std::string_view v, Tree* tree) {
   tree->resize(n);
   for (TreeEntry& e : *tree) {
     e.path = std::string(d.Bytes(d.LE<uint16_t>()));
-    e.kind = static_cast<EntryKind>(d.LE<uint8_t>());
+    uint8_t kind = d.LE<uint8_t>();
+    if (kind < 1 || kind > 3) return false;
+    e.kind = static_cast<EntryKind>(kind);
     e.mode = d.LE<uint32_t>();
     e.size = d.LE<uint64_t>();
     e.mtime_ns = d.LE<int64_t>();
@@ -172,7 +174,9 @@ bool DecodeSnapshot(std::string_view v, Snapshot* s) {
   if (!d.ok() || n > v.size()) return false;
   s->changes.resize(n);
   for (Change& c : s->changes) {
-    c.kind = static_cast<ChangeKind>(d.LE<uint8_t>());
+    uint8_t kind = d.LE<uint8_t>();
+    if (kind < 1 || kind > 3) return false;
+    c.kind = static_cast<ChangeKind>(kind);
     c.path = std::string(d.Bytes(d.LE<uint16_t>()));
     c.version = ReadHash(&d);
     c.size = d.LE<uint64_t>();

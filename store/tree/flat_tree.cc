@@ -32,11 +32,17 @@ bool DepthFirstLess(const std::string& a, const std::string& b) {
   return a.size() < b.size();
 }
 
-void AddParents(TreeMap& tree, const std::string& path, int64_t mtime) {
+// Creates the missing directories above `path`; one that is not a
+// directory is InvalidArgument.
+Status AddParents(TreeMap& tree, const std::string& path, int64_t mtime) {
   for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
     std::string dir = path.substr(0, slash);
-    if (!tree.count(dir)) tree[dir] = TreeEntry{dir, EntryKind::kDirectory, 0755, 0, mtime, {}};
+    auto it = tree.find(dir);
+    if (it == tree.end()) tree[dir] = TreeEntry{dir, EntryKind::kDirectory, 0755, 0, mtime, {}};
+    else if (it->second.kind != EntryKind::kDirectory)
+      return Status::InvalidArgument("commit: '" + dir + "' is not a directory");
   }
+  return Status::Ok();
 }
 
 Change MovedChange(const TreeEntry& e) {
@@ -59,7 +65,7 @@ Status ApplyOne(TreeMap& tree, const TreeOp& op, std::vector<Change>* changes) {
       if (it != tree.end() && it->second.kind == EntryKind::kDirectory && op.entry.kind != EntryKind::kDirectory &&
           !Descendants(tree, op.path).empty())
         return Status::InvalidArgument("commit: '" + op.path + "' is a non-empty directory");
-      AddParents(tree, op.path, op.entry.mtime_ns);
+      CIUIC_RETURN_IF_ERROR(AddParents(tree, op.path, op.entry.mtime_ns));
       TreeEntry e = op.entry;
       e.path = op.path;
       changes->push_back(Change{e.kind == EntryKind::kDirectory ? ChangeKind::kPut : op.change, op.path, e.version,
@@ -86,7 +92,7 @@ Status ApplyOne(TreeMap& tree, const TreeOp& op, std::vector<Change>* changes) {
       }
       tree.erase(src);
       changes->push_back(Change{ChangeKind::kRemove, op.from, {}, 0});
-      AddParents(tree, op.path, op.entry.mtime_ns);
+      CIUIC_RETURN_IF_ERROR(AddParents(tree, op.path, op.entry.mtime_ns));
       changes->push_back(MovedChange(top));
       tree[top.path] = std::move(top);
       std::sort(moved.begin(), moved.end(),
