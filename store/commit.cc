@@ -184,7 +184,7 @@ Result<Snapshot> CommitSnapshot(const StoreParts& parts, const CommitRequest& re
   for (const TreeEdit& e : req.edits)
     if (e.pending) pending_locs.merge(parts.pins->PendingLocations(e.pending->pinned()));
   std::map<uint32_t, uint64_t> synced;
-  if (req.durable) CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.packs->SyncAll(&synced)));
+  if (req.durable) CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.packs->SyncLane(PackLane::kIngest, &synced)));
   Snapshot snap;
   CIUIC_RETURN_IF_ERROR(
       parts.env->Write([&](Txn& txn) { return CommitInTxn(parts, txn, req, pending_locs, synced, &snap); }));

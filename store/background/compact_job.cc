@@ -10,9 +10,13 @@ namespace ciuicfs {
 
 Status CompactPacksJob::Prepare() {
   parts_.packs->CloseLane(PackLane::kBackground);  // copies go to a pack of this run's own
-  uint32_t first_busy = parts_.pins->FirstPendingPack();
-  const uint32_t active = parts_.packs->active_pack();
-  if (active != 0) first_busy = std::min(first_busy, active);
+  // The bound first, then the pins: a record appended after the bound was
+  // read lands in the active pack or a later one; one appended before is
+  // pinned by then (PinTable appends and pins under one lock), so
+  // FirstPendingPack sees it unless its commit has indexed it.
+  const uint32_t active = parts_.packs->active_pack(PackLane::kIngest);
+  uint32_t first_busy = active != 0 ? active : parts_.packs->next_pack();
+  first_busy = std::min(first_busy, parts_.pins->FirstPendingPack());
   std::map<uint32_t, PackRow> rows;
   {
     auto txn = parts_.env->BeginRead();
@@ -77,6 +81,7 @@ Status CompactPacksJob::Run() {
 
 Status CompactPacksJob::Install() {
   if (copied_.empty()) return Status::Ok();
+  CIUIC_RETURN_IF_ERROR(parts_.CanWrite());  // the copies must be durable before rows name them
   CIUIC_RETURN_IF_ERROR(parts_.env->Write([&](Txn& txn) -> Status {
     std::map<uint32_t, PackRow> dest;
     for (auto& [id, move] : moves_) {
@@ -105,6 +110,7 @@ Status CompactPacksJob::Install() {
     return Status::Ok();
   }));
   CIUIC_RETURN_IF_ERROR(parts_.NoteSyncResult(parts_.env->Sync()));
+  CIUIC_RETURN_IF_ERROR(parts_.CanWrite());  // delete the old copies only behind a sound index
   std::map<uint32_t, bool> had_live;
   for (auto& [id, move] : moves_) had_live[move.from.pack] = true;
   for (uint32_t pack : copied_) {

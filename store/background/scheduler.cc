@@ -73,8 +73,8 @@ Status BackgroundScheduler::RunJob(BackgroundJob& job) {
     }
     return (job.*fn)();
   };
-  CIUIC_RETURN_IF_ERROR(stage("prepare", &BackgroundJob::Prepare));
-  Status s = stage("run", &BackgroundJob::Run);
+  Status s = stage("prepare", &BackgroundJob::Prepare);
+  if (s.ok()) s = stage("run", &BackgroundJob::Run);
   if (s.ok()) s = stage("install", &BackgroundJob::Install);
   if (s.code() == Status::Code::kIOError) SetError(s);
   return s;

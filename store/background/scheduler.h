@@ -52,7 +52,7 @@ class BackgroundScheduler {
   // that error.
   std::future<Status> Schedule(std::unique_ptr<BackgroundJob> job);
 
-  // Keeps the first error given; an IOError from a job's Run or Install is
+  // Keeps the first error given; an IOError from any stage of a job is
   // given by the scheduler itself.
   void SetError(const Status& error);
   Status error() const;

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "store/ingest/pin_table.h"
+
 namespace ciuicfs {
 
 PendingVersion::PendingVersion(PendingVersion&& o) noexcept

@@ -15,9 +15,10 @@
 #include "store/base/chunk_id.h"
 #include "store/index/rows.h"
 #include "store/ingest/chunker.h"
-#include "store/ingest/pin_table.h"
 
 namespace ciuicfs {
+
+class PinTable;
 
 // A finished ingest: its chunks are in packs and pinned, its manifest is in
 // memory. It becomes visible when a commit names it; dropping it uncommitted

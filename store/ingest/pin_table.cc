@@ -4,6 +4,7 @@
 
 #include "store/index/lmdb_env.h"
 #include "store/index/queries.h"
+#include "store/pack/pack_store.h"
 
 namespace ciuicfs {
 

@@ -19,11 +19,13 @@
 #include <vector>
 
 #include "store/base/chunk_id.h"
-#include "store/pack/pack_store.h"
+#include "store/base/status.h"
+#include "store/pack/format.h"
 
 namespace ciuicfs {
 
 class LmdbEnv;
+class PackStore;
 
 class PinTable {
  public:

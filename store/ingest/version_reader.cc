@@ -5,6 +5,8 @@
 
 #include "store/base/log.h"
 #include "store/index/queries.h"
+#include "store/ingest/pin_table.h"
+#include "store/pack/pack_store.h"
 
 namespace ciuicfs {
 

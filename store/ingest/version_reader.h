@@ -9,12 +9,13 @@
 #include <string>
 
 #include "store/index/rows.h"
-#include "store/ingest/pin_table.h"
-#include "store/pack/pack_store.h"
+#include "store/base/status.h"
 
 namespace ciuicfs {
 
 class LmdbEnv;
+class PackStore;
+class PinTable;
 
 // Thread-safe.
 class ChunkReader {

@@ -113,10 +113,8 @@ Status LocalPackBackend::Truncate(uint32_t pack, uint64_t size) {
 }
 
 Status LocalPackBackend::Remove(uint32_t pack) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    files_.erase(pack);
-  }
+  std::lock_guard<std::mutex> lock(mu_);  // no Open re-caches the file meanwhile
+  files_.erase(pack);
   if (unlink(Path(pack).c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "remove " + Name(pack));
   return Status::Ok();
 }
@@ -142,6 +140,9 @@ Result<uint64_t> LocalPackBackend::Sync(uint32_t pack) {
   struct stat st;
   if (fstat((*f)->fd, &st) != 0) return Status::FromErrno(errno, "stat " + Name(pack));
   if (fdatasync((*f)->fd) != 0) return Status::FromErrno(errno, "fdatasync " + Name(pack));
+  // Held across the directory's fsync, so a concurrent Sync returns only
+  // once the new file's name is durable too.
+  std::lock_guard<std::mutex> dir_lock(dir_sync_mu_);
   bool dir_dirty;
   {
     std::lock_guard<std::mutex> lock(mu_);

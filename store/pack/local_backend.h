@@ -38,6 +38,7 @@ class LocalPackBackend : public PackBackend {
   std::mutex mu_;  // guards files_ and dir_dirty_
   std::map<uint32_t, std::shared_ptr<File>> files_;
   bool dir_dirty_ = false;  // a pack was created since the directory was last fsynced
+  std::mutex dir_sync_mu_;  // held across the directory fsync; taken before mu_
 };
 
 }  // namespace ciuicfs

@@ -2,6 +2,8 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
+
 #include "store/base/crash_point.h"
 
 namespace ciuicfs {
@@ -21,12 +23,18 @@ void PackStore::CloseLane(PackLane lane) {
   l.active = 0;
 }
 
+uint32_t PackStore::next_pack() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_pack_;
+}
+
 Status PackStore::failed() const {
   std::lock_guard<std::mutex> lock(mu_);
   return failed_;
 }
 
-Status PackStore::OpenNewActive(Lane& lane) {
+Status PackStore::OpenNewActive(PackLane which) {
+  Lane& lane = lanes_[int(which)];
   uint32_t pack;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -40,7 +48,7 @@ Status PackStore::OpenNewActive(Lane& lane) {
   lane.active = pack;
   lane.end = kPackHeaderSize;
   std::lock_guard<std::mutex> lock(mu_);
-  unsynced_[pack] = lane.end;  // the new object itself must reach the disk too
+  written_[pack] = Written{which, lane.end, 0};  // the object itself must reach the disk too
   return Status::Ok();
 }
 
@@ -48,7 +56,7 @@ Result<PackLocation> PackStore::Append(const ChunkId& id, const uint8_t* data, s
   Lane& l = lanes_[int(lane)];
   std::lock_guard<std::mutex> lane_lock(l.mu);
   CIUIC_RETURN_IF_ERROR(failed());
-  if (l.active == 0 || l.end >= target_size_) CIUIC_RETURN_IF_ERROR(OpenNewActive(l));
+  if (l.active == 0 || l.end >= target_size_) CIUIC_RETURN_IF_ERROR(OpenNewActive(lane));
   PackLocation loc{l.active, l.end, static_cast<uint32_t>(n), static_cast<uint32_t>(n), Encoding::kRaw};
   uint8_t header[kRecordHeaderSize];
   EncodeRecordHeader(id, loc, header);
@@ -67,7 +75,7 @@ Result<PackLocation> PackStore::Append(const ChunkId& id, const uint8_t* data, s
   }
   l.end = loc.end();
   std::lock_guard<std::mutex> lock(mu_);
-  unsynced_[loc.pack] = l.end;
+  written_[loc.pack].appended = l.end;
   return loc;
 }
 
@@ -90,46 +98,49 @@ Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* 
   return s;
 }
 
-Status PackStore::SyncAll(std::map<uint32_t, uint64_t>* synced_ends) {
-  std::map<uint32_t, uint64_t> todo;
+Status PackStore::SyncLane(PackLane lane, std::map<uint32_t, uint64_t>* synced_ends) {
+  std::vector<uint32_t> packs;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    CIUIC_RETURN_IF_ERROR(failed_);
-    todo.swap(unsynced_);
+    for (auto& [pack, w] : written_)
+      if (w.lane == lane && w.durable < w.appended) packs.push_back(pack);
   }
-  return SyncEach(std::move(todo), synced_ends);
+  return SyncPacks(packs, synced_ends);
+}
+
+Status PackStore::SyncAll(std::map<uint32_t, uint64_t>* synced_ends) {
+  CIUIC_RETURN_IF_ERROR(SyncLane(PackLane::kIngest, synced_ends));
+  return SyncLane(PackLane::kBackground, synced_ends);
 }
 
 Status PackStore::SyncPacks(const std::vector<uint32_t>& packs, std::map<uint32_t, uint64_t>* synced_ends) {
-  std::map<uint32_t, uint64_t> todo;
+  std::vector<uint32_t> todo;
   {
     std::lock_guard<std::mutex> lock(mu_);
     CIUIC_RETURN_IF_ERROR(failed_);
     for (uint32_t pack : packs) {
-      auto it = unsynced_.find(pack);
-      if (it == unsynced_.end()) continue;
-      todo.insert(*it);
-      unsynced_.erase(it);
+      auto it = written_.find(pack);
+      if (it == written_.end()) continue;
+      if (it->second.durable < it->second.appended) todo.push_back(pack);
+      else if (synced_ends) (*synced_ends)[pack] = it->second.durable;
     }
   }
-  return SyncEach(std::move(todo), synced_ends);
-}
-
-Status PackStore::SyncEach(std::map<uint32_t, uint64_t> todo, std::map<uint32_t, uint64_t>* synced_ends) {
-  for (auto& [pack, end] : todo) {
+  for (uint32_t pack : todo) {
     auto durable = backend_->Sync(pack);
+    std::unique_lock<std::mutex> lock(mu_);
+    auto it = written_.find(pack);
+    if (it == written_.end()) continue;  // removed meanwhile (gc): nothing left to make durable
     if (!durable.ok()) {
       // Final: no retry may later claim these bytes durable.
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        failed_ = durable.status();
-      }
+      failed_ = durable.status();
+      lock.unlock();
       CloseLane(PackLane::kIngest);
       CloseLane(PackLane::kBackground);
       if (synced_ends) synced_ends->clear();
       return durable.status();
     }
-    if (synced_ends) (*synced_ends)[pack] = std::min(end, *durable);
+    it->second.durable = std::max(it->second.durable, *durable);
+    if (synced_ends) (*synced_ends)[pack] = it->second.durable;
   }
   return Status::Ok();
 }
@@ -165,7 +176,7 @@ Status PackStore::Remove(uint32_t pack) {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    unsynced_.erase(pack);
+    written_.erase(pack);
   }
   return backend_->Remove(pack);
 }

@@ -52,10 +52,12 @@ class PackStore {
   // Any mismatch with `id` or `loc` is Corruption naming chunk and pack.
   Status Read(const ChunkId& id, const PackLocation& loc, std::string* out);
 
-  // Syncs every pack with bytes not yet durable; returns each synced pack's
-  // durable end.
+  // Makes every byte appended so far to the packs of `lane` (SyncAll: of
+  // both lanes; SyncPacks: of `packs`) durable; returns each such pack's
+  // durable end. A pack removed meanwhile is skipped. Concurrent calls are
+  // fine: each returns only once what it asked for is durable.
+  Status SyncLane(PackLane lane, std::map<uint32_t, uint64_t>* synced_ends);
   Status SyncAll(std::map<uint32_t, uint64_t>* synced_ends);
-  // The same for `packs` alone.
   Status SyncPacks(const std::vector<uint32_t>& packs, std::map<uint32_t, uint64_t>* synced_ends);
 
   // Lists whole records in [from, to) of `pack`, stopping at the first
@@ -72,6 +74,8 @@ class PackStore {
 
   // The pack the lane's records go to (0 when none is open).
   uint32_t active_pack(PackLane lane = PackLane::kIngest) const;
+  // The number the next new pack gets.
+  uint32_t next_pack() const;
   // The error a failed sync left, or OK.
   Status failed() const;
 
@@ -81,8 +85,12 @@ class PackStore {
     uint32_t active = 0;
     uint64_t end = 0;
   };
-  Status OpenNewActive(Lane& lane);
-  Status SyncEach(std::map<uint32_t, uint64_t> todo, std::map<uint32_t, uint64_t>* synced_ends);
+  Status OpenNewActive(PackLane lane);
+  struct Written {  // a pack appended to since this PackStore was made
+    PackLane lane = PackLane::kIngest;
+    uint64_t appended = 0;  // end of the last whole append
+    uint64_t durable = 0;   // end known to be on stable storage
+  };
 
   PackBackend* const backend_;
   const uint64_t target_size_;
@@ -90,7 +98,7 @@ class PackStore {
 
   mutable std::mutex mu_;  // guards everything below; never held across I/O
   uint32_t next_pack_;
-  std::map<uint32_t, uint64_t> unsynced_;  // pack -> end appended so far
+  std::map<uint32_t, Written> written_;  // until the pack is removed
   Status failed_;
 };
 

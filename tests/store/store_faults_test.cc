@@ -201,6 +201,43 @@ TEST(StoreFaultsTest, EioOnPackReadIsAnErrorNeverBytes) {
   EXPECT_TRUE(fs.store->background_error().ok()) << "a failed read is not a lost write";
 }
 
+TEST(StoreFaultsTest, FailedSyncOfGcCopiesKeepsTheOldPacksAndStopsWrites) {
+  TempDir dir;
+  const std::string keep = RandomBytes(41, 1 << 20);
+  {
+    FaultyStore fs = OpenFaulty(dir.path());
+    // One pack, mostly garbage once the big file is gone: gc will copy
+    // `keep` out of it and delete it.
+    ASSERT_TRUE(TrySave(fs.store.get(), "keep.pt", keep, false).ok());
+    ASSERT_TRUE(TrySave(fs.store.get(), "big.pt", RandomBytes(42, 6 << 20), false).ok());
+    CommitRequest rm;
+    rm.edits.push_back(TreeEdit::Remove("big.pt"));
+    ASSERT_TRUE(fs.store->Commit(rm).ok());
+    ASSERT_TRUE(fs.store->DropSnapshots({1, 2}).ok());
+    // Open a new ingest pack so the old one is no longer being appended to.
+    ASSERT_TRUE(TrySave(fs.store.get(), "next.pt", RandomBytes(43, 3 << 20), false).ok());
+    ASSERT_TRUE(TrySave(fs.store.get(), "next2.pt", RandomBytes(44, 6 << 20), false).ok());
+    const uint64_t packs_before = fs.store->Stats()->pack_files;
+    fs.faults->Add({.op = FaultOp::kSync, .error = EIO});
+    auto gc = fs.store->Gc({});
+    ASSERT_FALSE(gc.ok());
+    EXPECT_EQ(gc.status().code(), Status::Code::kIOError) << gc.status().ToString();
+    EXPECT_EQ(fs.faults->fired(), 1u) << "gc synced its own copies, and only those";
+    EXPECT_FALSE(fs.store->background_error().ok());
+    EXPECT_EQ(fs.store->Stats()->pack_files, packs_before) << "no pack was deleted behind unsynced copies";
+    EXPECT_EQ(ReadHeadFile(fs.store.get(), "keep.pt"), keep);
+  }
+  auto reopened = OpenStore(dir.path());
+  EXPECT_EQ(ReadHeadFile(reopened.get(), "keep.pt"), keep);
+  auto report = reopened->Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok()) << report->problems.front();
+  auto gc = reopened->Gc({});
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_GE(gc->packs_compacted, 1u);
+  EXPECT_EQ(ReadHeadFile(reopened.get(), "keep.pt"), keep);
+}
+
 // The contract of backend.h, held against the local backend.
 TEST(PackBackendTest, LocalBackendKeepsTheContract) {
   TempDir dir;
