@@ -54,6 +54,7 @@ Status CompactPacksJob::CopyLive(uint32_t pack) {
   }
   std::string payload;
   std::map<ChunkId, Move> moves;
+  Throttle throttle(options_.busy_bytes_per_second, [this] { return parts_.pins->ingesting(); });
   for (const ScannedRecord& rec : live) {
     Status s = parts_.packs->Read(rec.id, rec.location, &payload);
     if (!s.ok()) {
@@ -64,6 +65,7 @@ Status CompactPacksJob::CopyLive(uint32_t pack) {
                                     PackLane::kBackground);
     if (!loc.ok()) return loc.status();
     moves[rec.id] = Move{rec.location, *loc};
+    throttle.Account(2 * payload.size());  // read + write
   }
   moves_.merge(moves);
   copied_.push_back(pack);

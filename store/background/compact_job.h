@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "store/background/scheduler.h"
+#include "store/background/throttle.h"
 #include "store/gc.h"
 #include "store/parts.h"
 
@@ -20,6 +21,9 @@ namespace ciuicfs {
 
 struct CompactOptions {
   double compact_below = 0.5;
+  // The copy rate while a save is in progress (0: unlimited); unlimited
+  // otherwise. Saves come first: a gc takes longer, a save does not.
+  uint64_t busy_bytes_per_second = 128ull << 20;
 };
 
 class CompactPacksJob : public BackgroundJob {

@@ -37,7 +37,9 @@ IngestSession::IngestSession(const Chunker* chunker, PinTable* pins)
                [this](const uint8_t* p, size_t n, std::shared_ptr<const void> keep) {
                  return OnChunk(p, n, std::move(keep));
                }),
-      pending_(pins) {}
+      pending_(pins) {
+  pins_->IngestStarted();
+}
 
 IngestSession::~IngestSession() {
   {
@@ -47,6 +49,7 @@ IngestSession::~IngestSession() {
   }
   cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+  if (!finished_) pins_->IngestEnded();
   // pending_ releases any pins
 }
 
@@ -128,6 +131,7 @@ Result<PendingVersion> IngestSession::Finish() {
   finished_ = true;  // from here OnChunk stores inline unless a worker runs
   Status s = chunker_.Finish();
   Status w = StopWorker();
+  pins_->IngestEnded();  // the save's bytes are all in; background work may speed up
   CIUIC_RETURN_IF_ERROR(w);
   CIUIC_RETURN_IF_ERROR(s);
   pending_.manifest_.id = hasher_.Digest();

@@ -10,6 +10,7 @@
 #ifndef CIUICFS_STORE_INGEST_PIN_TABLE_H_
 #define CIUICFS_STORE_INGEST_PIN_TABLE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -48,6 +49,12 @@ class PinTable {
   // (UINT32_MAX when none): gc must not compact it or any later one.
   uint32_t FirstPendingPack();
 
+  // Saves in progress (open IngestSessions): background jobs go slower
+  // while there are any.
+  void IngestStarted() { ++ingesting_; }
+  void IngestEnded() { --ingesting_; }
+  bool ingesting() const { return ingesting_.load() > 0; }
+
   // Runs `fn` with no pin taken or released meanwhile; `fn` may ask whether
   // a chunk is pinned. gc deletes unreferenced chunk rows inside it.
   Status LockForDelete(const std::function<Status(const std::function<bool(const ChunkId&)>& pinned)>& fn);
@@ -64,6 +71,7 @@ class PinTable {
   const std::function<Status()> can_write_;
   std::mutex mu_;
   std::unordered_map<ChunkId, Pin, Hash128Hasher> pins_;
+  std::atomic<int> ingesting_{0};
 };
 
 }  // namespace ciuicfs

@@ -1,4 +1,5 @@
 #include "store/background/scheduler.h"
+#include "store/background/throttle.h"
 
 #include <gtest/gtest.h>
 
@@ -380,6 +381,62 @@ TEST(SchedulerTest, DestructorFailsQueuedJobs) {
   ASSERT_TRUE(Ready(queued));
   EXPECT_EQ(queued.get().code(), Status::Code::kBusy);
   EXPECT_TRUE(journal.lines().empty());
+}
+
+}  // namespace
+}  // namespace ciuicfs
+
+namespace ciuicfs {
+namespace {
+
+// A clock that only moves when the throttle sleeps, or when the test says.
+struct FakeTime {
+  std::chrono::nanoseconds now{0};
+  std::chrono::nanoseconds slept{0};
+  Throttle Make(uint64_t rate, const bool* busy) {
+    return Throttle(
+        rate, [busy] { return *busy; }, [this] { return now; },
+        [this](std::chrono::nanoseconds d) {
+          slept += d;
+          now += d;
+        });
+  }
+};
+
+TEST(ThrottleTest, HoldsTheRateWhileBusyAndNeverSleepsWhenIdle) {
+  FakeTime t;
+  bool busy = true;
+  Throttle throttle = t.Make(100 << 20, &busy);  // 100 MiB/s
+  for (int i = 0; i < 50; ++i) throttle.Account(1 << 20);
+  EXPECT_EQ(t.slept.count(), 500'000'000) << "50 MiB at 100 MiB/s is half a second";
+  busy = false;
+  const auto before = t.slept;
+  for (int i = 0; i < 50; ++i) throttle.Account(1 << 20);
+  EXPECT_EQ(t.slept, before) << "no save in progress: full speed";
+}
+
+TEST(ThrottleTest, TimeAlreadySpentCountsAndANewBusySpellStartsAfresh) {
+  FakeTime t;
+  bool busy = true;
+  Throttle throttle = t.Make(100 << 20, &busy);
+  throttle.Account(10 << 20);  // starts the spell at t=0: 0.1 s due
+  EXPECT_EQ(t.slept.count(), 100'000'000);
+  t.now += std::chrono::milliseconds(300);  // the job was slow by itself
+  throttle.Account(10 << 20);                // 0.2 s due, 0.4 s spent
+  EXPECT_EQ(t.slept.count(), 100'000'000);
+  busy = false;
+  throttle.Account(1);
+  busy = true;
+  throttle.Account(50 << 20);  // a new spell: 0.5 s due from now
+  EXPECT_EQ(t.slept.count(), 600'000'000);
+}
+
+TEST(ThrottleTest, ZeroRateIsUnlimited) {
+  FakeTime t;
+  bool busy = true;
+  Throttle throttle = t.Make(0, &busy);
+  throttle.Account(1ull << 30);
+  EXPECT_EQ(t.slept.count(), 0);
 }
 
 }  // namespace
