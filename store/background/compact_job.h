@@ -21,9 +21,10 @@ namespace ciuicfs {
 
 struct CompactOptions {
   double compact_below = 0.5;
-  // The copy rate while a save is in progress (0: unlimited); unlimited
+  // The rate (bytes read + written) while a save is in progress (0:
+  // unlimited); unlimited
   // otherwise. Saves come first: a gc takes longer, a save does not.
-  uint64_t busy_bytes_per_second = 128ull << 20;
+  uint64_t busy_bytes_per_second = 32ull << 20;
 };
 
 class CompactPacksJob : public BackgroundJob {
