@@ -21,9 +21,9 @@ namespace ciuicfs {
 
 struct CompactOptions {
   double compact_below = 0.5;
-  // The rate (bytes read + written) while a save is in progress (0:
-  // unlimited); unlimited
-  // otherwise. Saves come first: a gc takes longer, a save does not.
+  // The rate (bytes read + written) while a save is in progress, unlimited
+  // otherwise (0: always unlimited). Saves come first: a gc takes longer,
+  // a save does not.
   uint64_t busy_bytes_per_second = 32ull << 20;
 };
 
