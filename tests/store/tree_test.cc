@@ -10,12 +10,12 @@
 #include "store/index/lmdb_env.h"
 #include "store/index/queries.h"
 #include "store/tree/flat_tree.h"
-#include "tests/store/test_util.h"
+#include "tests/store/index_util.h"
 
 namespace ciuicfs {
 namespace {
 
-using testing::TempDir;
+using namespace ciuicfs::testing;
 
 TreeOp PutFile(const std::string& path, const VersionId& version, uint64_t size, ChangeKind change = ChangeKind::kPut) {
   TreeOp op;
@@ -69,13 +69,8 @@ std::vector<std::string> Paths(const std::vector<TreeEntry>& entries) {
 // in its own write (or read) transaction.
 class TreeIndex {
  public:
-  TreeIndex() {
-    auto opened = LmdbEnv::Open(dir_.path(), 1 << 20, false);
-    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
-    if (opened.ok()) env_ = std::move(*opened);
-  }
-  bool ok() const { return env_ != nullptr; }
-  LmdbEnv* env() { return env_.get(); }
+  bool ok() const { return index_.env != nullptr; }
+  LmdbEnv* env() { return index_.env.get(); }
   FlatTreeStore& trees() { return trees_; }
 
   // A stored version (refcount 0) of one chunk of `size` bytes; the chunk
@@ -85,7 +80,7 @@ class TreeIndex {
     m.id = Hash128::Of("version " + name);
     m.size = size;
     m.chunks = {{ChunkOf(m.id), size}};
-    Status s = env_->Write([&](Txn& txn) {
+    Status s = env()->Write([&](Txn& txn) {
       CIUIC_RETURN_IF_ERROR(
           PutChunkRow(txn, ChunkOf(m.id), {{1, 16, uint32_t(size), uint32_t(size), Encoding::kRaw}, 0}));
       return AddManifest(txn, m);
@@ -97,7 +92,7 @@ class TreeIndex {
 
   Result<TreeUpdate> Apply(const Hash128& root, const std::vector<TreeOp>& ops) {
     TreeUpdate out;
-    Status s = env_->Write([&](Txn& txn) {
+    Status s = env()->Write([&](Txn& txn) {
       auto update = trees_.Apply(txn, root, ops);
       if (!update.ok()) return update.status();
       out = std::move(*update);
@@ -113,7 +108,7 @@ class TreeIndex {
     return update.ok() ? *update : TreeUpdate{};
   }
   Status Release(const Hash128& root) {
-    return env_->Write([&](Txn& txn) { return trees_.Release(txn, root); });
+    return env()->Write([&](Txn& txn) { return trees_.Release(txn, root); });
   }
 
   Tree Load(const Hash128& root) {
@@ -169,40 +164,14 @@ class TreeIndex {
     });
     return n;
   }
-  // manifests.refcount of `v`; nullopt when the version has no row.
-  std::optional<uint32_t> VersionRefs(const VersionId& v) {
-    std::optional<uint32_t> out;
-    Read([&](Txn& txn) {
-      uint32_t rc = 0;
-      auto m = LoadManifest(txn, v, &rc);
-      if (m.ok()) {
-        out = rc;
-      } else {
-        EXPECT_TRUE(m.status().IsNotFound()) << m.status().ToString();
-      }
-    });
-    return out;
-  }
-  // chunks.refcount of the chunk of `v`.
-  std::optional<uint32_t> ChunkRefs(const VersionId& v) {
-    std::optional<uint32_t> out;
-    Read([&](Txn& txn) {
-      auto row = GetChunkRow(txn, ChunkOf(v));
-      EXPECT_TRUE(row.ok()) << row.status().ToString();
-      if (row.ok() && row->has_value()) out = (*row)->refcount;
-    });
-    return out;
-  }
+  // manifests.refcount of `v`; chunks.refcount of the chunk of `v`.
+  std::optional<uint32_t> VersionRefs(const VersionId& v) { return VersionRefcount(env(), v); }
+  std::optional<uint32_t> ChunkRefs(const VersionId& v) { return ChunkRefcount(env(), ChunkOf(v)); }
 
  private:
-  void Read(const std::function<void(Txn&)>& fn) {
-    auto txn = env_->BeginRead();
-    ASSERT_TRUE(txn.ok()) << txn.status().ToString();
-    fn(**txn);
-  }
+  void Read(const std::function<void(Txn&)>& fn) { InRead(env(), fn); }
 
-  TempDir dir_;
-  std::unique_ptr<LmdbEnv> env_;
+  TestIndex index_;
   FlatTreeStore trees_;
 };
 
