@@ -102,7 +102,7 @@ Status UpdatePackRows(Txn& txn, std::map<uint32_t, PackDelta> deltas, const std:
     row.live_bytes += d.bytes;
     row.live_records += d.records;
     auto s = synced.find(pack);
-    if (s != synced.end()) row.synced_end = std::max(row.synced_end, std::min(s->second, row.indexed_end));
+    if (s != synced.end()) row.NoteSynced(s->second);
     CIUIC_RETURN_IF_ERROR(PutPackRow(txn, pack, row));
   }
   return Status::Ok();

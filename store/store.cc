@@ -56,10 +56,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
   CIUIC_RETURN_IF_ERROR(options.chunker.Validate());
   auto uri = ParseStoreUri(location);
   if (!uri.ok()) return uri.status();
-  if (uri->scheme != StoreUri::Scheme::kFile) {
-    auto none = OpenPackBackend(*uri);  // says what this build lacks
-    return none.ok() ? Status::InvalidArgument("unsupported store " + location) : none.status();
-  }
+  auto backend = OpenPackBackend(*uri);  // no I/O yet; says what this build cannot open
+  if (!backend.ok()) return backend.status();
   std::unique_ptr<Store> store(new Store());
   store->dir_ = uri->path;
   store->parts_ = std::make_unique<StoreParts>();
@@ -71,8 +69,6 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
     if (!fd.ok()) return fd.status();
     store->lock_fd_ = *fd;
   }
-  auto backend = OpenPackBackend(*uri);
-  if (!backend.ok()) return backend.status();
   store->backend_ = std::move(backend.value());
   if (options.wrap_pack_backend) store->backend_ = options.wrap_pack_backend(std::move(store->backend_));
   CIUIC_RETURN_IF_ERROR(store->OpenParts(options));
@@ -130,7 +126,7 @@ Status Store::Sync() {
         if (!row.ok()) return row.status();
         if (!*row) continue;  // synced, but nothing of it indexed yet
         PackRow r = **row;
-        r.synced_end = std::max(r.synced_end, std::min(end, r.indexed_end));
+        r.NoteSynced(end);
         CIUIC_RETURN_IF_ERROR(PutPackRow(txn, pack, r));
       }
       return Status::Ok();

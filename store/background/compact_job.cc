@@ -54,7 +54,6 @@ Status CompactPacksJob::CopyLive(uint32_t pack) {
   }
   std::string payload;
   std::map<ChunkId, Move> moves;
-  Throttle throttle(options_.busy_bytes_per_second, [this] { return parts_.pins->ingesting(); });
   for (const ScannedRecord& rec : live) {
     Status s = parts_.packs->Read(rec.id, rec.location, &payload);
     if (!s.ok()) {
@@ -65,7 +64,7 @@ Status CompactPacksJob::CopyLive(uint32_t pack) {
                                     PackLane::kBackground);
     if (!loc.ok()) return loc.status();
     moves[rec.id] = Move{rec.location, *loc};
-    throttle.Account(2 * payload.size());  // read + write
+    throttle_.Account(2 * payload.size());  // read + write
   }
   moves_.merge(moves);
   copied_.push_back(pack);
@@ -105,7 +104,7 @@ Status CompactPacksJob::Install() {
     }
     for (auto& [p, pr] : dest) {
       auto s = synced_.find(p);
-      if (s != synced_.end()) pr.synced_end = std::max(pr.synced_end, std::min(s->second, pr.indexed_end));
+      if (s != synced_.end()) pr.NoteSynced(s->second);
       CIUIC_RETURN_IF_ERROR(PutPackRow(txn, p, pr));
     }
     for (uint32_t pack : copied_) CIUIC_RETURN_IF_ERROR(txn.Del(Db::kPacks, PackKey(pack)));

@@ -31,7 +31,10 @@ class CompactPacksJob : public BackgroundJob {
  public:
   // Adds what it did to `*stats`, which must outlive the job.
   CompactPacksJob(StoreParts parts, CompactOptions options, GcStats* stats)
-      : parts_(std::move(parts)), options_(options), stats_(stats) {}
+      : parts_(std::move(parts)),
+        options_(options),
+        stats_(stats),
+        throttle_(options.busy_bytes_per_second, [this] { return parts_.pins->ingesting(); }) {}
   std::string name() const override { return "compact packs"; }
   Status Prepare() override;
   Status Run() override;
@@ -46,6 +49,7 @@ class CompactPacksJob : public BackgroundJob {
   StoreParts parts_;
   CompactOptions options_;
   GcStats* stats_;
+  Throttle throttle_;  // one busy spell may span several packs
   std::vector<uint32_t> picked_;
   std::vector<uint32_t> copied_;                  // picked packs whose records were all copied
   std::map<ChunkId, Move> moves_;

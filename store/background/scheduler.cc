@@ -30,10 +30,12 @@ void BackgroundScheduler::SetError(const Status& error) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!error_.ok()) return;
   error_ = error;
+  has_error_.store(true, std::memory_order_release);
   LogLine("background error: " + error.message() + "; the store takes no more writes until it is reopened");
 }
 
 Status BackgroundScheduler::error() const {
+  if (!has_error_.load(std::memory_order_acquire)) return Status::Ok();
   std::lock_guard<std::mutex> lock(mu_);
   return error_;
 }

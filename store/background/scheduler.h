@@ -19,6 +19,7 @@
 #ifndef CIUICFS_STORE_BACKGROUND_SCHEDULER_H_
 #define CIUICFS_STORE_BACKGROUND_SCHEDULER_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -77,6 +78,7 @@ class BackgroundScheduler {
   std::condition_variable cv_;
   std::deque<Queued> queue_;
   Status error_;
+  std::atomic<bool> has_error_{false};  // error() is asked for every chunk a save stores
   int paused_ = 0;
   bool running_ = false;
   bool stopping_ = false;

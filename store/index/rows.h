@@ -6,6 +6,7 @@
 #ifndef CIUICFS_STORE_INDEX_ROWS_H_
 #define CIUICFS_STORE_INDEX_ROWS_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,6 +34,11 @@ struct PackRow {
   uint64_t synced_end = 0;   // bytes known to be on stable storage
   uint64_t live_bytes = 0;   // header + payload of records the index points at
   uint64_t live_records = 0;
+  // A sync made the pack durable up to `durable_end`; what the index knows
+  // to be synced never passes what it points at.
+  void NoteSynced(uint64_t durable_end) {
+    synced_end = std::max(synced_end, std::min(durable_end, indexed_end));
+  }
 };
 std::string EncodePackRow(const PackRow& row);
 bool DecodePackRow(std::string_view v, PackRow* row);
