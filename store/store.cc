@@ -159,6 +159,14 @@ Result<Tree> Store::GetTree(const Hash128& tree_id) {
   return InRead(env_.get(), [&](Txn& txn) { return trees_->Load(txn, tree_id); });
 }
 
+Result<std::optional<TreeEntry>> Store::LookupInTree(const Hash128& tree_id, std::string_view path) {
+  return InRead(env_.get(), [&](Txn& txn) { return trees_->Lookup(txn, tree_id, path); });
+}
+
+Result<std::vector<TreeEntry>> Store::ListTreeDir(const Hash128& tree_id, std::string_view dir) {
+  return InRead(env_.get(), [&](Txn& txn) { return trees_->List(txn, tree_id, dir); });
+}
+
 Result<Manifest> Store::GetManifest(const VersionId& id) {
   return InRead(env_.get(), [&](Txn& txn) { return LoadManifest(txn, id, nullptr); });
 }

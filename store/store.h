@@ -97,7 +97,13 @@ class Store {
   // The one snapshot whose hex id starts with `prefix` (>= 8 hex digits);
   // NotFound when none, InvalidArgument when several match.
   Result<Snapshot> FindByIdPrefix(std::string_view prefix);
+  // A whole tree, every entry sorted by path: O(tree). Prefer the two
+  // below, which read only the directories on the way.
   Result<Tree> GetTree(const Hash128& tree_id);
+  // The entry at `path` in tree `tree_id`; nullopt when there is none.
+  Result<std::optional<TreeEntry>> LookupInTree(const Hash128& tree_id, std::string_view path);
+  // The entries directly inside directory `dir` ("" = the top), sorted.
+  Result<std::vector<TreeEntry>> ListTreeDir(const Hash128& tree_id, std::string_view dir);
   Result<Manifest> GetManifest(const VersionId& id);
   // (sequence, change) pairs for one path, oldest first.
   Result<std::vector<std::pair<uint64_t, Change>>> PathHistory(std::string_view path);
