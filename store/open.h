@@ -10,14 +10,21 @@
 
 namespace ciuicfs {
 
+// The format this build writes (FORMAT.md, "Format versions").
+inline constexpr uint32_t kFormatVersion = 2;
+
 // Checks that `dir` is a store, or (when `create`) makes a new one in a
-// missing or empty directory.
-Status PrepareStoreDir(const std::string& dir, bool create);
+// missing or empty directory. *marker_format: the format its marker names.
+Status PrepareStoreDir(const std::string& dir, bool create, uint32_t* marker_format);
+// (Re)writes the marker for kFormatVersion: a temp file renamed over it.
+Status WriteMarker(const std::string& dir);
 // flock()s <dir>/LOCK; Busy when another process holds it. Returns the fd.
 Result<int> LockStore(const std::string& dir);
 // Reads meta/format and meta/chunker, writing them first for a new index
-// (unless `read_only`). `wanted` applies only to a new store.
-Status ReadOrInitMeta(LmdbEnv* env, const ChunkerParams& wanted, bool read_only, ChunkerParams* params);
+// (unless `read_only`). `wanted` applies only to a new store. *format: the
+// index's format (1 or kFormatVersion).
+Status ReadOrInitMeta(LmdbEnv* env, const ChunkerParams& wanted, bool read_only, ChunkerParams* params,
+                      uint32_t* format);
 
 }  // namespace ciuicfs
 

@@ -14,7 +14,8 @@
 #include "store/pack/backend.h"
 #include "store/pack/pack_store.h"
 #include "store/recovery.h"
-#include "store/tree/flat_tree.h"
+#include "store/tree/node_tree.h"
+#include "store/upgrade.h"
 
 namespace ciuicfs {
 namespace {
@@ -63,7 +64,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
   store->parts_ = std::make_unique<StoreParts>();
   store->parts_->dir = uri->path;
   store->parts_->read_only = options.read_only;
-  CIUIC_RETURN_IF_ERROR(PrepareStoreDir(uri->path, options.create_if_missing && !options.read_only));
+  uint32_t marker_format = 0;
+  CIUIC_RETURN_IF_ERROR(PrepareStoreDir(uri->path, options.create_if_missing && !options.read_only, &marker_format));
+  if (marker_format == 1 && (!options.upgrade || options.read_only))
+    return Status::InvalidArgument("store " + uri->path +
+                                   " has format 1 (a whole tree per snapshot); this ciuicfs uses format 2: convert it "
+                                   "with `ciuicfs upgrade " + uri->path + "` (not while it is mounted)");
   if (!options.read_only) {
     auto fd = LockStore(uri->path);
     if (!fd.ok()) return fd.status();
@@ -72,6 +78,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
   store->backend_ = std::move(backend.value());
   if (options.wrap_pack_backend) store->backend_ = options.wrap_pack_backend(std::move(store->backend_));
   CIUIC_RETURN_IF_ERROR(store->OpenParts(options));
+  if (marker_format == 1) CIUIC_RETURN_IF_ERROR(WriteMarker(uri->path));  // the index says 2 by now
   return store;
 }
 
@@ -80,7 +87,16 @@ Status Store::OpenParts(const StoreOptions& options) {
   if (!env.ok()) return env.status();
   env_ = std::move(env.value());
   ChunkerParams params;
-  CIUIC_RETURN_IF_ERROR(ReadOrInitMeta(env_.get(), options.chunker, options.read_only, &params));
+  uint32_t format = 0;
+  CIUIC_RETURN_IF_ERROR(ReadOrInitMeta(env_.get(), options.chunker, options.read_only, &params, &format));
+  trees_ = std::make_unique<NodeTreeStore>();
+  if (format == 1) {
+    if (!options.upgrade || options.read_only)
+      return Status::InvalidArgument("store " + parts_->dir + " has a format 1 index; convert it with `ciuicfs upgrade " +
+                                     parts_->dir + "`");
+    CIUIC_RETURN_IF_ERROR(env_->Write([&](Txn& txn) { return ConvertFormat1(txn, trees_.get()); }));
+    CIUIC_RETURN_IF_ERROR(env_->Sync());
+  }
   chunker_ = std::make_unique<Chunker>(params);
   uint32_t next_pack = 0;
   if (!options.read_only) {
@@ -97,7 +113,6 @@ Status Store::OpenParts(const StoreOptions& options) {
   parts_->background = background_.get();
   pins_ = std::make_unique<PinTable>(env_.get(), packs_.get(), [this] { return parts_->CanWrite(); });
   chunks_ = std::make_unique<ChunkReader>(env_.get(), packs_.get(), pins_.get());
-  trees_ = std::make_unique<FlatTreeStore>();
   chain_ = std::make_unique<SnapshotChain>();
   refs_ = std::make_unique<Refs>(chain_.get());
   parts_->pins = pins_.get();

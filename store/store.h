@@ -45,7 +45,7 @@
 namespace ciuicfs {
 
 class BackgroundScheduler;
-class FlatTreeStore;
+class NodeTreeStore;
 class LmdbEnv;
 class PackBackend;
 class PackStore;
@@ -62,6 +62,10 @@ struct StoreOptions {
   // Open an existing store without its lock while another process (a
   // mount) may be writing it: every query works, every change is ReadOnly.
   bool read_only = false;
+  // Convert a format 1 store to this build's format while opening it (one
+  // index transaction; `ciuicfs upgrade`). Without it a format 1 store is
+  // refused with a line that says how to convert it.
+  bool upgrade = false;
   // Tests: wraps the pack backend the store's URI picked (e.g. in a
   // FaultBackend, store/pack/fault_backend.h).
   std::function<std::unique_ptr<PackBackend>(std::unique_ptr<PackBackend>)> wrap_pack_backend;
@@ -151,7 +155,7 @@ class Store {
   std::unique_ptr<PackStore> packs_;
   std::unique_ptr<PinTable> pins_;
   std::unique_ptr<ChunkReader> chunks_;
-  std::unique_ptr<FlatTreeStore> trees_;
+  std::unique_ptr<NodeTreeStore> trees_;
   std::unique_ptr<SnapshotChain> chain_;
   std::unique_ptr<Refs> refs_;
   std::unique_ptr<BackgroundScheduler> background_;

@@ -1,4 +1,4 @@
-// Verify: walks every snapshot, tree, version and chunk, reads every chunk
+// Verify: walks every snapshot, tree row (TreeStore::Audit), version and chunk, reads every chunk
 // back against its id, recomputes every reference count, and checks the
 // packs against the index. Reports problems; repairs nothing.
 #include "store/verify.h"
@@ -8,6 +8,7 @@
 #include <set>
 
 #include "store/index/queries.h"
+#include "store/upgrade.h"
 
 namespace ciuicfs {
 
@@ -18,9 +19,9 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
 
   // Collect the whole reference graph in one read transaction.
   std::vector<Snapshot> snapshots;
-  std::map<Hash128, uint32_t> tree_refs;                    // tree -> snapshots using it
-  std::map<VersionId, uint32_t> version_refs;               // version -> tree entries using it
-  std::map<VersionId, std::string> version_example;         // version -> "path@seq"
+  std::map<Hash128, uint32_t> root_refs;                    // tree root -> snapshots naming it
+  std::map<VersionId, uint32_t> version_refs;               // version -> tree entries naming it
+  std::map<VersionId, std::string> version_example;         // version -> "path@seq" where it first appeared
   std::map<ChunkId, uint32_t> chunk_refs;                   // chunk -> manifest occurrences
   std::map<ChunkId, std::set<VersionId>> chunk_versions;
   std::map<ChunkId, ChunkRow> rows;
@@ -31,26 +32,22 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
     auto snaps = parts.chain->List(**txn);
     if (!snaps.ok()) return snaps.status();
     snapshots = std::move(snaps.value());
+    auto converted = ConvertedThrough(**txn);  // their ids name their format 1 trees
+    if (!converted.ok()) return converted.status();
     for (const Snapshot& s : snapshots) {
-      if (ComputeSnapshotId(s) != s.id) problem("snapshot " + std::to_string(s.seq) + ": id does not match its content");
-      if (!s.tree.IsZero()) ++tree_refs[s.tree];
-      auto tree = parts.trees->Load(**txn, s.tree);
-      if (!tree.ok()) {
-        problem("snapshot " + std::to_string(s.seq) + ": " + tree.status().message());
-        continue;
-      }
-      if (tree_refs[s.tree] > 1 || s.tree.IsZero()) {
-        for (const TreeEntry& e : *tree)
-          if (e.kind != EntryKind::kDirectory && !version_example.count(e.version))
-            version_example[e.version] = e.path + "@" + std::to_string(s.seq);
-        continue;  // a tree's references count once per stored tree
-      }
-      for (const TreeEntry& e : *tree) {
-        if (e.kind == EntryKind::kDirectory) continue;
-        ++version_refs[e.version];
-        version_example.try_emplace(e.version, e.path + "@" + std::to_string(s.seq));
-      }
+      if (s.seq > *converted && ComputeSnapshotId(s) != s.id)
+        problem("snapshot " + std::to_string(s.seq) + ": id does not match its content");
+      if (!s.tree.IsZero()) ++root_refs[s.tree];
+      for (const Change& c : s.changes)
+        if (c.kind != ChangeKind::kRemove && !c.version.IsZero())
+          version_example.try_emplace(c.version, c.path + "@" + std::to_string(s.seq));
     }
+    // The trees: every stored row read once, its refcount checked.
+    auto audit = parts.trees->Audit(**txn, root_refs);
+    if (!audit.ok()) return audit.status();
+    for (std::string& p : audit->problems) problem(std::move(p));
+    version_refs = std::move(audit->version_uses);
+    for (auto& [vid, name] : audit->version_names) version_example.try_emplace(vid, name);
     for (auto& [vid, uses] : version_refs) {
       uint32_t stored_ref = 0;
       auto m = LoadManifest(**txn, vid, &stored_ref);
@@ -68,18 +65,6 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
     }
     // Rows that do not decode are problems to report, and the walk goes on.
     auto bad_row = [&](Db db, std::string_view k) { problem(CorruptRow(db, k).message()); };
-    CIUIC_RETURN_IF_ERROR((*txn)->Scan(Db::kTrees, "", [&](std::string_view k, std::string_view v) {
-      Hash128 id;
-      uint32_t rc;
-      if (!DecodeHashKey(k, &id) || !RowRefcount(v, &rc)) {
-        bad_row(Db::kTrees, k);
-        return true;
-      }
-      if (tree_refs[id] != rc)
-        problem("tree " + id.ShortHex() + ": refcount " + std::to_string(rc) + ", used by " +
-                std::to_string(tree_refs[id]) + " snapshots");
-      return true;
-    }));
     CIUIC_RETURN_IF_ERROR((*txn)->Scan(Db::kManifests, "", [&](std::string_view k, std::string_view) {
       VersionId id;
       if (!DecodeHashKey(k, &id)) bad_row(Db::kManifests, k);

@@ -54,6 +54,8 @@ std::optional<Hash128> Hash128::FromHex(std::string_view hex) {
 
 uint64_t Checksum64(const void* data, size_t n) { return XXH3_64bits(data, n); }
 
+uint64_t Hash64(std::string_view s, uint64_t seed) { return XXH3_64bits_withSeed(s.data(), s.size(), seed); }
+
 struct Hasher::State {
   XXH3_state_t* st = XXH3_createState();
   ~State() { XXH3_freeState(st); }

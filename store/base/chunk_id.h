@@ -43,6 +43,8 @@ struct Hash128Hasher {
 
 // XXH3-64, used for record header checksums.
 uint64_t Checksum64(const void* data, size_t n);
+// XXH3-64 with a seed, used for the directory node cuts.
+uint64_t Hash64(std::string_view s, uint64_t seed);
 
 // Streaming XXH3-128 over a file version's bytes.
 class Hasher {

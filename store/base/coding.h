@@ -48,6 +48,18 @@ inline T LoadBE(const void* src) {
   return static_cast<T>(v);
 }
 
+// LEB128 varint: 7 bits per byte, low first, high bit set on all but the
+// last byte. Signed values are zigzag-mapped first (0, -1, 1, -2, ...).
+inline void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+inline uint64_t ZigZag(int64_t v) { return (uint64_t(v) << 1) ^ uint64_t(v >> 63); }
+inline int64_t UnZigZag(uint64_t v) { return int64_t(v >> 1) ^ -int64_t(v & 1); }
+
 // Reads fields in order; any read past the end sets !ok() and yields zeros,
 // so a decoder checks ok() once at the end.
 class Decoder {
@@ -59,6 +71,17 @@ class Decoder {
     T v = LoadLE<T>(data_.data() + pos_);
     pos_ += sizeof(T);
     return v;
+  }
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (!Need(1)) return 0;
+      uint8_t b = static_cast<uint8_t>(data_[pos_++]);
+      v |= uint64_t(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    ok_ = false;  // more than 10 bytes
+    return 0;
   }
   std::string_view Bytes(size_t n) {
     if (!Need(n)) return {};

@@ -226,6 +226,97 @@ bool DecodeTreeRow(std::string_view v, uint32_t* refcount, Tree* tree) {
   return DecodeTree(v.substr(4), tree);
 }
 
+namespace {
+
+// A name as the length of the prefix it shares with the previous name,
+// then the rest.
+void PutName(std::string* out, std::string_view prev, std::string_view name) {
+  size_t shared = 0;
+  while (shared < prev.size() && shared < name.size() && prev[shared] == name[shared]) ++shared;
+  PutVarint(out, shared);
+  PutVarint(out, name.size() - shared);
+  out->append(name.substr(shared));
+}
+
+bool ReadName(Decoder* d, std::string_view prev, std::string* name) {
+  uint64_t shared = d->Varint();
+  uint64_t rest = d->Varint();
+  if (!d->ok() || shared > prev.size() || rest > 4096) return false;
+  std::string_view tail = d->Bytes(rest);
+  if (!d->ok()) return false;
+  name->assign(prev.substr(0, shared));
+  name->append(tail);
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeNode(const Node& node) {
+  std::string out;
+  PutLE<uint8_t>(&out, node.level);
+  std::string_view prev;
+  if (node.level == 0) {
+    PutVarint(&out, node.entries.size());
+    for (const NodeEntry& e : node.entries) {
+      PutName(&out, prev, e.name);
+      prev = e.name;
+      PutLE<uint8_t>(&out, static_cast<uint8_t>(e.kind));
+      PutVarint(&out, e.mode);
+      PutVarint(&out, e.size);
+      PutVarint(&out, ZigZag(e.mtime_ns));
+      e.id.AppendTo(&out);
+    }
+  } else {
+    PutVarint(&out, node.children.size());
+    for (const NodeChild& c : node.children) {
+      PutName(&out, prev, c.last);
+      prev = c.last;
+      c.id.AppendTo(&out);
+    }
+  }
+  return out;
+}
+
+bool DecodeNode(std::string_view v, Node* node) {
+  Decoder d(v);
+  node->level = d.LE<uint8_t>();
+  uint64_t n = d.Varint();
+  if (!d.ok() || n == 0 || n > v.size()) return false;  // a stored node is never empty
+  std::string prev;
+  if (node->level == 0) {
+    node->entries.resize(n);
+    for (NodeEntry& e : node->entries) {
+      if (!ReadName(&d, prev, &e.name) || e.name.empty() || (!prev.empty() && e.name <= prev)) return false;
+      prev = e.name;
+      uint8_t kind = d.LE<uint8_t>();
+      if (kind < 1 || kind > 3) return false;
+      e.kind = static_cast<EntryKind>(kind);
+      uint64_t mode = d.Varint();
+      if (mode > UINT32_MAX) return false;
+      e.mode = static_cast<uint32_t>(mode);
+      e.size = d.Varint();
+      e.mtime_ns = UnZigZag(d.Varint());
+      e.id = ReadHash(&d);
+    }
+  } else {
+    node->children.resize(n);
+    for (NodeChild& c : node->children) {
+      if (!ReadName(&d, prev, &c.last) || c.last.empty() || (!prev.empty() && c.last <= prev)) return false;
+      prev = c.last;
+      c.id = ReadHash(&d);
+      if (c.id.IsZero()) return false;
+    }
+  }
+  return d.done();
+}
+
+std::string EncodeNodeRow(uint32_t refcount, std::string_view encoded_node) { return EncodeTreeRow(refcount, encoded_node); }
+
+bool DecodeNodeRow(std::string_view v, uint32_t* refcount, Node* node) {
+  if (!RowRefcount(v, refcount)) return false;
+  return DecodeNode(v.substr(4), node);
+}
+
 bool RowRefcount(std::string_view v, uint32_t* refcount) {
   if (v.size() < 4) return false;
   *refcount = LoadLE<uint32_t>(v.data());

@@ -117,7 +117,36 @@ bool DecodePathRow(std::string_view v, PathRow* row);
 std::string EncodeTreeRow(uint32_t refcount, std::string_view encoded_tree);
 bool DecodeTreeRow(std::string_view v, uint32_t* refcount, Tree* tree);
 
-// manifests and trees begin with their refcount u32: read or replace it in
+// nodes (format 2): one piece of one directory (FORMAT.md, "Nodes"). A
+// leaf (level 0) holds entries sorted by name; an inner node (level >= 1)
+// holds its children sorted by the last name below each.
+struct NodeEntry {
+  std::string name;  // one path component
+  EntryKind kind = EntryKind::kFile;
+  uint32_t mode = 0644;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  Hash128 id;  // files, symlinks: the version; directories: the root node (zero: empty)
+  bool operator==(const NodeEntry&) const = default;
+};
+struct NodeChild {
+  std::string last;  // the greatest name below this child
+  Hash128 id;
+  bool operator==(const NodeChild&) const = default;
+};
+struct Node {
+  uint8_t level = 0;
+  std::vector<NodeEntry> entries;   // level 0
+  std::vector<NodeChild> children;  // level >= 1
+};
+// The node's encoding, without the refcount; its id is XXH3-128 of this.
+std::string EncodeNode(const Node& node);
+bool DecodeNode(std::string_view v, Node* node);
+// refcount u32, then the node encoding.
+std::string EncodeNodeRow(uint32_t refcount, std::string_view encoded_node);
+bool DecodeNodeRow(std::string_view v, uint32_t* refcount, Node* node);
+
+// manifests, trees and nodes begin with their refcount u32: read or replace it in
 // an encoded row without decoding the rest.
 bool RowRefcount(std::string_view v, uint32_t* refcount);
 void SetRowRefcount(std::string* row, uint32_t refcount);

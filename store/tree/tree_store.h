@@ -1,17 +1,18 @@
 // TreeStore: the live tree's snapshots as stored trees, behind one
-// interface, so the encoding can change (per-directory nodes, #12) without
-// touching commit, gc or the chain.
+// interface, so commit, gc, verify and the chain never see the encoding
+// (node_tree.h is the one in use).
 //
 // A tree is named by its root id (zero: the empty tree). Apply turns a root
 // and a list of operations into a new root, stores what is new, and takes
 // one reference on the new root for the caller (the snapshot that will
-// name it); Release gives such a reference back and frees what no tree
-// needs any more. Both keep manifests.refcount (tree entries naming a
+// name it); AddRef takes another on an existing root; Release gives one
+// back and frees what no tree needs any more. Both keep manifests.refcount (tree entries naming a
 // version) exact. Every call runs inside the caller's index transaction;
 // implementations hold no state between calls and are thread-safe.
 #ifndef CIUICFS_STORE_TREE_TREE_STORE_H_
 #define CIUICFS_STORE_TREE_TREE_STORE_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,15 @@ struct TreeUpdate {
   std::vector<Change> changes;
 };
 
+// What Audit found: every stored tree row checked against the references
+// to it, and the versions the stored trees name.
+struct TreeAudit {
+  uint64_t rows = 0;
+  std::map<VersionId, uint32_t> version_uses;    // entries naming each version
+  std::map<VersionId, std::string> version_names;  // a name that version has, for messages
+  std::vector<std::string> problems;             // one line each
+};
+
 class TreeStore {
  public:
   virtual ~TreeStore() = default;
@@ -58,7 +68,12 @@ class TreeStore {
   // Every entry, sorted by path bytes.
   virtual Result<Tree> Load(Txn& txn, const Hash128& root) = 0;
   virtual Result<TreeUpdate> Apply(Txn& txn, const Hash128& root, const std::vector<TreeOp>& ops) = 0;
+  virtual Status AddRef(Txn& txn, const Hash128& root) = 0;
   virtual Status Release(Txn& txn, const Hash128& root) = 0;
+  // Reads every stored row once: `root_refs` holds each root's references
+  // from snapshots; rows whose refcount is not what they are referenced,
+  // rows that do not decode and references to missing rows are problems.
+  virtual Result<TreeAudit> Audit(Txn& txn, const std::map<Hash128, uint32_t>& root_refs) = 0;
 };
 
 }  // namespace ciuicfs

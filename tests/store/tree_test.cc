@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -9,7 +10,7 @@
 #include "store/index/keys.h"
 #include "store/index/lmdb_env.h"
 #include "store/index/queries.h"
-#include "store/tree/flat_tree.h"
+#include "store/tree/node_tree.h"
 #include "tests/store/index_util.h"
 
 namespace ciuicfs {
@@ -65,13 +66,13 @@ std::vector<std::string> Paths(const std::vector<TreeEntry>& entries) {
   return out;
 }
 
-// An index in a temp dir, a FlatTreeStore, and helpers that run each call
+// An index in a temp dir, a NodeTreeStore, and helpers that run each call
 // in its own write (or read) transaction.
 class TreeIndex {
  public:
   bool ok() const { return index_.env != nullptr; }
   LmdbEnv* env() { return index_.env.get(); }
-  FlatTreeStore& trees() { return trees_; }
+  NodeTreeStore& trees() { return trees_; }
 
   // A stored version (refcount 0) of one chunk of `size` bytes; the chunk
   // is named after the version.
@@ -139,11 +140,11 @@ class TreeIndex {
     return out;
   }
 
-  // trees.refcount of `root`; nullopt when it has no row.
+  // nodes.refcount of root node `root`; nullopt when it has no row.
   std::optional<uint32_t> TreeRefs(const Hash128& root) {
     std::optional<uint32_t> out;
     Read([&](Txn& txn) {
-      auto v = txn.Get(Db::kTrees, HashKey(root));
+      auto v = txn.Get(Db::kNodes, HashKey(root));
       ASSERT_TRUE(v.ok()) << v.status().ToString();
       uint32_t rc;
       if (*v) {
@@ -156,7 +157,7 @@ class TreeIndex {
   size_t TreeRows() {
     size_t n = 0;
     Read([&](Txn& txn) {
-      Status s = txn.Scan(Db::kTrees, "", [&](std::string_view, std::string_view) {
+      Status s = txn.Scan(Db::kNodes, "", [&](std::string_view, std::string_view) {
         ++n;
         return true;
       });
@@ -172,7 +173,7 @@ class TreeIndex {
   void Read(const std::function<void(Txn&)>& fn) { InRead(env(), fn); }
 
   TestIndex index_;
-  FlatTreeStore trees_;
+  NodeTreeStore trees_;
 };
 
 TEST(TreeTest, EmptyRootIsTheEmptyTree) {
@@ -359,6 +360,7 @@ TEST(TreeTest, RenameErrors) {
   const VersionId v = index.AddVersion("v", 3);
   TreeUpdate u = index.MustApply({}, {PutFile("a/b/c", v, 3), PutFile("z", v, 3), PutDir("y")});
   ASSERT_EQ(index.VersionRefs(v), 2u);
+  const size_t rows = index.TreeRows();
   struct Case {
     const char* what;
     TreeOp op;
@@ -379,7 +381,7 @@ TEST(TreeTest, RenameErrors) {
     EXPECT_EQ(r.status().code(), c.code) << c.what << ": " << r.status().ToString();
   }
   // None of them stored anything or moved a count.
-  EXPECT_EQ(index.TreeRows(), 1u);
+  EXPECT_EQ(index.TreeRows(), rows);
   EXPECT_EQ(index.TreeRefs(u.root), 1u);
   EXPECT_EQ(index.VersionRefs(v), 2u);
   EXPECT_EQ(Paths(index.Load(u.root)), (std::vector<std::string>{"a", "a/b", "a/b/c", "y", "z"}));
@@ -392,13 +394,14 @@ TEST(TreeTest, TreeRefcountCountsApplyResultsAndIdenticalTreesShareARow) {
   // The same tree reached by different ops (top-level files: no parent
   // directories whose mtime would differ).
   TreeUpdate a = index.MustApply({}, {PutFile("f", v, 10), PutFile("g", w, 20)});
+  const size_t rows = index.TreeRows();
   TreeUpdate b = index.MustApply({}, {PutFile("g", w, 20), PutFile("f", v, 10)});
   TreeUpdate c = index.MustApply({}, {PutFile("f", v, 10), PutFile("x", w, 20), Rename("x", "g", 0644, 100)});
   EXPECT_EQ(a.root, b.root);
   EXPECT_EQ(a.root, c.root);
-  EXPECT_EQ(index.TreeRows(), 1u);
+  EXPECT_EQ(index.TreeRows(), rows);  // the same nodes, shared
   EXPECT_EQ(index.TreeRefs(a.root), 3u);
-  // manifests.refcount counts tree entries over stored trees: one row, one entry each.
+  // manifests.refcount counts entries over stored nodes: one leaf, one entry each.
   EXPECT_EQ(index.VersionRefs(v), 1u);
   EXPECT_EQ(index.VersionRefs(w), 1u);
 
@@ -439,13 +442,14 @@ TEST(TreeTest, ManifestRefcountCountsTreeEntries) {
   EXPECT_EQ(index.VersionRefs(v2), 1u);
   EXPECT_EQ(index.VersionRefs(v3), 0u);
 
-  // Tree 2 from tree 1: c removed, d renamed (its entries move, still
-  // counted once per tree), v3 added twice.
+  // Tree 2 from tree 1: c removed, d renamed (the same directory node
+  // under a new name), v3 added twice.
   TreeUpdate t2 = index.MustApply(t1.root, {Remove("c"), Rename("d", "e"), PutFile("x", v3, 3), PutFile("y/z", v3, 3)});
   EXPECT_NE(t2.root, t1.root);
   EXPECT_EQ(index.TreeRefs(t1.root), 1u);
   EXPECT_EQ(index.TreeRefs(t2.root), 1u);
-  EXPECT_EQ(index.VersionRefs(v1), 6u);  // 3 in each tree
+  // d's node is e's now, shared by both trees: its two entries count once.
+  EXPECT_EQ(index.VersionRefs(v1), 4u);
   EXPECT_EQ(index.VersionRefs(v2), 1u);  // tree 1 only
   EXPECT_EQ(index.VersionRefs(v3), 2u);  // tree 2 only
 
@@ -474,20 +478,110 @@ TEST(TreeTest, ApplyNamingAMissingVersionFailsAndStoresNothing) {
   EXPECT_EQ(index.TreeRows(), 0u);
 }
 
-TEST(TreeTest, UndecodableTreeRowIsCorruptionNamingTrees) {
+TEST(TreeTest, UndecodableNodeRowIsCorruptionNamingNodes) {
   TreeIndex index;
   ASSERT_TRUE(index.ok());
   const Hash128 root = Hash128::Of("bad tree");
   Status s = index.env()->Write(
-      [&](Txn& txn) { return txn.Put(Db::kTrees, HashKey(root), std::string("\x01\x00\x00\x00\x05", 5)); });
+      [&](Txn& txn) { return txn.Put(Db::kNodes, HashKey(root), std::string("\x01\x00\x00\x00\x05", 5)); });
   ASSERT_TRUE(s.ok()) << s.ToString();
   auto txn = index.env()->BeginRead();
   ASSERT_TRUE(txn.ok());
   auto tree = index.trees().Load(**txn, root);
   EXPECT_TRUE(tree.status().IsCorruption()) << tree.status().ToString();
-  EXPECT_NE(tree.status().message().find("trees"), std::string::npos) << tree.status().message();
+  EXPECT_NE(tree.status().message().find("nodes"), std::string::npos) << tree.status().message();
   auto missing = index.trees().Load(**txn, Hash128::Of("no tree"));
   EXPECT_TRUE(missing.status().IsNotFound()) << missing.status().ToString();
+}
+
+// Big directories are split into nodes by name: equal contents give equal
+// roots whatever the edit order, and one entry's change stores a few small
+// nodes, not the directory.
+TEST(TreeTest, BigDirectoryNodesDependOnlyOnTheEntries) {
+  TreeIndex index;
+  ASSERT_TRUE(index.ok());
+  const VersionId v = index.AddVersion("v", 7);
+  auto name = [](int i) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "checkpoint-%d", i);
+    return std::string(buf);
+  };
+  std::vector<TreeOp> forward, backward;
+  for (int i = 0; i < 3000; ++i) forward.push_back(PutFile("out/" + name(i), v, 7));
+  for (int i = 2999; i >= 0; --i) backward.push_back(PutFile("out/" + name(i), v, 7));
+  TreeUpdate a = index.MustApply({}, forward);
+  TreeUpdate b = index.MustApply({}, backward);
+  EXPECT_EQ(a.root, b.root);
+  const size_t rows = index.TreeRows();
+  EXPECT_GT(rows, 3000u / 64);  // split: one leaf per ~16 names, and inner nodes
+  EXPECT_EQ(index.List(a.root, "out").size(), 3000u);
+
+  // Built in 150 commits of 20 entries, in a shuffled order: the same
+  // nodes again.
+  Hash128 root;
+  std::vector<int> order(3000);
+  for (int i = 0; i < 3000; ++i) order[i] = (i * 1237) % 3000;
+  for (size_t k = 0; k < order.size(); k += 20) {
+    std::vector<TreeOp> ops;
+    for (size_t j = k; j < k + 20; ++j) ops.push_back(PutFile("out/" + name(order[j]), v, 7));
+    TreeUpdate u = index.MustApply(root, ops);
+    if (!root.IsZero()) ASSERT_TRUE(index.Release(root).ok());
+    root = u.root;
+  }
+  EXPECT_EQ(root, a.root);
+
+  // One change at the start, middle and end of the name order: a handful
+  // of new nodes each, and removing it again gives the old root back.
+  for (const std::string& changed : {std::string("aaa"), name(1500) + "x", std::string("zzz")}) {
+    const size_t before = index.TreeRows();
+    TreeUpdate u = index.MustApply(a.root, {PutFile("out/" + changed, v, 7)});
+    EXPECT_LE(index.TreeRows() - before, 6u) << changed;
+    EXPECT_EQ(index.Lookup(u.root, "out/" + changed)->size, 7u);
+    EXPECT_EQ(index.List(u.root, "out").size(), 3001u);
+    TreeUpdate back = index.MustApply(u.root, {Remove("out/" + changed)});
+    EXPECT_EQ(back.root, a.root) << changed;
+  }
+  // Every name is found through the inner nodes.
+  for (int i = 0; i < 3000; i += 7) EXPECT_TRUE(index.Lookup(a.root, "out/" + name(i)).has_value()) << i;
+  EXPECT_FALSE(index.Lookup(a.root, "out/" + name(3000)).has_value());
+  EXPECT_FALSE(index.Lookup(a.root, "out/zzzz").has_value());
+  EXPECT_FALSE(index.Lookup(a.root, "out/").has_value());
+
+  // Removing most entries merges the leaves back: the same root as a
+  // directory built with only the rest.
+  std::vector<TreeOp> removals, rest;
+  for (int i = 0; i < 3000; ++i) {
+    if (i % 100 == 3) rest.push_back(PutFile("out/" + name(i), v, 7));
+    else removals.push_back(Remove("out/" + name(i)));
+  }
+  TreeUpdate thinned = index.MustApply(a.root, removals);
+  TreeUpdate direct = index.MustApply({}, rest);
+  EXPECT_EQ(thinned.root, direct.root);
+}
+
+// Releasing every root frees every node and every version reference:
+// nothing is leaked by splitting, sharing or renaming directories.
+TEST(TreeTest, ReleasingEveryRootFreesEveryNode) {
+  TreeIndex index;
+  ASSERT_TRUE(index.ok());
+  const VersionId v = index.AddVersion("v", 1), w = index.AddVersion("w", 2);
+  std::vector<Hash128> roots;
+  Hash128 root;
+  for (int step = 0; step < 40; ++step) {
+    std::vector<TreeOp> ops;
+    for (int i = 0; i < 50; ++i)
+      ops.push_back(PutFile("run/step-" + std::to_string(step) + "/shard-" + std::to_string(i), i % 2 ? v : w, i % 2 ? 1 : 2));
+    if (step % 5 == 4) ops.push_back(Rename("run/step-" + std::to_string(step - 1), "kept/step-" + std::to_string(step - 1)));
+    if (step % 7 == 6 && (step - 2) % 5 != 3) ops.push_back(Remove("run/step-" + std::to_string(step - 2)));
+    TreeUpdate u = index.MustApply(root, ops);
+    roots.push_back(u.root);
+    root = u.root;
+  }
+  EXPECT_GT(index.VersionRefs(v).value_or(0), 0u);
+  for (const Hash128& r : roots) ASSERT_TRUE(index.Release(r).ok());
+  EXPECT_EQ(index.TreeRows(), 0u);
+  EXPECT_EQ(index.VersionRefs(v), std::nullopt);
+  EXPECT_EQ(index.VersionRefs(w), std::nullopt);
 }
 
 }  // namespace
