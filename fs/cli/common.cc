@@ -29,6 +29,7 @@ const std::vector<Command>& Commands() {
       {"graph", "the chain as Graphviz DOT (PNG with --png)", RunGraph},
       {"stats", "raw vs stored bytes and the dedup ratio", RunStats},
       {"verify", "check every chunk of every snapshot against its id", RunVerify},
+      {"upgrade", "convert a store written by an older ciuicfs to this format", RunUpgrade},
   };
   return commands;
 }

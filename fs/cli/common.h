@@ -37,6 +37,7 @@ int RunRollback(const std::vector<std::string>& args);
 int RunGraph(const std::vector<std::string>& args);
 int RunStats(const std::vector<std::string>& args);
 int RunVerify(const std::vector<std::string>& args);
+int RunUpgrade(const std::vector<std::string>& args);
 
 // Exit codes.
 inline constexpr int kExitOk = 0;

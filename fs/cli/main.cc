@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (cmd == "--version") {
-    std::cout << "ciuicfs 0.1 (store format 1)\n";
+    std::cout << "ciuicfs 0.2 (store format 2)\n";
     return kExitOk;
   }
   std::vector<std::string> args(argv + 2, argv + argc);
