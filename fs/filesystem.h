@@ -5,7 +5,9 @@
 // namespace change (create+close, mkdir, unlink, rmdir, rename) is committed
 // to the store as one snapshot, so the live tree after a remount is the head
 // tree. Read-only nodes serve the @ namespace: a snapshot root or an entry
-// of a snapshot's tree (seq, path), plus @history.
+// of a snapshot's tree (seq, path), plus @history. They keep the snapshot's
+// tree id, not its tree: a lookup reads one path from the store, a readdir
+// one directory, so what the @ namespace holds is its nodes alone.
 //
 // Locking: `mu_` guards the inode table, the live tree shape and every
 // node's metadata; a node's `data_mu` guards its write state. Order:
@@ -80,7 +82,6 @@ class Filesystem {
   struct WriteState;
   struct FileHandle;
   struct DirHandle;
-  struct SnapTree;
   using NodePtr = std::shared_ptr<Node>;
 
   // Inode table (mu_ held).
@@ -96,11 +97,10 @@ class Filesystem {
   Status BuildLiveTree(Node* root);
 
   // The @ namespace (virtual_ns.cc).
-  Result<std::shared_ptr<const SnapTree>> LoadSnap(uint64_t seq);
   Result<NodePtr> LookupVirtualRoot(const std::string& name, double* timeout);
-  Result<NodePtr> SnapNode(const std::shared_ptr<const SnapTree>& tree, const std::string& path);
-  NodePtr SnapRoot(const Snapshot& s);  // without loading its tree
-  Result<std::shared_ptr<const SnapTree>> SnapOf(Node& dir);
+  NodePtr SnapRoot(const Snapshot& s);
+  // The node of `entry` in snapshot `seq` (tree `tree`), made on first use.
+  NodePtr SnapNode(uint64_t seq, const Hash128& tree, const TreeEntry& entry);
   Result<NodePtr> LookupInSnap(Node& dir, const std::string& name);
   Status ListVirtual(Node& dir, std::vector<std::tuple<std::string, fuse_ino_t, mode_t>>* out);
   static std::string HistoryName(const Snapshot& s);
@@ -124,7 +124,6 @@ class Filesystem {
   std::unordered_map<fuse_ino_t, NodePtr> nodes_;
   fuse_ino_t next_ino_ = FUSE_ROOT_ID + 1;
   std::map<std::pair<uint64_t, std::string>, fuse_ino_t> snap_inodes_;  // (seq, path) -> ino
-  std::map<uint64_t, std::shared_ptr<const SnapTree>> snaps_;          // seq -> tree
   NodePtr history_;                                                    // @history
 };
 

@@ -15,15 +15,6 @@ enum NodeKind { kLiveDir, kLiveFile, kHistory, kSnapDir, kSnapFile };
 // the check to the filesystem).
 constexpr size_t kNameMax = 255;
 
-// An immutable snapshot and its tree (sorted by path).
-struct Filesystem::SnapTree {
-  Snapshot snap;
-  Tree tree;
-  const TreeEntry* Find(const std::string& path) const;
-  // Direct children of `dir` ("" = root).
-  std::vector<const TreeEntry*> Children(const std::string& dir) const;
-};
-
 // What a live file has been written since its last commit. Streaming: the
 // bytes went straight into an ingest. Staging: a private file holds the
 // whole content (random writes, truncates, reads while writing).
@@ -64,10 +55,10 @@ struct Filesystem::Node {
   // Write state (guarded by data_mu).
   std::mutex data_mu;
   std::unique_ptr<WriteState> write;
-  // Snapshot nodes: immutable, but a snapshot root listed in @history loads
-  // its tree only when first looked into (`snap` null until then).
+  // Snapshot nodes: immutable. `tree` names the snapshot's tree, read from
+  // the store one path or one directory at a time, never held here.
   uint64_t seq = 0;
-  std::shared_ptr<const SnapTree> snap;
+  Hash128 tree;
   TreeEntry entry;  // path within the snapshot; kind dir for roots
 };
 
