@@ -59,6 +59,7 @@ Status ConvertFormat1(Txn& txn, TreeStore* trees) {
     CIUIC_RETURN_IF_ERROR(txn.Put(Db::kSnapshots, SeqKey(s.seq), EncodeSnapshot(s)));
   }
   // The old rows go last, so no version's count passes zero on the way.
+  CIUIC_RETURN_IF_ERROR(trees->Settle(txn));
   std::vector<std::pair<std::string, Tree>> old;
   CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kTrees, "", [&](std::string_view k, std::string_view v) {
     uint32_t refcount;

@@ -55,6 +55,8 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
         problem("version " + vid.ShortHex() + " (" + version_example[vid] + "): " + m.status().message());
         continue;
       }
+      auto pending = audit->version_pending.find(vid);
+      if (pending != audit->version_pending.end()) stored_ref += static_cast<uint32_t>(pending->second);
       if (stored_ref != uses)
         problem("version " + vid.ShortHex() + ": refcount " + std::to_string(stored_ref) + ", referenced " +
                 std::to_string(uses) + " times");

@@ -317,6 +317,41 @@ bool DecodeNodeRow(std::string_view v, uint32_t* refcount, Node* node) {
   return DecodeNode(v.substr(4), node);
 }
 
+void RefDeltas::Add(const RefDeltas& other) {
+  for (auto& [id, n] : other.nodes) nodes[id] += n;
+  for (auto& [id, n] : other.versions) versions[id] += n;
+}
+
+std::string EncodeRefDeltas(const RefDeltas& d) {
+  std::string out;
+  PutVarint(&out, d.nodes.size() + d.versions.size());
+  for (auto& [id, n] : d.nodes) {
+    PutLE<uint8_t>(&out, 1);
+    id.AppendTo(&out);
+    PutVarint(&out, n);
+  }
+  for (auto& [id, n] : d.versions) {
+    PutLE<uint8_t>(&out, 2);
+    id.AppendTo(&out);
+    PutVarint(&out, n);
+  }
+  return out;
+}
+
+bool DecodeRefDeltas(std::string_view v, RefDeltas* d) {
+  Decoder dec(v);
+  uint64_t n = dec.Varint();
+  if (!dec.ok() || n > v.size()) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint8_t kind = dec.LE<uint8_t>();
+    Hash128 id = ReadHash(&dec);
+    uint64_t delta = dec.Varint();
+    if (!dec.ok() || (kind != 1 && kind != 2) || delta == 0) return false;
+    (kind == 1 ? d->nodes : d->versions)[id] += delta;
+  }
+  return dec.done();
+}
+
 bool RowRefcount(std::string_view v, uint32_t* refcount) {
   if (v.size() < 4) return false;
   *refcount = LoadLE<uint32_t>(v.data());

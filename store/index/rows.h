@@ -7,6 +7,7 @@
 #define CIUICFS_STORE_INDEX_ROWS_H_
 
 #include <algorithm>
+#include <map>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -145,6 +146,17 @@ bool DecodeNode(std::string_view v, Node* node);
 // refcount u32, then the node encoding.
 std::string EncodeNodeRow(uint32_t refcount, std::string_view encoded_node);
 bool DecodeNodeRow(std::string_view v, uint32_t* refcount, Node* node);
+
+// ref_log (format 2): reference counts a commit added, not yet applied to
+// the rows (FORMAT.md, "Deferred counts"). Deltas are positive.
+struct RefDeltas {
+  std::map<Hash128, uint64_t> nodes;     // nodes.refcount += n
+  std::map<VersionId, uint64_t> versions;  // manifests.refcount += n
+  bool empty() const { return nodes.empty() && versions.empty(); }
+  void Add(const RefDeltas& other);
+};
+std::string EncodeRefDeltas(const RefDeltas& d);
+bool DecodeRefDeltas(std::string_view v, RefDeltas* d);
 
 // manifests, trees and nodes begin with their refcount u32: read or replace it in
 // an encoded row without decoding the rest.

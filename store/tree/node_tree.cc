@@ -29,23 +29,11 @@ Result<Node> ReadNode(Txn& txn, const Hash128& id, uint32_t* refcount = nullptr)
   return node;
 }
 
-Status AddNodeRef(Txn& txn, const Hash128& id) {
-  if (id.IsZero()) return Status::Ok();
-  const std::string key = HashKey(id);
-  auto v = txn.Get(Db::kNodes, key);
-  if (!v.ok()) return v.status();
-  if (!*v) return Status::Corruption("index: a tree names missing node " + id.Hex());
-  uint32_t rc;
-  if (!RowRefcount(**v, &rc)) return CorruptRow(Db::kNodes, key);
-  std::string row(**v);
-  SetRowRefcount(&row, rc + 1);
-  return txn.Put(Db::kNodes, key, row);
-}
-
 // Stores `node` unless it is stored already; a new row starts at refcount
-// 0 (its parent or snapshot adds the reference) and references its
-// children. Returns its id.
-Result<Hash128> StoreNode(Txn& txn, const Node& node) {
+// 0 (its parent or snapshot adds the reference) and adds one reference to
+// each node and version it names, into `refs` (written to the log by the
+// caller). Returns its id.
+Result<Hash128> StoreNode(Txn& txn, const Node& node, RefDeltas* refs) {
   const std::string encoded = EncodeNode(node);
   const Hash128 id = Hash128::Of(encoded);
   const std::string key = HashKey(id);
@@ -53,14 +41,93 @@ Result<Hash128> StoreNode(Txn& txn, const Node& node) {
   if (!v.ok()) return v.status();
   if (*v) return id;
   CIUIC_RETURN_IF_ERROR(txn.Put(Db::kNodes, key, EncodeNodeRow(0, encoded)));
-  VersionUses uses;
   for (const NodeEntry& e : node.entries) {
-    if (e.kind == EntryKind::kDirectory) CIUIC_RETURN_IF_ERROR(AddNodeRef(txn, e.id));
-    else ++uses[e.id];
+    if (e.kind == EntryKind::kDirectory) {
+      if (!e.id.IsZero()) ++refs->nodes[e.id];
+      continue;
+    }
+    auto m = txn.Get(Db::kManifests, HashKey(e.id));  // a read: the row is not touched
+    if (!m.ok()) return m.status();
+    if (!*m) return Status::Corruption("index: a tree names missing version " + e.id.Hex());
+    ++refs->versions[e.id];
   }
-  for (const NodeChild& c : node.children) CIUIC_RETURN_IF_ERROR(AddNodeRef(txn, c.id));
-  CIUIC_RETURN_IF_ERROR(AddVersionRefs(txn, uses));
+  for (const NodeChild& c : node.children) ++refs->nodes[c.id];
   return id;
+}
+
+// ---- The reference log (FORMAT.md, "Deferred counts")
+
+// Settle after this many commits' rows: one commit in 64 applies them.
+constexpr uint64_t kSettleRows = 64;
+
+// First and last key of the log; nullopt when it is empty.
+Result<std::optional<std::pair<uint64_t, uint64_t>>> LogRange(Txn& txn) {
+  std::optional<uint64_t> first, last;
+  Status bad;
+  auto key_of = [&](std::string_view k, std::optional<uint64_t>* out) {
+    uint64_t seq;
+    if (!DecodeSeqKey(k, &seq)) bad = CorruptRow(Db::kRefLog, k);
+    else *out = seq;
+    return false;
+  };
+  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kRefLog, "", [&](std::string_view k, std::string_view) { return key_of(k, &first); }));
+  CIUIC_RETURN_IF_ERROR(
+      txn.ScanBack(Db::kRefLog, SeqKey(UINT64_MAX), [&](std::string_view k, std::string_view) { return key_of(k, &last); }));
+  CIUIC_RETURN_IF_ERROR(bad);
+  if (!first || !last) return std::optional<std::pair<uint64_t, uint64_t>>();
+  return std::optional<std::pair<uint64_t, uint64_t>>(std::make_pair(*first, *last));
+}
+
+// Every row of the log, summed.
+Result<RefDeltas> ReadLog(Txn& txn, std::vector<std::string>* keys) {
+  RefDeltas sum;
+  Status bad;
+  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kRefLog, "", [&](std::string_view k, std::string_view v) {
+    if (!DecodeRefDeltas(v, &sum)) {
+      bad = CorruptRow(Db::kRefLog, k);
+      return false;
+    }
+    if (keys) keys->emplace_back(k);
+    return true;
+  }));
+  CIUIC_RETURN_IF_ERROR(bad);
+  return sum;
+}
+
+Status AddNodeRefs(Txn& txn, const Hash128& id, uint64_t n) {
+  const std::string key = HashKey(id);
+  auto v = txn.Get(Db::kNodes, key);
+  if (!v.ok()) return v.status();
+  if (!*v) return Status::Corruption("index: a tree names missing node " + id.Hex());
+  uint32_t rc;
+  if (!RowRefcount(**v, &rc)) return CorruptRow(Db::kNodes, key);
+  std::string row(**v);
+  SetRowRefcount(&row, static_cast<uint32_t>(rc + n));
+  return txn.Put(Db::kNodes, key, row);
+}
+
+// Applies every logged delta to its row and empties the log.
+Status SettleLog(Txn& txn) {
+  std::vector<std::string> keys;
+  auto sum = ReadLog(txn, &keys);
+  if (!sum.ok()) return sum.status();
+  for (auto& [id, n] : sum->nodes) CIUIC_RETURN_IF_ERROR(AddNodeRefs(txn, id, n));
+  VersionUses uses;
+  for (auto& [id, n] : sum->versions) uses[id] = static_cast<uint32_t>(n);
+  CIUIC_RETURN_IF_ERROR(AddVersionRefs(txn, uses));
+  for (const std::string& k : keys) CIUIC_RETURN_IF_ERROR(txn.Del(Db::kRefLog, k));
+  return Status::Ok();
+}
+
+// Appends one commit's deltas; settles the log when it has grown long.
+Status LogRefs(Txn& txn, const RefDeltas& refs) {
+  if (refs.empty()) return Status::Ok();
+  auto range = LogRange(txn);
+  if (!range.ok()) return range.status();
+  const uint64_t next = *range ? (*range)->second + 1 : 1;
+  CIUIC_RETURN_IF_ERROR(txn.Put(Db::kRefLog, SeqKey(next), EncodeRefDeltas(refs)));
+  if (*range && next - (*range)->first + 1 >= kSettleRows) return SettleLog(txn);
+  return Status::Ok();
 }
 
 Status ReleaseNode(Txn& txn, const Hash128& id) {
@@ -209,6 +276,8 @@ class Editor {
 
   // Stores the new nodes; the new root (not yet referenced).
   Result<Hash128> Finish() { return Finalize(&top_); }
+  // The references the new nodes hold.
+  const RefDeltas& refs() const { return refs_; }
 
  private:
   Result<std::optional<NodeEntry>> Get(OpenDir* d, const std::string& name) {
@@ -391,6 +460,7 @@ class Editor {
   // after every boundary name.
   struct LeafCutter {
     Txn& txn;
+    RefDeltas* refs;
     std::vector<NodeChild> out;
     Node leaf;
     Status Push(NodeEntry e) {
@@ -399,7 +469,7 @@ class Editor {
     }
     Status Cut() {
       if (leaf.entries.empty()) return Status::Ok();
-      auto id = StoreNode(txn, leaf);
+      auto id = StoreNode(txn, leaf, refs);
       if (!id.ok()) return id.status();
       out.push_back(NodeChild{leaf.entries.back().name, *id});
       leaf.entries.clear();
@@ -418,7 +488,7 @@ class Editor {
 
     std::vector<NodeChild> leaves;
     if (!d->base.IsZero()) CIUIC_RETURN_IF_ERROR(DirLeaves(txn_, d->base, &leaves));
-    LeafCutter cut{txn_, {}, {}};
+    LeafCutter cut{txn_, &refs_, {}, {}};
     auto edit = d->edits.begin();
     for (size_t i = 0; i < leaves.size(); ++i) {
       // The edits that fall into leaf i; the last leaf takes the rest.
@@ -460,7 +530,7 @@ class Editor {
         node.children.push_back(std::move(items[i]));
         const bool last = i + 1 == items.size();
         if (!last && !(node.children.size() >= 2 && IsNodeBoundary(node.children.back().last, level))) continue;
-        auto id = StoreNode(txn_, node);
+        auto id = StoreNode(txn_, node, &refs_);
         if (!id.ok()) return id.status();
         up.push_back(NodeChild{node.children.back().last, *id});
         node.children.clear();
@@ -472,6 +542,7 @@ class Editor {
 
   Txn& txn_;
   OpenDir top_;
+  RefDeltas refs_;
 };
 
 }  // namespace
@@ -520,17 +591,26 @@ Result<TreeUpdate> NodeTreeStore::Apply(Txn& txn, const Hash128& root, const std
   auto new_root = editor.Finish();
   if (!new_root.ok()) return new_root.status();
   update.root = *new_root;
-  CIUIC_RETURN_IF_ERROR(AddNodeRef(txn, update.root));  // the caller's snapshot
+  RefDeltas refs = editor.refs();
+  if (!update.root.IsZero()) ++refs.nodes[update.root];  // the caller's snapshot
+  CIUIC_RETURN_IF_ERROR(LogRefs(txn, refs));
   return update;
 }
 
-Status NodeTreeStore::AddRef(Txn& txn, const Hash128& root) { return AddNodeRef(txn, root); }
+Status NodeTreeStore::AddRef(Txn& txn, const Hash128& root) {
+  RefDeltas refs;
+  if (!root.IsZero()) refs.nodes[root] = 1;
+  return LogRefs(txn, refs);
+}
+
+Status NodeTreeStore::Settle(Txn& txn) { return SettleLog(txn); }
 
 Status NodeTreeStore::Release(Txn& txn, const Hash128& root) {
   if (root.IsZero()) return Status::Ok();
   auto v = txn.Get(Db::kNodes, HashKey(root));
   if (!v.ok()) return v.status();
   if (!*v) return Status::NotFound("no tree " + root.Hex());
+  CIUIC_RETURN_IF_ERROR(SettleLog(txn));  // counts are exact from here on
   return ReleaseNode(txn, root);
 }
 
@@ -560,6 +640,15 @@ Result<TreeAudit> NodeTreeStore::Audit(Txn& txn, const std::map<Hash128, uint32_
     for (const NodeChild& c : node.children) ++refs[c.id];
     return true;
   }));
+  // Counts the log has not applied yet belong to the rows.
+  auto pending = ReadLog(txn, nullptr);
+  if (!pending.ok()) return pending.status();
+  for (auto& [id, n] : pending->nodes) {
+    auto it = stored.find(id);
+    if (it == stored.end()) audit.problems.push_back("reference log names missing tree node " + id.ShortHex());
+    else it->second += static_cast<uint32_t>(n);
+  }
+  for (auto& [id, n] : pending->versions) audit.version_pending[id] = n;
   for (auto& [id, n] : refs)
     if (!stored.count(id)) audit.problems.push_back("tree node " + id.ShortHex() + " is referenced but missing");
   for (auto& [id, rc] : stored) {

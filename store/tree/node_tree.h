@@ -13,7 +13,11 @@
 // directory's root), from directory entries in stored leaves and from
 // stored inner nodes; manifests.refcount counts the file and symlink
 // entries of stored leaves. A node is stored the first time some parent
-// needs it and freed when its count falls to zero. Stateless; thread-safe.
+// needs it and freed when its count falls to zero. A commit does not
+// update the rows it references: it appends its increments to the
+// reference log, and every 64th commit, and every release, applies the
+// log first (FORMAT.md, "Deferred counts"), so a save touches only the
+// rows it writes. Stateless; thread-safe.
 #ifndef CIUICFS_STORE_TREE_NODE_TREE_H_
 #define CIUICFS_STORE_TREE_NODE_TREE_H_
 
@@ -29,6 +33,7 @@ class NodeTreeStore : public TreeStore {
   Result<TreeUpdate> Apply(Txn& txn, const Hash128& root, const std::vector<TreeOp>& ops) override;
   Status AddRef(Txn& txn, const Hash128& root) override;
   Status Release(Txn& txn, const Hash128& root) override;
+  Status Settle(Txn& txn) override;
   Result<TreeAudit> Audit(Txn& txn, const std::map<Hash128, uint32_t>& root_refs) override;
 };
 

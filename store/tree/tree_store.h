@@ -54,6 +54,7 @@ struct TreeAudit {
   uint64_t rows = 0;
   std::map<VersionId, uint32_t> version_uses;    // entries naming each version
   std::map<VersionId, std::string> version_names;  // a name that version has, for messages
+  std::map<VersionId, uint64_t> version_pending;   // manifest counts logged, not yet applied
   std::vector<std::string> problems;             // one line each
 };
 
@@ -70,6 +71,9 @@ class TreeStore {
   virtual Result<TreeUpdate> Apply(Txn& txn, const Hash128& root, const std::vector<TreeOp>& ops) = 0;
   virtual Status AddRef(Txn& txn, const Hash128& root) = 0;
   virtual Status Release(Txn& txn, const Hash128& root) = 0;
+  // Makes every stored count exact (an implementation may defer the
+  // increments of Apply and AddRef; Release settles them itself).
+  virtual Status Settle(Txn& txn) = 0;
   // Reads every stored row once: `root_refs` holds each root's references
   // from snapshots; rows whose refcount is not what they are referenced,
   // rows that do not decode and references to missing rows are problems.

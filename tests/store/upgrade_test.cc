@@ -62,12 +62,14 @@ void DowngradeToFormat1(const std::string& dir) {
       if (!m.ok()) return m.status();
       CIUIC_RETURN_IF_ERROR(txn.Put(Db::kManifests, HashKey(vid), EncodeManifest(*m, n)));
     }
-    std::vector<std::string> node_keys;
-    CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kNodes, "", [&](std::string_view k, std::string_view) {
-      node_keys.emplace_back(k);
-      return true;
-    }));
-    for (const std::string& k : node_keys) CIUIC_RETURN_IF_ERROR(txn.Del(Db::kNodes, k));
+    for (Db db : {Db::kNodes, Db::kRefLog}) {  // format 1 had neither
+      std::vector<std::string> keys;
+      CIUIC_RETURN_IF_ERROR(txn.Scan(db, "", [&](std::string_view k, std::string_view) {
+        keys.emplace_back(k);
+        return true;
+      }));
+      for (const std::string& k : keys) CIUIC_RETURN_IF_ERROR(txn.Del(db, k));
+    }
     std::string one;
     PutLE<uint32_t>(&one, 1);
     return txn.Put(Db::kMeta, "format", one);
