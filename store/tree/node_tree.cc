@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "store/base/chunk_id.h"
+#include "store/base/crash_point.h"
 #include "store/index/keys.h"
 #include "store/index/queries.h"
 
@@ -115,6 +116,7 @@ Status SettleLog(Txn& txn) {
   VersionUses uses;
   for (auto& [id, n] : sum->versions) uses[id] = static_cast<uint32_t>(n);
   CIUIC_RETURN_IF_ERROR(AddVersionRefs(txn, uses));
+  CrashPoint("tree.settle");  // counts applied, log not yet emptied: the transaction is lost whole
   for (const std::string& k : keys) CIUIC_RETURN_IF_ERROR(txn.Del(Db::kRefLog, k));
   return Status::Ok();
 }
