@@ -5,6 +5,7 @@
 #include <map>
 
 #include "store/base/crash_point.h"
+#include "store/index/keys.h"
 #include "store/index/queries.h"
 
 namespace ciuicfs {
@@ -32,8 +33,9 @@ struct PackDelta {
 };
 
 // Chunk rows and manifests of the fresh versions; what they add to packs.
+// `*added`: the versions whose manifest this commit stored.
 Status IndexFreshVersions(Txn& txn, const CommitRequest& req, const std::map<ChunkId, PackLocation>& pending_locs,
-                          std::map<uint32_t, PackDelta>* deltas, uint64_t* bytes_added) {
+                          std::map<uint32_t, PackDelta>* deltas, uint64_t* bytes_added, std::vector<VersionId>* added) {
   std::map<VersionId, const PendingVersion*> fresh;
   for (const TreeEdit& e : req.edits)
     if (e.pending) fresh.emplace(e.pending->id(), e.pending);
@@ -55,7 +57,11 @@ Status IndexFreshVersions(Txn& txn, const CommitRequest& req, const std::map<Chu
       d.records += 1;
       *bytes_added += loc->second.record_bytes();
     }
+    auto known = txn.Get(Db::kManifests, HashKey(vid));
+    if (!known.ok()) return known.status();
+    if (*known) continue;
     CIUIC_RETURN_IF_ERROR(AddManifest(txn, pv->manifest()));
+    added->push_back(vid);
   }
   return Status::Ok();
 }
@@ -119,11 +125,19 @@ Status CommitInTxn(const StoreParts& parts, Txn& txn, const CommitRequest& req,
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count();
   std::map<uint32_t, PackDelta> deltas;
-  CIUIC_RETURN_IF_ERROR(IndexFreshVersions(txn, req, pending_locs, &deltas, &snap.bytes_added));
+  std::vector<VersionId> added;
+  CIUIC_RETURN_IF_ERROR(IndexFreshVersions(txn, req, pending_locs, &deltas, &snap.bytes_added, &added));
   auto ops = ResolveEdits(txn, req);
   if (!ops.ok()) return ops.status();
   auto update = parts.trees->Apply(txn, *head ? (*head)->tree : Hash128{}, *ops);
   if (!update.ok()) return update.status();
+  // A fresh version that a later edit of this commit replaced or removed
+  // is in no tree: its manifest goes again and its chunks' counts fall (gc
+  // frees them).
+  VersionUses unnamed;
+  for (const VersionId& v : added)
+    if (!update->versions_named.count(v)) unnamed[v] = 1;
+  CIUIC_RETURN_IF_ERROR(DropVersionRefs(txn, unnamed));
   snap.tree = update->root;
   snap.changes = std::move(update->changes);
   CIUIC_RETURN_IF_ERROR(parts.chain->Append(txn, req.step, &snap));

@@ -69,7 +69,14 @@ bool DecodeStepKey(std::string_view k, int64_t* step, uint64_t* seq) {
 }
 
 std::string PathPrefix(std::string_view path) {
-  std::string k(path);
+  std::string k;
+  if (path.size() <= kPathKeyDirect) {
+    k.assign(path);
+  } else {  // LMDB keys end at 511 bytes: a long path is its start and its hash
+    k.assign(path.substr(0, kPathKeyHead));
+    k.push_back('\x01');
+    k.append(Hash128::Of(path).Bytes());
+  }
   k.push_back('\0');
   return k;
 }
@@ -81,8 +88,9 @@ std::string PathKey(std::string_view path, uint64_t seq) {
 }
 
 bool DecodePathKey(std::string_view k, std::string_view path, uint64_t* seq) {
-  if (k.size() != path.size() + 9 || k.substr(0, path.size()) != path || k[path.size()] != '\0') return false;
-  *seq = LoadBE<uint64_t>(k.data() + path.size() + 1);
+  const std::string prefix = PathPrefix(path);
+  if (k.size() != prefix.size() + 8 || k.substr(0, prefix.size()) != prefix) return false;
+  *seq = LoadBE<uint64_t>(k.data() + prefix.size());
   return true;
 }
 

@@ -594,6 +594,7 @@ Result<TreeUpdate> NodeTreeStore::Apply(Txn& txn, const Hash128& root, const std
   if (!new_root.ok()) return new_root.status();
   update.root = *new_root;
   RefDeltas refs = editor.refs();
+  for (auto& [id, n] : refs.versions) update.versions_named.insert(id);
   if (!update.root.IsZero()) ++refs.nodes[update.root];  // the caller's snapshot
   CIUIC_RETURN_IF_ERROR(LogRefs(txn, refs));
   return update;

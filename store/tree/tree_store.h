@@ -14,6 +14,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,10 @@ struct TreeUpdate {
   // removal of its source, then the moved entries at their new paths
   // (directories as puts, files as links), depth first.
   std::vector<Change> changes;
+  // Every version an entry of a node stored by this update names (a
+  // version that is new to the store is in the new tree exactly when it
+  // is here).
+  std::set<VersionId> versions_named;
 };
 
 // What Audit found: every stored tree row checked against the references

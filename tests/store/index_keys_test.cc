@@ -108,6 +108,27 @@ TEST(KeysTest, PathKeyRoundTrip) {
   EXPECT_EQ(PathPrefix("a/b"), std::string("a/b\0", 4));
 }
 
+// LMDB keys end at 511 bytes: a path over 400 bytes is keyed by its start
+// and its hash, one prefix per path, and round-trips like a short one.
+TEST(KeysTest, LongPathKeysStayWithinLmdbsLimitAndApart) {
+  const std::string a = std::string(390, 'a') + "/" + std::string(600, 'x');
+  const std::string b = std::string(390, 'a') + "/" + std::string(600, 'y');
+  const std::string edge(kPathKeyDirect, 'e'), over(kPathKeyDirect + 1, 'e');
+  for (const std::string& p : {a, b, edge, over}) {
+    const std::string k = PathKey(p, 77);
+    EXPECT_LE(k.size(), 511u) << p.size();
+    uint64_t seq = 0;
+    EXPECT_TRUE(DecodePathKey(k, p, &seq)) << p.size();
+    EXPECT_EQ(seq, 77u);
+    EXPECT_EQ(k.compare(0, PathPrefix(p).size(), PathPrefix(p)), 0);
+  }
+  EXPECT_EQ(PathPrefix(edge), edge + std::string(1, '\0'));  // 400 bytes: still the path itself
+  EXPECT_NE(PathPrefix(a), PathPrefix(b));
+  uint64_t seq;
+  EXPECT_FALSE(DecodePathKey(PathKey(a, 1), b, &seq));
+  EXPECT_FALSE(DecodePathKey(PathKey(over, 1), edge, &seq));
+}
+
 TEST(KeysTest, TagKeyIsTheName) {
   EXPECT_EQ(TagKey("best-1.0_x"), "best-1.0_x");
   EXPECT_EQ(TagKey(""), "");
