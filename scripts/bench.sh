@@ -5,6 +5,9 @@
 # hand-kept record of what changed and why, appended).
 #
 #   scripts/bench.sh [--reps 3] [--gib 2] [--dir /var/tmp] [--snapshots 10000]
+#                    [--checkpoints 1,100,400,1000] [--read-snapshots 20000]
+#                    [--writers 64] [--writer-steps 50]
+#                    [--ciuicfs PATH]  (this binary, not a build of the tree)
 #                    [--rows 1,5,6]   (a subset, printed only: RESULTS.md
 #                                      is written by full runs)
 #
@@ -16,6 +19,12 @@
 # --snapshots snapshots. Row 7: daemon peak RSS. Row 8: the trainer's time
 # per checkpoint, mount vs plain directory. Row 9: a writer's time per save
 # while `ciuicfs gc MNT` compacts packs in the daemon, vs without gc.
+# Rows 10-11 (scripts/bench-metadata.py): what a snapshot's metadata costs as
+# the tree grows. Row 10: a Hugging Face Trainer-like run keeping every
+# checkpoint folder (8 small files each, tmp then rename), time per file and
+# index size at --checkpoints, then reads at --read-snapshots snapshots.
+# Row 11: --writers processes saving 2 shards each per step, rank 0's
+# .metadata last, keeping the last 3 step folders; early vs late steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,30 +32,46 @@ reps=3
 gib=2
 base=/var/tmp
 snapshots=10000
-rows=1,2,3,4,5,6,7,8,9
+checkpoints=1,100,400,1000
+read_snapshots=20000
+writers=64
+writer_steps=50
+ciuicfs=
+rows=1,2,3,4,5,6,7,8,9,10,11
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) reps=$2; shift 2 ;;
     --gib) gib=$2; shift 2 ;;
     --dir) base=$2; shift 2 ;;
     --snapshots) snapshots=$2; shift 2 ;;
+    --checkpoints) checkpoints=$2; shift 2 ;;
+    --read-snapshots) read_snapshots=$2; shift 2 ;;
+    --writers) writers=$2; shift 2 ;;
+    --writer-steps) writer_steps=$2; shift 2 ;;
+    --ciuicfs) ciuicfs=$2; shift 2 ;;
     --rows) rows=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 want() { [[ ",$rows," == *",$1,"* ]]; }
 full_run=false
-[ "$rows" = 1,2,3,4,5,6,7,8,9 ] && full_run=true
+[ "$rows" = 1,2,3,4,5,6,7,8,9,10,11 ] && full_run=true
 
 scripts/setup.sh
 for p in bc fio restic borgbackup python3 openssl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
 done
-scripts/build.sh >/dev/null
-B=$PWD/build/fs/ciuicfs
 T_=$PWD/build/trainer/ciuic-train
+if [ -n "$ciuicfs" ]; then
+  B=$(realpath "$ciuicfs")
+  [ -x "$B" ] || { echo "bench.sh: --ciuicfs $ciuicfs is not an executable" >&2; exit 2; }
+  if { want 5 || want 8; } && [ ! -x "$T_" ]; then scripts/build.sh >/dev/null; fi  # the trainer
+else
+  scripts/build.sh >/dev/null
+  B=$PWD/build/fs/ciuicfs
+fi
 work=$(mktemp -d "$base/ciuic-bench-XXXXXX")
 shm=$(mktemp -d /dev/shm/ciuic-bench-XXXXXX)  # write sources: RAM, untouched by drop_caches
 pt_bin=$work/passthrough_ll
@@ -60,7 +85,7 @@ cleanup() {
     kill "$r9_gc_pid" $kids 2>/dev/null || true
     wait "$r9_gc_pid" 2>/dev/null || true
   fi
-  for m in "$mnt" "$work/r5mnt" "$work/r6mnt" "$work/r7mnt" "$work/r9mnt"; do "$B" umount "$m" >/dev/null 2>&1 || true; done
+  for m in "$mnt" "$work/r5mnt" "$work/r6mnt" "$work/r7mnt" "$work/r9mnt" "$work/r10/mnt" "$work/r11/mnt"; do "$B" umount "$m" >/dev/null 2>&1 || true; done
   fusermount3 -u "$pt_mnt" >/dev/null 2>&1 || true
   rm -rf "$work" "$shm"
 }
@@ -328,9 +353,33 @@ if want 9; then
     END { printf "%d %d %d %d %.1f\n", n, c, pc, f, s }' "$work/r9-gc.txt")
 fi
 
+# Row 10: a Hugging Face Trainer-like run into a mount that keeps every
+# checkpoint: per checkpoint, mkdir out/checkpoint-N and 8 files of 1-4 KiB
+# written as NAME.tmp and renamed (17 snapshots). At each of $checkpoints:
+# the median per-file time (write + close + rename) over the last 10
+# checkpoints, the index size and the snapshot count. Then one file is
+# overwritten until the store holds $read_snapshots snapshots, and $reps
+# times (umount, drop caches, mount) the reads are timed.
+if want 10; then
+  python3 scripts/bench-metadata.py hf "$B" "$work/r10" --checkpoints "$checkpoints" \
+    --read-snapshots "$read_snapshots" --tries "$reps" > "$work/r10.txt"
+  while read -r k v; do T[r10,$k]=$v; done < "$work/r10.txt"
+fi
+
+# Row 11: $writers processes, each saving 2 shards of 64 KiB of fresh bytes
+# per step into out/step_N/, a barrier, rank 0's .metadata last; the parent
+# keeps the last 3 step folders. Time per step and index bytes added per
+# step, early steps vs late ones.
+if want 11; then
+  python3 scripts/bench-metadata.py dist "$B" "$work/r11" --writers "$writers" --steps "$writer_steps" \
+    > "$work/r11.txt"
+  while read -r k v; do T[r11,$k]=$v; done < "$work/r11.txt"
+fi
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
 disk=$(df -h "$base" | awk 'NR==2 {print $1 " (" $2 ")"}')
 mb() { echo "$1 / 1000000" | bc -l | xargs printf '%.0f'; }
+mib() { echo "$1 / 1048576" | bc -l | xargs printf "%.${2:-1}f"; }
 {
   echo "# Benchmark results"
   echo
@@ -408,7 +457,43 @@ mb() { echo "$1 / 1000000" | bc -l | xargs printf '%.0f'; }
     echo "median of all ${T[r9,all]} saves of the gc phase ${T[r9,allgc]} s."
     echo
   fi
-  echo "Reproduce: \`scripts/bench.sh --reps $reps --gib $gib --dir $base --snapshots $snapshots\` (as root: it drops caches)."
+  if want 10; then
+    pts=(${T[r10,points]//,/ }); first=${pts[0]}; last=${pts[-1]}
+    echo "| 10. HF Trainer-like run, every checkpoint kept (8 files of 1-4 KiB: NAME.tmp, close, rename) | snapshots | per file ms (write+close+rename) | / at $first | 25th percentile ms | close ms | rename ms | mkdir ms | index MiB apparent | allocated | LMDB in use | load |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    for n in "${pts[@]}"; do
+      echo "| $n checkpoints (median over the files of the last $([ "$n" -lt 10 ] && echo "$n" || echo 10)) | ${T[r10,snapshots_$n]} | ${T[r10,save_ms_$n]} | $(ratio "${T[r10,save_ms_$n]}" "${T[r10,save_ms_$first]}") | ${T[r10,save_p25_ms_$n]} | ${T[r10,close_ms_$n]} | ${T[r10,rename_ms_$n]} | ${T[r10,mkdir_ms_$n]} | $(mib "${T[r10,index_apparent_$n]}") | $(mib "${T[r10,index_allocated_$n]}") | $(mib "${T[r10,index_live_$n]}") | ${T[r10,load_$n]} |"
+    done
+    echo
+    [ "$last" = 1000 ] && capped="" || capped=" (this run stopped at $last)"
+    echo "Goals (#12): per-file save at 1,000 checkpoints ≤ 1.3× that at 1; index after 1,000 checkpoints ≤ 64 MiB."
+    echo "Measured at $last$capped: $(ratio "${T[r10,save_ms_$last]}" "${T[r10,save_ms_$first]}")× and $(mib "${T[r10,index_apparent_$last]}") MiB (${T[r10,elapsed_s_$last]} s for the $last checkpoints)."
+    echo
+    if [ -n "${T[r10,read_tries]:-}" ]; then
+      grown=""; [ -n "${T[r10,grow_overwrites]:-}" ] && grown=", ${T[r10,grow_overwrites]} of them overwrites of one file after the checkpoints"
+      echo "| 10b. reads at ${T[r10,read_snapshots]} snapshots$grown (tree of ${T[r10,read_tree_entries]} entries, index $(mib "${T[r10,read_index_apparent]}") MiB); medians of ${T[r10,read_tries]} rounds of umount, drop caches, mount (load ${T[r10,read_load]}) | measured | goal |"
+      echo "| --- | --- | --- |"
+      echo "| \`ciuicfs mount\` | ${T[r10,read_mount_ms]} ms | |"
+      echo "| first \`ls @history\` after the mount (${T[r10,read_history_names]} names; max ${T[r10,read_ls_history_max_ms]} ms) | ${T[r10,read_ls_history_ms]} ms | < 300 ms |"
+      echo "| open + read a file of \`@history/<name>/out/checkpoint-K/\`, 10 random old names per round (checked; max ${T[r10,read_open_max_ms]} ms) | ${T[r10,read_open_ms]} ms | < 5 ms |"
+      echo "| \`ciuicfs log MNT \\| head\` (with process start) | ${T[r10,read_log_head_ms]} ms | < 200 ms |"
+      echo "| \`ciuicfs diff A B\`, ${T[r10,read_diff_apart]} snapshots apart (${T[r10,read_diff_added]} files added) | ${T[r10,read_diff_ms]} ms | < 1000 ms |"
+      echo
+    fi
+    [ "${T[r10,daemon_log_problems]}" = 0 ] || { echo "Row 10: daemon.log had ${T[r10,daemon_log_problems]} lines of trouble (see the run's stderr)."; echo; }
+  fi
+  if want 11; then
+    echo "| 11. ${T[r11,writers]} writers × 2 shards of ${T[r11,shard_kib]} KiB per step, rank 0's .metadata last, last 3 step folders kept (${T[r11,steps]} steps) | early | late | late / early | goal |"
+    echo "| --- | --- | --- | --- | --- |"
+    echo "| time per step, s (start to .metadata closed; median of steps ${T[r11,early_steps]} vs ${T[r11,late_steps]}) | ${T[r11,step_s_early]} | ${T[r11,step_s_late]} | ${T[r11,step_ratio]} | ≤ 1.3× |"
+    echo "| index bytes added per step, KiB (data.mdb's size; steps ${T[r11,grow_early_steps]} vs ${T[r11,grow_late_steps]}) | $(echo "${T[r11,grow_early]} / 1024" | bc) | $(echo "${T[r11,grow_late]} / 1024" | bc) | ${T[r11,grow_ratio]} | ≤ 1.3× |"
+    echo "| the same, pages LMDB has in use (size less its free list), KiB | $(echo "${T[r11,grow_live_early]} / 1024" | bc) | $(echo "${T[r11,grow_live_late]} / 1024" | bc) | ${T[r11,grow_live_ratio]} | |"
+    echo
+    echo "Row 11: ${T[r11,snapshots]} snapshots, index $(mib "${T[r11,index_apparent]}") MiB ($(mib "${T[r11,index_live]}") MiB in use by LMDB); removing a step folder took ${T[r11,rm_s]} s (median); load average ${T[r11,load]} at the end."
+    [ "${T[r11,daemon_log_problems]}" = 0 ] || echo "daemon.log had ${T[r11,daemon_log_problems]} lines of trouble (see the run's stderr)."
+    echo
+  fi
+  echo "Reproduce: \`scripts/bench.sh --reps $reps --gib $gib --dir $base --snapshots $snapshots --checkpoints $checkpoints --read-snapshots $read_snapshots --writers $writers --writer-steps $writer_steps${ciuicfs:+ --ciuicfs $ciuicfs}\` (as root: it drops caches)."
 } | tee "$work/RESULTS.md"
 if $full_run; then
   mkdir -p bench
