@@ -117,7 +117,7 @@ Status UpdatePackRows(Txn& txn, std::map<uint32_t, PackDelta> deltas, const std:
 Status CommitInTxn(const StoreParts& parts, Txn& txn, const CommitRequest& req,
                    const std::map<ChunkId, PackLocation>& pending_locs, const std::map<uint32_t, uint64_t>& synced,
                    Snapshot* out) {
-  auto head = parts.chain->Head(txn);
+  auto head = parts.chain->Head(txn, req.branch);
   if (!head.ok()) return head.status();
   Snapshot snap;
   snap.time_ns = req.time_ns != 0 ? req.time_ns
@@ -140,7 +140,7 @@ Status CommitInTxn(const StoreParts& parts, Txn& txn, const CommitRequest& req,
   CIUIC_RETURN_IF_ERROR(DropVersionRefs(txn, unnamed));
   snap.tree = update->root;
   snap.changes = std::move(update->changes);
-  CIUIC_RETURN_IF_ERROR(parts.chain->Append(txn, req.step, &snap));
+  CIUIC_RETURN_IF_ERROR(parts.chain->Append(txn, req.branch, req.step, &snap));
   CIUIC_RETURN_IF_ERROR(UpdatePackRows(txn, std::move(deltas), synced));
   CrashPoint("commit.before_txn_commit");
   *out = std::move(snap);

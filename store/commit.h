@@ -41,6 +41,7 @@ struct TreeEdit {
 
 struct CommitRequest {
   std::vector<TreeEdit> edits;
+  std::string branch = "main";  // whose head the snapshot follows and becomes
   std::optional<int64_t> step;  // unset: the head's step (0 for the first)
   int64_t time_ns = 0;          // 0: now
   bool durable = false;         // survive power loss, not only a process kill

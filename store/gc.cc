@@ -75,10 +75,7 @@ Status DropSnapshots(const StoreParts& parts, const std::vector<uint64_t>& seqs)
     if (!tags.ok()) return tags.status();
     std::map<uint64_t, std::string> tagged;
     for (auto& [name, seq] : *tags) tagged[seq] = name;
-    auto head = parts.chain->Head(txn);
-    if (!head.ok()) return head.status();
     for (uint64_t seq : std::set<uint64_t>(seqs.begin(), seqs.end())) {
-      if (*head && (*head)->seq == seq) return Status::InvalidArgument("the head snapshot cannot be dropped");
       if (tagged.count(seq))
         return Status::InvalidArgument("snapshot " + std::to_string(seq) + " is tagged '" + tagged[seq] +
                                        "'; delete the tag first");

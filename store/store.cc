@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "store/background/scheduler.h"
+#include "store/chain/branches.h"
 #include "store/chain/refs.h"
 #include "store/chain/snapshot_chain.h"
 #include "store/index/lmdb_env.h"
@@ -150,8 +151,8 @@ Status Store::Sync() {
   return parts_->NoteSyncResult(env_->Sync());
 }
 
-Result<std::optional<Snapshot>> Store::Head() {
-  return InRead(env_.get(), [&](Txn& txn) { return chain_->Head(txn); });
+Result<std::optional<Snapshot>> Store::Head(const std::string& branch) {
+  return InRead(env_.get(), [&](Txn& txn) { return chain_->Head(txn, branch); });
 }
 
 Result<Snapshot> Store::GetSnapshot(uint64_t seq) {
@@ -162,8 +163,12 @@ Result<std::vector<Snapshot>> Store::ListSnapshots() {
   return InRead(env_.get(), [&](Txn& txn) { return chain_->List(txn); });
 }
 
-Result<Snapshot> Store::FindByStep(int64_t step) {
-  return InRead(env_.get(), [&](Txn& txn) { return chain_->FindByStep(txn, step); });
+Result<std::vector<Snapshot>> Store::BranchLine(const std::string& branch) {
+  return InRead(env_.get(), [&](Txn& txn) { return chain_->Line(txn, branch); });
+}
+
+Result<Snapshot> Store::FindByStep(int64_t step, const std::string& branch) {
+  return InRead(env_.get(), [&](Txn& txn) { return chain_->FindByStep(txn, step, branch); });
 }
 
 Result<Snapshot> Store::FindByIdPrefix(std::string_view prefix) {
@@ -217,8 +222,37 @@ Result<std::map<std::string, uint64_t>> Store::Tags() {
   return InRead(env_.get(), [&](Txn& txn) { return refs_->Tags(txn); });
 }
 
-Result<Snapshot> Store::ResolveRef(const std::string& ref) {
-  return InRead(env_.get(), [&](Txn& txn) { return refs_->Resolve(txn, ref); });
+Result<std::map<std::string, uint64_t>> Store::Branches() {
+  return InRead(env_.get(), [&](Txn& txn) { return ListBranches(txn); });
+}
+
+Status Store::CreateBranch(const std::string& name, uint64_t seq) {
+  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
+  CIUIC_RETURN_IF_ERROR(ValidateBranchName(name));
+  return env_->Write([&](Txn& txn) -> Status {
+    auto branches = ListBranches(txn);
+    if (!branches.ok()) return branches.status();
+    if (branches->count(name)) return Status::InvalidArgument("branch '" + name + "' exists");
+    auto snap = chain_->Get(txn, seq);
+    if (!snap.ok()) return snap.status();
+    // main gets its row first when the store is from before branches.
+    CIUIC_RETURN_IF_ERROR(SetBranchHead(txn, kMainBranch, branches->at(kMainBranch)));
+    return SetBranchHead(txn, name, seq);
+  });
+}
+
+Status Store::DeleteBranch(const std::string& name) {
+  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
+  if (name == kMainBranch) return Status::InvalidArgument("branch 'main' cannot be deleted");
+  return env_->Write([&](Txn& txn) -> Status {
+    auto head = BranchHead(txn, name);
+    if (!head.ok()) return head.status();
+    return DeleteBranchRow(txn, name);
+  });
+}
+
+Result<Snapshot> Store::ResolveRef(const std::string& ref, const std::string& branch) {
+  return InRead(env_.get(), [&](Txn& txn) { return refs_->Resolve(txn, ref, branch); });
 }
 
 Status Store::DropSnapshots(const std::vector<uint64_t>& seqs) { return ciuicfs::DropSnapshots(*parts_, seqs); }

@@ -92,12 +92,15 @@ class Store {
   // Makes everything committed so far survive power loss.
   Status Sync();
 
-  // The chain. Head is nullopt for an empty store.
-  Result<std::optional<Snapshot>> Head();
+  // The chain. Head is nullopt for a branch with no snapshot yet (main in
+  // an empty store), NotFound for a branch that does not exist.
+  Result<std::optional<Snapshot>> Head(const std::string& branch = "main");
   Result<Snapshot> GetSnapshot(uint64_t seq);
-  Result<std::vector<Snapshot>> ListSnapshots();  // oldest first
-  // Newest snapshot with this step.
-  Result<Snapshot> FindByStep(int64_t step);
+  Result<std::vector<Snapshot>> ListSnapshots();  // every branch's, oldest first
+  // The snapshots on the branch's line (its head back to the first), oldest first.
+  Result<std::vector<Snapshot>> BranchLine(const std::string& branch);
+  // Newest snapshot with this step on the branch's line.
+  Result<Snapshot> FindByStep(int64_t step, const std::string& branch = "main");
   // The one snapshot whose hex id starts with `prefix` (>= 8 hex digits);
   // NotFound when none, InvalidArgument when several match.
   Result<Snapshot> FindByIdPrefix(std::string_view prefix);
@@ -123,8 +126,17 @@ class Store {
   Status DeleteTag(const std::string& name);
   Result<std::map<std::string, uint64_t>> Tags();
   // A snapshot by reference: "latest", "latest~K" (K snapshots before the
-  // head in the retained chain), "step-N", a tag, or an id prefix (>= 8 hex).
-  Result<Snapshot> ResolveRef(const std::string& ref);
+  // branch's head on its line), "step-N" (on that line), a tag, a branch
+  // name (its head), or an id prefix (>= 8 hex).
+  Result<Snapshot> ResolveRef(const std::string& ref, const std::string& branch = "main");
+
+  // Branches: named heads; a new store has "main" (FORMAT.md, `branches`).
+  // Names are 1-64 of [A-Za-z0-9._-], not starting with '.' or '-', no "..".
+  Result<std::map<std::string, uint64_t>> Branches();  // name -> head sequence (0: none yet)
+  // A new branch whose head is snapshot `seq`; copies nothing.
+  Status CreateBranch(const std::string& name, uint64_t seq);
+  // Removes the name (never main); its snapshots stay until pruned.
+  Status DeleteBranch(const std::string& name);
 
   // Removes snapshots from the retained set (never the head) and releases
   // what only they referenced. Bytes are reclaimed by Gc.

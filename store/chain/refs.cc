@@ -57,7 +57,7 @@ Result<std::map<std::string, uint64_t>> Refs::Tags(Txn& txn) const {
   return tags;
 }
 
-Result<Snapshot> Refs::Resolve(Txn& txn, const std::string& ref) const {
+Result<Snapshot> Refs::Resolve(Txn& txn, const std::string& ref, const std::string& branch) const {
   if (ref == "latest" || ref.rfind("latest~", 0) == 0) {
     int64_t back = 0;
     if (ref != "latest") {
@@ -65,7 +65,7 @@ Result<Snapshot> Refs::Resolve(Txn& txn, const std::string& ref) const {
       if (!k) return Status::InvalidArgument("bad reference '" + ref + "': want latest~K");
       back = *k;
     }
-    auto snaps = chain_->List(txn);
+    auto snaps = chain_->Line(txn, branch);
     if (!snaps.ok()) return snaps.status();
     if (int64_t(snaps->size()) <= back)
       return Status::NotFound(snaps->empty() ? "the store has no snapshots" : "no snapshot " + ref);
@@ -74,7 +74,7 @@ Result<Snapshot> Refs::Resolve(Txn& txn, const std::string& ref) const {
   if (ref.rfind("step-", 0) == 0) {
     auto step = ParseInt(ref.substr(5), true);
     if (!step) return Status::InvalidArgument("bad reference '" + ref + "': want step-N");
-    return chain_->FindByStep(txn, *step);
+    return chain_->FindByStep(txn, *step, branch);
   }
   Result<std::optional<std::string_view>> v = std::optional<std::string_view>();
   if (ValidateTagName(ref).ok()) v = txn.Get(Db::kTags, TagKey(ref));
@@ -84,10 +84,15 @@ Result<Snapshot> Refs::Resolve(Txn& txn, const std::string& ref) const {
     if (!DecodeSeqValue(**v, &seq)) return CorruptRow(Db::kTags, ref);
     return chain_->Get(txn, seq);
   }
+  if (ValidateBranchName(ref).ok()) {
+    auto head = chain_->Head(txn, ref);
+    if (head.ok() && *head) return **head;
+    if (!head.ok() && !head.status().IsNotFound()) return head.status();
+  }
   if (ref.size() >= 8 && ref.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos)
     return chain_->FindByIdPrefix(txn, ref);
   return Status::NotFound("no snapshot matches '" + ref + "' (want an id prefix of 8+ hex digits, step-N, latest, "
-                          "latest~K or a tag)");
+                          "latest~K, a tag or a branch)");
 }
 
 }  // namespace ciuicfs

@@ -1,8 +1,7 @@
 // Refs: names for snapshots (FORMAT.md, `tags`), and ResolveRef, which
 // turns what a user typed ("latest", "latest~K", "step-N", a tag, an id
-// prefix) into a snapshot. Tags are the one kind of ref today; branch heads
-// (#20) become a second kind in their own database. A ref pins its
-// snapshot: prune refuses to drop it. Calls run inside the caller's index
+// prefix, a branch) into a snapshot. A tag pins its snapshot: prune refuses
+// to drop it; so does a branch head (branches.h). Calls run inside the caller's index
 // transaction; stateless and thread-safe.
 #ifndef CIUICFS_STORE_CHAIN_REFS_H_
 #define CIUICFS_STORE_CHAIN_REFS_H_
@@ -26,9 +25,10 @@ class Refs {
   Status DeleteTag(Txn& txn, const std::string& name) const;  // NotFound when absent
   Result<std::map<std::string, uint64_t>> Tags(Txn& txn) const;
 
-  // "latest", "latest~K" (K snapshots before the head in the retained
-  // chain), "step-N", a tag, or an id prefix (>= 8 hex digits).
-  Result<Snapshot> Resolve(Txn& txn, const std::string& ref) const;
+  // "latest", "latest~K" (K snapshots before `branch`'s head on its line
+  // of retained snapshots), "step-N" (on that line), a tag, a branch name
+  // (its head), or an id prefix (>= 8 hex digits).
+  Result<Snapshot> Resolve(Txn& txn, const std::string& ref, const std::string& branch = kMainBranch) const;
 
  private:
   const SnapshotChain* chain_;

@@ -17,15 +17,14 @@ Result<Snapshot> DecodeSnapshotRow(std::string_view k, std::string_view v) {
 
 }  // namespace
 
-Result<std::optional<Snapshot>> SnapshotChain::Head(Txn& txn) const {
-  std::optional<Result<Snapshot>> head;
-  CIUIC_RETURN_IF_ERROR(txn.ScanBack(Db::kSnapshots, SeqKey(UINT64_MAX), [&](std::string_view k, std::string_view v) {
-    head.emplace(DecodeSnapshotRow(k, v));
-    return false;
-  }));
-  if (!head) return std::optional<Snapshot>();
-  if (!head->ok()) return head->status();
-  return std::optional<Snapshot>(std::move(head->value()));
+Result<std::optional<Snapshot>> SnapshotChain::Head(Txn& txn, const std::string& branch) const {
+  auto seq = BranchHead(txn, branch);
+  if (!seq.ok()) return seq.status();
+  if (*seq == 0) return std::optional<Snapshot>();
+  auto s = Get(txn, *seq);
+  if (s.status().IsNotFound()) return Status::Corruption("index: branch '" + branch + "' names missing snapshot " + std::to_string(*seq));
+  if (!s.ok()) return s.status();
+  return std::optional<Snapshot>(std::move(s.value()));
 }
 
 Result<Snapshot> SnapshotChain::Get(Txn& txn, uint64_t seq) const {
@@ -49,14 +48,48 @@ Result<std::vector<Snapshot>> SnapshotChain::List(Txn& txn) const {
   return out;
 }
 
-Result<Snapshot> SnapshotChain::FindByStep(Txn& txn, int64_t step) const {
+Result<std::vector<Snapshot>> SnapshotChain::Line(Txn& txn, const std::string& branch) const {
+  auto head = BranchHead(txn, branch);
+  if (!head.ok()) return head.status();
+  auto forks = HasForks(txn);
+  if (!forks.ok()) return forks.status();
+  if (!*forks) return List(txn);  // one branch: every snapshot is on its line
+  auto line = LineOf(txn, *head);
+  if (!line.ok()) return line.status();
+  std::vector<Snapshot> out;
+  for (auto it = line->rbegin(); it != line->rend(); ++it) {
+    auto s = Get(txn, *it);
+    if (s.status().IsNotFound()) continue;  // dropped; its link stays
+    if (!s.ok()) return s.status();
+    out.push_back(std::move(s.value()));
+  }
+  return out;
+}
+
+Result<Snapshot> SnapshotChain::FindByStep(Txn& txn, int64_t step, const std::string& branch) const {
+  auto head = BranchHead(txn, branch);
+  if (!head.ok()) return head.status();
+  auto forks = HasForks(txn);
+  if (!forks.ok()) return forks.status();
   std::optional<uint64_t> seq;
   Status bad;
   CIUIC_RETURN_IF_ERROR(txn.ScanBack(Db::kSteps, StepKey(step, UINT64_MAX), [&](std::string_view k, std::string_view) {
     int64_t found_step;
     uint64_t found_seq;
-    if (!DecodeStepKey(k, &found_step, &found_seq)) bad = CorruptRow(Db::kSteps, k);
-    else if (found_step == step) seq = found_seq;
+    if (!DecodeStepKey(k, &found_step, &found_seq)) {
+      bad = CorruptRow(Db::kSteps, k);
+      return false;
+    }
+    if (found_step != step) return false;
+    if (*forks) {  // the newest with this step on this branch's line
+      auto on = OnLine(txn, found_seq, *head);
+      if (!on.ok()) {
+        bad = on.status();
+        return false;
+      }
+      if (!*on) return true;
+    }
+    seq = found_seq;
     return false;
   }));
   CIUIC_RETURN_IF_ERROR(bad);
@@ -113,10 +146,12 @@ Result<std::vector<std::pair<uint64_t, Change>>> SnapshotChain::PathHistory(Txn&
   return out;
 }
 
-Status SnapshotChain::Append(Txn& txn, std::optional<int64_t> step, Snapshot* snap) const {
-  auto head = Head(txn);
+Status SnapshotChain::Append(Txn& txn, const std::string& branch, std::optional<int64_t> step, Snapshot* snap) const {
+  auto head = Head(txn, branch);
   if (!head.ok()) return head.status();
-  snap->seq = *head ? (*head)->seq + 1 : 1;
+  auto newest = NewestSeq(txn);
+  if (!newest.ok()) return newest.status();
+  snap->seq = *newest + 1;
   snap->parent = *head ? (*head)->id : Hash128{};
   snap->step = step ? *step : *head ? (*head)->step : 0;
   snap->id = ComputeSnapshotId(*snap);
@@ -126,13 +161,18 @@ Status SnapshotChain::Append(Txn& txn, std::optional<int64_t> step, Snapshot* sn
   for (const Change& c : snap->changes)
     CIUIC_RETURN_IF_ERROR(
         txn.Put(Db::kPaths, PathKey(c.path, snap->seq), EncodePathRow(PathRow{c.kind, c.version, c.size})));
-  return Status::Ok();
+  CIUIC_RETURN_IF_ERROR(PutParent(txn, snap->seq, *head ? (*head)->seq : 0));
+  return SetBranchHead(txn, branch, snap->seq);
 }
 
 Result<Snapshot> SnapshotChain::Drop(Txn& txn, uint64_t seq) const {
-  auto head = Head(txn);
-  if (!head.ok()) return head.status();
-  if (*head && (*head)->seq == seq) return Status::InvalidArgument("the head snapshot cannot be dropped");
+  auto heads = ListBranches(txn);
+  if (!heads.ok()) return heads.status();
+  for (auto& [name, head] : *heads) {
+    if (head != seq) continue;
+    if (heads->size() == 1) return Status::InvalidArgument("the head snapshot cannot be dropped");
+    return Status::InvalidArgument("snapshot " + std::to_string(seq) + " is the head of branch '" + name + "'");
+  }
   auto s = Get(txn, seq);
   if (!s.ok()) return s.status();
   CIUIC_RETURN_IF_ERROR(txn.Del(Db::kSnapshots, SeqKey(seq)));

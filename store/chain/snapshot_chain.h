@@ -8,10 +8,12 @@
 #define CIUICFS_STORE_CHAIN_SNAPSHOT_CHAIN_H_
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "store/chain/branches.h"
 #include "store/index/lmdb_env.h"
 #include "store/index/rows.h"
 
@@ -19,25 +21,29 @@ namespace ciuicfs {
 
 class SnapshotChain {
  public:
-  // nullopt for an empty chain.
-  Result<std::optional<Snapshot>> Head(Txn& txn) const;
+  // The branch's head; nullopt for a branch with no snapshot yet (main in
+  // an empty store). NotFound for a branch that does not exist.
+  Result<std::optional<Snapshot>> Head(Txn& txn, const std::string& branch = kMainBranch) const;
   Result<Snapshot> Get(Txn& txn, uint64_t seq) const;  // NotFound when absent
-  Result<std::vector<Snapshot>> List(Txn& txn) const;  // oldest first
-  // The newest snapshot with this step.
-  Result<Snapshot> FindByStep(Txn& txn, int64_t step) const;
+  Result<std::vector<Snapshot>> List(Txn& txn) const;  // every retained snapshot, oldest first
+  // The retained snapshots on the branch's line (branches.h), oldest first.
+  Result<std::vector<Snapshot>> Line(Txn& txn, const std::string& branch) const;
+  // The newest snapshot with this step on the branch's line.
+  Result<Snapshot> FindByStep(Txn& txn, int64_t step, const std::string& branch = kMainBranch) const;
   // The one snapshot whose hex id starts with `prefix` (8-32 hex digits);
   // NotFound when none, InvalidArgument when several match.
   Result<Snapshot> FindByIdPrefix(Txn& txn, std::string_view prefix) const;
   // (sequence, change) pairs for one path, oldest first.
   Result<std::vector<std::pair<uint64_t, Change>>> PathHistory(Txn& txn, std::string_view path) const;
 
-  // Makes `*snap` the new head: fills in its sequence and parent from the
-  // current head (and its step, when `step` is unset), computes its id and
-  // writes it with its secondary rows. `snap->tree`, time, bytes_added and
+  // Makes `*snap` the branch's new head: its sequence is one past the
+  // newest of any branch, its parent (and its step, when `step` is unset)
+  // the branch's head; computes its id and writes it with its secondary
+  // rows and its `parents` link. `snap->tree`, time, bytes_added and
   // changes must be set.
-  Status Append(Txn& txn, std::optional<int64_t> step, Snapshot* snap) const;
-  // Deletes one snapshot's rows and returns it (its tree is the caller's to
-  // release). The head cannot be dropped.
+  Status Append(Txn& txn, const std::string& branch, std::optional<int64_t> step, Snapshot* snap) const;
+  // Deletes one snapshot's rows (its `parents` link stays) and returns it
+  // (its tree is the caller's to release). A branch head cannot be dropped.
   Result<Snapshot> Drop(Txn& txn, uint64_t seq) const;
 };
 
