@@ -33,7 +33,9 @@ int64_t NowNs() {
 }
 
 Filesystem::Filesystem(Store* store, MountOptions options)
-    : store_(store), options_(std::move(options)), staging_dir_(store->dir() + "/staging") {}
+    : store_(store), options_(std::move(options)), staging_dir_(store->dir() + "/staging") {
+  branch_ = options_.branch;
+}
 
 Filesystem::~Filesystem() = default;
 
@@ -130,7 +132,7 @@ Status Filesystem::Load() {
 
 // Fills `root` with the head snapshot's tree (mu_ held).
 Status Filesystem::BuildLiveTree(Node* root) {
-  auto head = store_->Head();
+  auto head = store_->Head(branch());
   if (!head.ok()) return head.status();
   if (!head->has_value()) return Status::Ok();
   auto tree = store_->GetTree((*head)->tree);
@@ -180,8 +182,33 @@ Status Filesystem::ReloadLiveTree() {
   return Status::Ok();
 }
 
+std::string Filesystem::branch() const {
+  std::lock_guard<std::mutex> lock(branch_mu_);
+  return branch_;
+}
+
+Status Filesystem::SwitchBranch(const std::string& name) {
+  auto head = store_->Head(name);
+  if (!head.ok()) return head.status();
+  if (writers_.load() > 0)
+    return Status::Busy("a file is open for writing; close it before switching branches");
+  std::string old;
+  {
+    std::lock_guard<std::mutex> lock(branch_mu_);
+    old = branch_;
+    branch_ = name;
+  }
+  Status s = ReloadLiveTree();
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> lock(branch_mu_);
+    branch_ = old;
+  }
+  return s;
+}
+
 Result<Snapshot> Filesystem::CommitEdits(std::vector<TreeEdit> edits, std::optional<int64_t> step, bool durable) {
   CommitRequest req;
+  req.branch = branch();
   req.edits = std::move(edits);
   req.step = step;
   req.durable = durable;
@@ -313,6 +340,7 @@ void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   auto* fh = new FileHandle();
   fh->node = n;
   fh->writable = true;
+  ++writers_;
   fi->fh = reinterpret_cast<uint64_t>(fh);
   fuse_entry_param e = {};
   e.ino = n->ino;

@@ -19,6 +19,7 @@
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,7 @@ namespace ciuicfs {
 struct MountOptions {
   std::string store_dir;
   std::string mountpoint;
+  std::string branch = "main";  // the branch whose head the live tree is (it must exist)
   std::optional<StepParser> step_parser;  // set by the caller
   bool allow_other = false;
 };
@@ -49,6 +51,11 @@ class Filesystem {
   // Replaces the live tree with the head snapshot's (after a rollback run
   // through the control socket) and tells the kernel to forget old names.
   Status ReloadLiveTree();
+  // The branch the live tree follows; commits move its head.
+  std::string branch() const;
+  // Makes `name`'s head the live tree (as a rollback reloads it); the
+  // branch left keeps its head. Refused while a file is open for writing.
+  Status SwitchBranch(const std::string& name);
   void SetSession(fuse_session* se) { session_ = se; }
   static const fuse_lowlevel_ops& Ops();
 
@@ -117,6 +124,9 @@ class Filesystem {
 
   Store* store_;
   MountOptions options_;
+  mutable std::mutex branch_mu_;  // guards branch_ (taken alone, never with another lock)
+  std::string branch_;
+  std::atomic<int> writers_{0};   // open handles that may write a live file
   fuse_session* session_ = nullptr;
   std::string staging_dir_;
 

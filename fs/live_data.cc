@@ -190,6 +190,7 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Status s = TruncateLive(*n, 0);
     if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
   }
+  if (writable) ++writers_;
   fi->fh = reinterpret_cast<uint64_t>(fh.release());
   fuse_reply_open(req, fi);
 }
@@ -234,7 +235,9 @@ void Filesystem::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  delete reinterpret_cast<FileHandle*>(fi->fh);
+  auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
+  if (fh->writable) --writers_;
+  delete fh;
   fuse_reply_err(req, 0);
 }
 

@@ -50,8 +50,14 @@ Result<Filesystem::NodePtr> Filesystem::LookupVirtualRoot(const std::string& nam
   Result<Snapshot> snap = Status::NotFound(name);
   *timeout = 86400.0;
   if (name == "@history") return history_;
-  if (name == "@latest") {
-    auto head = store_->Head();
+  if (name.rfind("@branch-", 0) == 0) {
+    auto head = store_->Head(name.substr(8));
+    if (!head.ok()) return head.status().IsNotFound() ? Result<NodePtr>(NodePtr()) : head.status();
+    if (!head->has_value()) return NodePtr();
+    snap = std::move(**head);
+    *timeout = 0;  // its head moves
+  } else if (name == "@latest") {
+    auto head = store_->Head(branch());
     if (!head.ok()) return head.status();
     if (!head->has_value()) return NodePtr();
     snap = std::move(**head);
@@ -59,7 +65,7 @@ Result<Filesystem::NodePtr> Filesystem::LookupVirtualRoot(const std::string& nam
   } else if (name.rfind("@step-", 0) == 0) {
     auto step = ParseStrictInt(name.substr(6));
     if (!step) return NodePtr();
-    snap = store_->FindByStep(*step);
+    snap = store_->FindByStep(*step, branch());
     if (!snap.ok()) return snap.status().IsNotFound() ? Result<NodePtr>(NodePtr()) : snap.status();
     *timeout = 0;  // a newer snapshot may take this step
   } else if (name.rfind("@tag-", 0) == 0) {
@@ -105,7 +111,7 @@ Result<Filesystem::NodePtr> Filesystem::LookupInSnap(Node& dir, const std::strin
 
 Status Filesystem::ListVirtual(Node& dir, std::vector<std::tuple<std::string, fuse_ino_t, mode_t>>* out) {
   if (dir.kind == kHistory) {
-    auto snaps = store_->ListSnapshots();
+    auto snaps = store_->BranchLine(branch());
     if (!snaps.ok()) return snaps.status();
     for (const Snapshot& s : *snaps) out->emplace_back(HistoryName(s), SnapRoot(s)->ino, S_IFDIR);
     return Status::Ok();

@@ -45,7 +45,7 @@ int RunDiff(const std::vector<std::string>& args) {
   if (!t) return kExitFailed;
   Tree trees[2];
   for (int i = 0; i < 2; ++i) {
-    auto s = t->store->ResolveRef(refs[i]);
+    auto s = t->store->ResolveRef(refs[i], t->branch);
     if (!s.ok()) return FailStatus("diff", s.status());
     auto tree = t->store->GetTree(s->tree);
     if (!tree.ok()) {

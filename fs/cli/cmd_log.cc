@@ -1,4 +1,7 @@
-// ciuicfs log: the chain, newest first, one line per snapshot.
+// ciuicfs log: the mount's branch (main for a store that is not mounted,
+// or --branch B) back to the first snapshot through its forks, newest
+// first, one line per snapshot; --all: every branch's snapshots, with the
+// heads and the forks marked.
 #include <cstdio>
 #include <map>
 
@@ -22,7 +25,9 @@ int RunLog(const std::vector<std::string>& args) {
   po::options_description opts("log options");
   opts.add_options()("by-step", po::bool_switch(), "group snapshots of one step")(
       "json", po::bool_switch(), "one JSON object per snapshot, newest first")(
-      "max,n", po::value<size_t>()->default_value(0), "show at most N snapshots (0: all)");
+      "max,n", po::value<size_t>()->default_value(0), "show at most N snapshots (0: all)")(
+      "branch", po::value<std::string>(), "this branch's line (default: the mount's branch, else main)")(
+      "all", po::bool_switch(), "every branch's snapshots, heads and forks marked");
   po::variables_map vm;
   int code;
   auto t = ParseAndOpen("log", args, opts, "ciuicfs log /ckpt --by-step", StorePositional(), false, &vm, &code);
@@ -30,6 +35,22 @@ int RunLog(const std::vector<std::string>& args) {
   std::vector<Snapshot> chain;
   TagsBySeq tags;
   if (!LoadChain(t->store, &chain, &tags)) return kExitFailed;
+  const bool all = vm["all"].as<bool>();
+  const std::string branch = vm.count("branch") ? vm["branch"].as<std::string>() : t->branch;
+  if (!all) {
+    auto line = t->store->BranchLine(branch);
+    if (!line.ok()) return FailStatus("log", line.status());
+    chain = std::move(line.value());
+  }
+  // --all: which branch heads each snapshot is, and where the chain forks.
+  std::map<uint64_t, std::string> heads;
+  std::map<Hash128, uint64_t> seq_of;
+  if (all) {
+    auto branches = t->store->Branches();
+    if (!branches.ok()) return FailStatus("log", branches.status());
+    for (auto& [name, seq] : *branches) heads[seq] += (heads[seq].empty() ? "" : ", ") + name;
+    for (const Snapshot& s : chain) seq_of[s.id] = s.seq;
+  }
   size_t max = vm["max"].as<size_t>();
   size_t shown = 0;
   int64_t group_step = INT64_MIN;
@@ -55,6 +76,11 @@ int RunLog(const std::vector<std::string>& args) {
       group_step = s.step;
     }
     std::string tag = tags.count(s.seq) ? " (tag: " + TagText(tags, s.seq) + ")" : "";
+    if (all && heads.count(s.seq)) tag += " (head of " + heads[s.seq] + ")";
+    if (all && it + 1 != chain.rend() && !s.parent.IsZero() && (it + 1)->id != s.parent) {
+      auto p = seq_of.find(s.parent);
+      tag += p == seq_of.end() ? " (parent dropped)" : " (forks from " + std::to_string(p->second) + ")";
+    }
     std::fprintf(Out(), "%s%-6llu %s  step %-8lld %s  +%-10s %s%s\n", vm["by-step"].as<bool>() ? "  " : "",
                 (unsigned long long)s.seq, s.id.ShortHex().c_str(), (long long)s.step, FormatTime(s.time_ns).c_str(),
                 HumanBytes(s.bytes_added).c_str(), ChangesText(s).c_str(), tag.c_str());

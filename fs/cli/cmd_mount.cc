@@ -40,10 +40,44 @@ std::string EscapeOption(const std::string& s) {
 }
 
 // Runs the daemon; reports "OK <store>" or "ERR <line>" on `notify_fd`.
-int Serve(MountOptions options, bool foreground, int notify_fd) {
+// The mount's branch exists, or is created at main's head (`create`).
+Status PrepareBranch(Store* store, const std::string& name, bool create) {
+  auto head = store->Head(name);
+  if (head.ok()) return Status::Ok();
+  if (!head.status().IsNotFound()) return head.status();
+  CIUIC_RETURN_IF_ERROR(ValidateBranchName(name));
+  if (!create)
+    return Status::NotFound("no branch '" + name + "' (create it with `ciuicfs branch " + name +
+                            "`, or mount with --branch " + name + " --create)");
+  auto main = store->Head("main");
+  if (!main.ok()) return main.status();
+  return store->CreateBranch(name, *main ? (*main)->seq : 0);
+}
+
+// Records the live branch for commands that read the store beside the
+// mount (cli/common.h, MountBranchFile): a temp file renamed over it.
+Status WriteMountBranch(const std::string& store_dir, const std::string& branch) {
+  const std::string path = MountBranchFile(store_dir), tmp = path + ".tmp";
+  const std::string text = branch + "\n";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);  // like every store file
+  if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
+  const bool ok = write(fd, text.data(), text.size()) == ssize_t(text.size());
+  close(fd);
+  if (!ok) return Status::IOError("write " + tmp);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno(errno, "rename " + tmp);
+  return Status::Ok();
+}
+
+int Serve(MountOptions options, bool create_branch, bool foreground, int notify_fd) {
   auto store = Store::Open(options.store_dir, {});
   if (!store.ok()) {
     Tell(notify_fd, "ERR " + store.status().message());
+    return kExitFailed;
+  }
+  Status branch = PrepareBranch(store->get(), options.branch, create_branch);
+  if (branch.ok()) branch = WriteMountBranch(options.store_dir, options.branch);
+  if (!branch.ok()) {
+    Tell(notify_fd, "ERR " + branch.message());
     return kExitFailed;
   }
   Filesystem fs(store->get(), options);
@@ -76,7 +110,14 @@ int Serve(MountOptions options, bool foreground, int notify_fd) {
     }
   }
   fs.SetSession(se);
-  ControlServer control(store->get(), options.store_dir, [&fs] { return fs.ReloadLiveTree(); });
+  MountHooks hooks;
+  hooks.reload_live_tree = [&fs] { return fs.ReloadLiveTree(); };
+  hooks.branch = [&fs] { return fs.branch(); };
+  hooks.switch_branch = [&fs, &options](const std::string& name) {
+    CIUIC_RETURN_IF_ERROR(fs.SwitchBranch(name));
+    return WriteMountBranch(options.store_dir, name);
+  };
+  ControlServer control(store->get(), options.store_dir, hooks);
   Status listening = control.Start();
   if (!listening.ok()) {
     fuse_session_unmount(se);
@@ -107,7 +148,9 @@ int RunMount(const std::vector<std::string>& args) {
       "foreground,f", po::bool_switch(), "stay in the foreground")(
       "step-pattern", po::value<std::string>()->default_value(""),
       "regex with one capture group for the step number in a path component")(
-      "allow-other", po::bool_switch(), "let other users see the mount");
+      "allow-other", po::bool_switch(), "let other users see the mount")(
+      "branch", po::value<std::string>()->default_value("main"), "the branch whose head the live tree is")(
+      "create", po::bool_switch(), "with --branch: create the branch at main's head when it does not exist");
   po::positional_options_description pos;
   pos.add("mountpoint", 1);
   po::variables_map vm;
@@ -120,6 +163,12 @@ int RunMount(const std::vector<std::string>& args) {
   options.store_dir = std::filesystem::absolute(vm["store"].as<std::string>(), ec).lexically_normal().string();
   while (options.store_dir.size() > 1 && options.store_dir.back() == '/') options.store_dir.pop_back();
   options.allow_other = vm["allow-other"].as<bool>();
+  options.branch = vm["branch"].as<std::string>();
+  const bool create_branch = vm["create"].as<bool>();
+  if (Status bad = ValidateBranchName(options.branch); !bad.ok()) {
+    Fail("mount: " + bad.message());
+    return kExitUsage;
+  }
   std::string err;
   options.step_parser = StepParser::Create(vm["step-pattern"].as<std::string>(), &err);
   if (!options.step_parser) {
@@ -148,7 +197,7 @@ int RunMount(const std::vector<std::string>& args) {
   std::filesystem::create_directories(std::filesystem::path(options.store_dir).parent_path(), ec);
   if (vm["foreground"].as<bool>()) {
     std::cerr << "ciuicfs: serving " << options.mountpoint << " from store " << options.store_dir << "\n";
-    return Serve(options, true, -1);
+    return Serve(options, create_branch, true, -1);
   }
   int fds[2];
   if (pipe(fds) != 0) {
@@ -166,7 +215,7 @@ int RunMount(const std::vector<std::string>& args) {
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) dup2(null, STDIN_FILENO);
     if (fork() > 0) _exit(0);  // the daemon is not a session leader
-    _exit(Serve(options, false, fds[1]));
+    _exit(Serve(options, create_branch, false, fds[1]));
   }
   close(fds[1]);
   std::string reply;

@@ -1,5 +1,5 @@
 // ciuicfs rollback REF: the whole tree becomes REF's tree, as one new
-// snapshot; nothing is rewritten and no chunk bytes are added.
+// snapshot on the mount's branch (main for a store that is not mounted); nothing is rewritten and no chunk bytes are added.
 #include <cstdio>
 
 #include "fs/cli/common.h"
@@ -16,9 +16,9 @@ int RunRollback(const std::vector<std::string>& args) {
   auto t = ParseAndOpen("rollback", args, opts, "ciuicfs rollback step-1200 --store /data/ckpt-store", pos, true,
                         &vm, &code);
   if (!t) return code;
-  auto target = t->store->ResolveRef(vm["ref"].as<std::string>());
+  auto target = t->store->ResolveRef(vm["ref"].as<std::string>(), t->branch);
   if (!target.ok()) return FailStatus("rollback", target.status());
-  auto head = t->store->Head();
+  auto head = t->store->Head(t->branch);
   auto old_tree = head.ok() && head->has_value() ? t->store->GetTree((*head)->tree) : Result<Tree>(Tree{});
   auto new_tree = t->store->GetTree(target->tree);
   if (!old_tree.ok() || !new_tree.ok()) {
@@ -33,13 +33,14 @@ int RunRollback(const std::vector<std::string>& args) {
     else req.edits.push_back(TreeEdit::PutExisting(e.path, e.mode, e.mtime_ns, e.version));
   }
   req.step = target->step;
+  req.branch = t->branch;
   auto snap = t->store->Commit(req);
   if (!snap.ok()) {
     Fail("rollback: " + snap.status().message());
     return kExitFailed;
   }
-  if (const CommandContext* ctx = CurrentContext(); ctx && ctx->reload_live_tree) {
-    Status s = ctx->reload_live_tree();  // the mount now shows the rolled-back tree
+  if (const CommandContext* ctx = CurrentContext(); ctx && ctx->mount.reload_live_tree) {
+    Status s = ctx->mount.reload_live_tree();  // the mount now shows the rolled-back tree
     if (!s.ok()) {
       Fail("rollback: committed, but the mount could not reload its tree: " + s.message());
       return kExitFailed;

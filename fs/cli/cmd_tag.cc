@@ -33,7 +33,7 @@ int RunTag(const std::vector<std::string>& args) {
   } else if (vm.count("delete")) {
     s = t->store->DeleteTag(vm["delete"].as<std::string>());
   } else {
-    auto snap = t->store->ResolveRef(words[1]);
+    auto snap = t->store->ResolveRef(words[1], t->branch);
     s = snap.ok() ? t->store->SetTag(words[0], snap->seq) : snap.status();
     if (s.ok()) std::fprintf(Out(), "tagged snapshot %llu as %s\n", (unsigned long long)snap->seq, words[0].c_str());
   }

@@ -19,7 +19,9 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"mount", "serve a store at a mountpoint (daemonizes; -f stays in front)", RunMount},
       {"umount", "unmount a ciuicfs mountpoint", RunUmount},
-      {"log", "the snapshot chain, newest first", RunLog},
+      {"branch", "list, create (at any snapshot, copying nothing) or delete branches", RunBranch},
+      {"switch", "make a running mount's live tree another branch's head", RunSwitch},
+      {"log", "the mount's branch, newest first (--all: every branch)", RunLog},
       {"show", "one snapshot: its tree, parent, step, bytes new vs shared", RunShow},
       {"diff", "what changed between two snapshots, in bytes and chunks", RunDiff},
       {"rollback", "make the whole tree equal an older snapshot, as a new snapshot", RunRollback},
@@ -137,11 +139,14 @@ std::optional<Target> ParseAndOpen(const std::string& name, const std::vector<st
   return t;
 }
 
+std::string MountBranchFile(const std::string& store_dir) { return store_dir + "/mount.branch"; }
+
 std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   Target t;
   if (const CommandContext* ctx = CurrentContext()) {  // inside the daemon: its own store
     t.store = ctx->store;
     t.store_dir = ctx->store_dir;
+    if (ctx->mount.branch) t.branch = ctx->mount.branch();
     return t;
   }
   std::string path = AbsolutePath(where.empty() ? DefaultStoreDir() : where);
@@ -173,6 +178,11 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   }
   t.owned = std::move(store.value());
   t.store = t.owned.get();
+  if (!t.mountpoint.empty()) {  // read beside a mount: its live branch
+    std::ifstream in(MountBranchFile(t.store_dir));
+    std::string name;
+    if (in && std::getline(in, name) && !name.empty()) t.branch = name;
+  }
   return t;
 }
 

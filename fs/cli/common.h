@@ -38,6 +38,8 @@ int RunGraph(const std::vector<std::string>& args);
 int RunStats(const std::vector<std::string>& args);
 int RunVerify(const std::vector<std::string>& args);
 int RunUpgrade(const std::vector<std::string>& args);
+int RunBranch(const std::vector<std::string>& args);
+int RunSwitch(const std::vector<std::string>& args);
 
 // Exit codes.
 inline constexpr int kExitOk = 0;
@@ -63,10 +65,17 @@ int FailStatus(const std::string& command, const Status& s);
 // Where a command runs: on the terminal (the default), or inside a mount's
 // daemon for a client of its control socket, with the daemon's store and
 // output captured. Thread-local.
+// What a mount offers the commands it runs for clients.
+struct MountHooks {
+  std::function<Status()> reload_live_tree;                    // after a rollback
+  std::function<std::string()> branch;                         // the live branch
+  std::function<Status(const std::string&)> switch_branch;     // `ciuicfs switch`
+};
+
 struct CommandContext {
   Store* store = nullptr;                     // the daemon's store
   std::string store_dir;
-  std::function<Status()> reload_live_tree;   // after a rollback
+  MountHooks mount;
   FILE* out = nullptr;
   FILE* err = nullptr;
 };
@@ -89,7 +98,11 @@ struct Target {
   Store* store = nullptr;
   std::string store_dir;
   std::string mountpoint;  // empty when not mounted
+  std::string branch = "main";  // a mount's live branch; else main
 };
+// The file where a mount keeps the name of its live branch, for commands
+// that read the store beside it.
+std::string MountBranchFile(const std::string& store_dir);
 // `where` is a ciuicfs mountpoint or a store directory ("" = the default
 // store). Read commands open the store read-only, beside a running mount;
 // `mutate` commands on a mounted store are sent to its daemon (this call

@@ -77,8 +77,8 @@ bool FillAddress(const std::string& path, sockaddr_un* addr) {
 
 }  // namespace
 
-ControlServer::ControlServer(Store* store, std::string store_dir, std::function<Status()> reload_live_tree)
-    : store_(store), store_dir_(std::move(store_dir)), path_(SocketPath(store_dir_)), reload_(std::move(reload_live_tree)) {}
+ControlServer::ControlServer(Store* store, std::string store_dir, MountHooks hooks)
+    : store_(store), store_dir_(std::move(store_dir)), path_(SocketPath(store_dir_)), hooks_(std::move(hooks)) {}
 
 Status ControlServer::Start() {
   sockaddr_un addr;
@@ -128,7 +128,7 @@ void ControlServer::Handle(int fd) {
   CommandContext ctx;
   ctx.store = store_;
   ctx.store_dir = store_dir_;
-  ctx.reload_live_tree = reload_;
+  ctx.mount = hooks_;
   ctx.out = open_memstream(&out_buf, &out_len);
   ctx.err = open_memstream(&err_buf, &err_len);
   int code = kExitUsage;

@@ -14,13 +14,14 @@
 #include <thread>
 #include <vector>
 
+#include "fs/cli/common.h"
 #include "store/store.h"
 
 namespace ciuicfs::cli {
 
 class ControlServer {
  public:
-  ControlServer(Store* store, std::string store_dir, std::function<Status()> reload_live_tree);
+  ControlServer(Store* store, std::string store_dir, MountHooks hooks);
   ~ControlServer();  // stops serving and removes the socket
   Status Start();
 
@@ -30,7 +31,7 @@ class ControlServer {
 
   Store* store_;
   std::string store_dir_, path_;
-  std::function<Status()> reload_;
+  MountHooks hooks_;
   int listen_fd_ = -1;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

@@ -1,0 +1,168 @@
+// Branches through the command line and a real mount (#20): create at any
+// snapshot, mount a branch, switch a running mount, each branch's @latest,
+// @step-N, @history and log; bad input fails with one line and changes
+// nothing; kill -9 of the daemon and a remount keep all of it.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "tests/fs/mount_util.h"
+#include "tests/store/test_util.h"
+
+namespace ciuicfs {
+namespace {
+
+using namespace ciuicfs::testing;
+
+int Lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+class BranchCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why = FuseUnavailableReason();
+    if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
+    mount_ = std::make_unique<Mount>(dir_.Sub("mnt"), Store());
+    ASSERT_TRUE(mount_->Start());
+    ASSERT_EQ(mkdir(mount_->At("run").c_str(), 0755), 0);
+    for (int step : {100, 200, 300}) Save("main", step);
+  }
+  // A checkpoint whose bytes name the branch and the step; its step comes
+  // from the file name.
+  void Save(const std::string& branch, int step) {
+    const std::string name = "run/ckpt_step_" + std::to_string(step) + ".pt";
+    ASSERT_TRUE(WriteFile(mount_->At(name), Content(branch, step)));
+  }
+  static std::string Content(const std::string& branch, int step) {
+    return branch + " " + std::to_string(step) + " " + RandomBytes(step, 100000);
+  }
+  CommandResult Run(const std::string& args) { return RunCiuicfs(args, dir_.path()); }
+  std::string Store() const { return dir_.Sub("store"); }
+  std::string Mnt() const { return mount_->path(); }
+
+  TempDir dir_;
+  std::unique_ptr<Mount> mount_;
+};
+
+TEST_F(BranchCliTest, ABranchForkedAtAStepIsTrainedApartAndMainNeverMoves) {
+  CommandResult created = Run("branch lr-half step-200 --store " + Mnt());
+  ASSERT_EQ(created.code, 0) << created.err;
+  CommandResult list = Run("branch --store " + Mnt() + " --json");
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_EQ(Lines(list.out), 2);
+  EXPECT_NE(list.out.find("\"name\":\"lr-half\""), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("\"name\":\"main\",\"head_seq\":4"), std::string::npos) << list.out;  // mkdir + 3 saves
+  EXPECT_NE(list.out.find("\"mounted\":true"), std::string::npos);
+  // @branch-lr-half is its head: main as of step 200.
+  EXPECT_EQ(ReadFile(mount_->At("@branch-lr-half/run/ckpt_step_200.pt")), Content("main", 200));
+  EXPECT_FALSE(FileExists(mount_->At("@branch-lr-half/run/ckpt_step_300.pt")));
+  const std::string main_log = Run("log " + Mnt()).out;
+
+  CommandResult sw = Run("switch lr-half --store " + Mnt());
+  ASSERT_EQ(sw.code, 0) << sw.err;
+  EXPECT_FALSE(FileExists(mount_->At("run/ckpt_step_300.pt")));  // the live tree is the branch's head
+  Save("lr-half", 300);
+  Save("lr-half", 400);
+  EXPECT_EQ(ReadFile(mount_->At("@latest/run/ckpt_step_400.pt")), Content("lr-half", 400));
+  EXPECT_EQ(ReadFile(mount_->At("@step-300/run/ckpt_step_300.pt")), Content("lr-half", 300));
+  EXPECT_EQ(ReadFile(mount_->At("@branch-main/run/ckpt_step_300.pt")), Content("main", 300));
+  EXPECT_FALSE(FileExists(mount_->At("@branch-main/run/ckpt_step_400.pt")));
+  EXPECT_EQ(CountEntries(mount_->At("@history")), 5);  // mkdir, 100, 200 (shared), then 300, 400 of the branch
+  // log on each branch: its own line back through the fork.
+  CommandResult log = Run("log " + Mnt() + " --json");
+  EXPECT_EQ(Lines(log.out), 5) << log.out;
+  EXPECT_EQ(Run("log " + Mnt() + " --branch main").out, main_log);  // main never moved
+  CommandResult all = Run("log " + Mnt() + " --all");
+  EXPECT_EQ(Lines(all.out), 6) << all.out;
+  EXPECT_NE(all.out.find("(head of lr-half)"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("(forks from 3)"), std::string::npos) << all.out;
+  // diff and show take branch names.
+  CommandResult diff = Run("diff main lr-half --store " + Mnt());
+  ASSERT_EQ(diff.code, 0) << diff.err;
+  EXPECT_NE(diff.out.find("ckpt_step_400.pt"), std::string::npos) << diff.out;
+
+  // kill -9 of the daemon, then a remount on each branch.
+  mount_->KillHard();
+  mount_ = std::make_unique<Mount>(dir_.Sub("mnt"), Store(), "--branch lr-half");
+  ASSERT_TRUE(mount_->Start());
+  EXPECT_EQ(ReadFile(mount_->At("run/ckpt_step_400.pt")), Content("lr-half", 400));
+  EXPECT_EQ(ReadFile(mount_->At("run/ckpt_step_300.pt")), Content("lr-half", 300));
+  mount_->Unmount();
+  mount_ = std::make_unique<Mount>(dir_.Sub("mnt"), Store());
+  ASSERT_TRUE(mount_->Start());
+  EXPECT_EQ(ReadFile(mount_->At("run/ckpt_step_300.pt")), Content("main", 300));
+  EXPECT_FALSE(FileExists(mount_->At("run/ckpt_step_400.pt")));
+  EXPECT_EQ(Run("verify " + Mnt()).code, 0);
+
+  // Deleting the branch, pruning what only it held and gc give the bytes back.
+  CommandResult before = Run("stats " + Mnt() + " --json");
+  ASSERT_EQ(Run("branch -d lr-half --store " + Mnt()).code, 0);
+  CommandResult prune = Run("prune --keep-last 4 --store " + Mnt());
+  ASSERT_EQ(prune.code, 0) << prune.err;
+  ASSERT_EQ(Run("gc " + Mnt()).code, 0);
+  CommandResult after = Run("stats " + Mnt() + " --json");
+  EXPECT_NE(before.out, after.out);
+  EXPECT_EQ(ReadFile(mount_->At("run/ckpt_step_300.pt")), Content("main", 300));
+  EXPECT_EQ(Run("verify " + Mnt()).code, 0);
+}
+
+TEST_F(BranchCliTest, BadBranchInputFailsWithOneLineAndChangesNothing) {
+  ASSERT_EQ(Run("branch exp step-100 --store " + Mnt()).code, 0);
+  const std::string before = Run("branch --store " + Mnt()).out;
+  const struct {
+    std::string args;
+    int code;
+    std::string says;
+  } cases[] = {
+      {"branch x nosuchref --store " + Mnt(), 1, "no snapshot matches 'nosuchref'"},
+      {"branch exp --store " + Mnt(), 2, "branch 'exp' exists"},
+      {"branch a/b --store " + Mnt(), 2, "bad branch name"},
+      {"branch .. --store " + Mnt(), 2, "bad branch name"},
+      {"branch @x --store " + Mnt(), 2, "bad branch name"},
+      {"branch '' --store " + Mnt(), 2, "bad branch name"},
+      {"branch -d main --store " + Mnt(), 2, "'main' cannot be deleted"},
+      {"branch -d nope --store " + Mnt(), 1, "no branch 'nope'"},
+      {"switch nope --store " + Mnt(), 1, "no branch 'nope'"},
+      {"switch a/b --store " + Mnt(), 2, "bad branch name"},
+  };
+  for (const auto& c : cases) {
+    CommandResult r = Run(c.args);
+    EXPECT_EQ(r.code, c.code) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_EQ(Lines(r.err), 1) << c.args << ": " << r.err;
+  }
+  EXPECT_EQ(Run("branch --store " + Mnt()).out, before);  // nothing changed
+  // The live branch cannot be deleted; a switch waits for writers to close.
+  ASSERT_EQ(Run("switch exp --store " + Mnt()).code, 0);
+  CommandResult live = Run("branch -d exp --store " + Mnt());
+  EXPECT_NE(live.code, 0);
+  EXPECT_NE(live.err.find("live in this mount"), std::string::npos) << live.err;
+  int fd = open(mount_->At("run/open.pt").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  CommandResult busy = Run("switch main --store " + Mnt());
+  EXPECT_NE(busy.code, 0);
+  EXPECT_NE(busy.err.find("open for writing"), std::string::npos) << busy.err;
+  close(fd);
+  ASSERT_EQ(Run("switch main --store " + Mnt()).code, 0) << Run("switch main --store " + Mnt()).err;
+  // A mount on a branch that does not exist is refused unless --create.
+  mount_->Unmount();
+  Mount missing(dir_.Sub("mnt"), Store(), "--branch ghost");
+  EXPECT_FALSE(missing.Start());
+  Mount created(dir_.Sub("mnt"), Store(), "--branch ghost --create");
+  ASSERT_TRUE(created.Start());
+  EXPECT_EQ(ReadFile(created.At("run/ckpt_step_300.pt")), Content("main", 300));  // main's head
+  created.Unmount();
+  Mount again(dir_.Sub("mnt"), Store());
+  ASSERT_TRUE(again.Start());
+  EXPECT_EQ(RunCiuicfs("branch --store " + again.path(), dir_.path()).out.find("ghost") != std::string::npos, true);
+  EXPECT_EQ(RunCiuicfs("branch --store " + again.path(), dir_.path()).out.find(" exp ") != std::string::npos, true);
+}
+
+}  // namespace
+}  // namespace ciuicfs
