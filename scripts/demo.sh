@@ -2,7 +2,8 @@
 # The main job end to end: set up, build, mount a fresh store, train with
 # checkpoints into it, crash the trainer with SIGKILL, look at the chain,
 # resume from @latest, prove the result bit-identical to an uninterrupted
-# run, roll a file back, verify, draw the chain, unmount.
+# run, roll a file back, fork a branch at an earlier step and train it with
+# another learning rate beside main, verify, draw the chain, unmount.
 #
 #   scripts/demo.sh [--keep] [MOUNTPOINT]
 #
@@ -98,14 +99,38 @@ cmp "$mnt/@latest/run/model.pt" "$mnt/@step-$every/run/$first/model.pt" || fail 
 say ciuicfs diff latest~1 latest run/model.pt --store "$mnt"
 "$B" diff latest~1 latest run/model.pt --store "$mnt"
 
+# A second experiment from an earlier step, on a branch: nothing is copied,
+# main keeps its head, and both runs stay in one store.
+fork=$((3 * every))
+main_head=$("$B" log --branch main -n 1 --store "$mnt")
+say ciuicfs branch lr-half step-$fork --store "$mnt"
+"$B" branch lr-half "step-$fork" --store "$mnt" || fail "branch failed"
+say ciuicfs switch lr-half --store "$mnt"
+"$B" switch lr-half --store "$mnt" || fail "switch failed"
+say "ciuic-train ... --lr 0.0005 --steps $((fork + every)) --resume $mnt/@latest/run"
+"${trainer[@]}" --steps "$((fork + every))" --lr 0.0005 --ckpt-dir "$mnt/run" --resume "$mnt/@latest/run" \
+  > "$work/branch.log" 2>&1 || fail "training on the branch failed"
+grep -E "^resumed from|^saved step $((fork + every)) " "$work/branch.log"
+say ciuicfs log --all -n 6 --store "$mnt"
+"$B" log --all -n 6 --store "$mnt"
+say ciuicfs switch main --store "$mnt"
+"$B" switch main --store "$mnt" || fail "switch back failed"
+at=$(printf 'step_%08d' "$((fork + every))")
+cmp -s "$mnt/@branch-lr-half/run/$at/model.pt" "$mnt/@branch-main/run/$at/model.pt" &&
+  fail "the branch's step $((fork + every)) equals main's"
+[ "$("$B" log --branch main -n 1 --store "$mnt")" = "$main_head" ] || fail "main's head moved while lr-half trained"
+echo "step $((fork + every)) differs between main and lr-half; main's head never moved"
+say ciuicfs branch --store "$mnt"
+"$B" branch --store "$mnt"
+
 say ciuicfs verify "$mnt"
 "$B" verify "$mnt" || fail "verify found damage"
 if command -v dot >/dev/null 2>&1; then
   say ciuicfs graph "$mnt" --png "$work/chain.png"
   "$B" graph "$mnt" --png "$work/chain.png"
 else
-  say ciuicfs graph "$mnt" '| head'
-  "$B" graph "$mnt" | head -n 6
+  say ciuicfs graph "$mnt" "| grep -E 'b_|->' | tail -n 6"
+  "$B" graph "$mnt" | grep -E 'b_|->' | tail -n 6
   echo "(install graphviz for --png)"
 fi
 if [ "$keep" = 0 ]; then

@@ -1,4 +1,5 @@
-// ciuicfs graph: the chain as Graphviz DOT; --png renders it through dot.
+// ciuicfs graph: the chain as Graphviz DOT, every branch with its head named
+// (a fork is a snapshot with two children); --png renders it through dot.
 #include <cstdio>
 #include <map>
 #include <sstream>
@@ -39,6 +40,15 @@ int RunGraph(const std::vector<std::string>& args) {
       dot << "  s" << same->second << " -> s" << s.seq << " [style=dashed, label=\"rollback\"];\n";
     first_with_tree.try_emplace(s.tree, s.seq);
     by_id[s.id] = s.seq;
+  }
+  // Each branch's head, named beside it: the forks are the snapshots with
+  // two children.
+  auto branches = t->store->Branches();
+  if (!branches.ok()) return FailStatus("graph", branches.status());
+  for (auto& [name, seq] : *branches) {
+    if (seq == 0) continue;
+    dot << "  \"b_" << name << "\" [shape=ellipse, label=\"" << name << "\"];\n  \"b_" << name << "\" -> s" << seq
+        << " [style=dotted, arrowhead=none];\n";
   }
   dot << "}\n";
   if (!vm.count("png")) {
