@@ -233,8 +233,10 @@ Status Store::CreateBranch(const std::string& name, uint64_t seq) {
     auto branches = ListBranches(txn);
     if (!branches.ok()) return branches.status();
     if (branches->count(name)) return Status::InvalidArgument("branch '" + name + "' exists");
-    auto snap = chain_->Get(txn, seq);
-    if (!snap.ok()) return snap.status();
+    if (seq != 0) {
+      auto snap = chain_->Get(txn, seq);
+      if (!snap.ok()) return snap.status();
+    }
     // main gets its row first when the store is from before branches.
     CIUIC_RETURN_IF_ERROR(SetBranchHead(txn, kMainBranch, branches->at(kMainBranch)));
     return SetBranchHead(txn, name, seq);

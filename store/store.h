@@ -34,6 +34,7 @@
 #include "store/base/chunk_id.h"
 #include "store/base/log.h"
 #include "store/base/status.h"
+#include "store/chain/branch_name.h"
 #include "store/commit.h"
 #include "store/gc.h"
 #include "store/index/rows.h"
@@ -133,7 +134,8 @@ class Store {
   // Branches: named heads; a new store has "main" (FORMAT.md, `branches`).
   // Names are 1-64 of [A-Za-z0-9._-], not starting with '.' or '-', no "..".
   Result<std::map<std::string, uint64_t>> Branches();  // name -> head sequence (0: none yet)
-  // A new branch whose head is snapshot `seq`; copies nothing.
+  // A new branch whose head is snapshot `seq` (0: no snapshot yet, for a
+  // branch made in an empty store); copies nothing.
   Status CreateBranch(const std::string& name, uint64_t seq);
   // Removes the name (never main); its snapshots stay until pruned.
   Status DeleteBranch(const std::string& name);

@@ -16,14 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "store/chain/branch_name.h"
 #include "store/index/lmdb_env.h"
 
 namespace ciuicfs {
-
-inline constexpr char kMainBranch[] = "main";
-
-// 1-64 of [A-Za-z0-9._-], not starting with '.' or '-', no "..".
-Status ValidateBranchName(const std::string& name);
 
 // The branch's head sequence: 0 for a branch with no snapshot yet (main in
 // an empty store); NotFound for a branch that does not exist.
