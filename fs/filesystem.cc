@@ -3,6 +3,8 @@
 // virtual_ns.cc.
 #include "fs/filesystem.h"
 
+#include <signal.h>
+
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 
@@ -33,7 +35,8 @@ int64_t NowNs() {
 }
 
 Filesystem::Filesystem(Store* store, MountOptions options)
-    : store_(store), options_(std::move(options)), staging_dir_(store->dir() + "/staging") {
+    : store_(store), options_(std::move(options)),
+      staging_dir_(store->dir() + "/staging/" + std::to_string(getpid())) {
   branch_ = options_.branch;
 }
 
@@ -111,8 +114,16 @@ void Filesystem::ReplyEntry(fuse_req_t req, const NodePtr& n, double timeout) {
 }
 
 Status Filesystem::Load() {
+  // <store>/staging/<pid>/ is this daemon's; a sibling whose daemon is gone
+  // (killed) holds leftovers; one whose daemon runs belongs to another mount.
   std::error_code ec;
-  std::filesystem::remove_all(staging_dir_, ec);  // leftovers of a killed daemon
+  const std::string parent = store_->dir() + "/staging";
+  if (mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno(errno, "create " + parent);
+  for (const auto& e : std::filesystem::directory_iterator(parent, ec)) {
+    const pid_t pid = static_cast<pid_t>(std::atol(e.path().filename().c_str()));
+    const bool alive = pid > 0 && pid != getpid() && (kill(pid, 0) == 0 || errno != ESRCH);
+    if (!alive) std::filesystem::remove_all(e.path(), ec);
+  }
   if (mkdir(staging_dir_.c_str(), 0700) != 0 && errno != EEXIST)
     return Status::FromErrno(errno, "create " + staging_dir_);
   std::lock_guard<std::mutex> lock(mu_);

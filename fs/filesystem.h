@@ -57,6 +57,7 @@ class Filesystem {
   // branch left keeps its head. Refused while a file is open for writing.
   Status SwitchBranch(const std::string& name);
   void SetSession(fuse_session* se) { session_ = se; }
+  Store* store() const { return store_; }
   static const fuse_lowlevel_ops& Ops();
 
   // Handlers (one reply each).

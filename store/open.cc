@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
+#include <set>
 
 #include "store/base/coding.h"
 #include "store/index/queries.h"
@@ -116,18 +118,97 @@ Status PrepareStoreDir(const std::string& dir, bool create, uint32_t* marker_for
   return WriteMarker(dir);
 }
 
-Result<int> LockStore(const std::string& dir) {
-  const std::string lock_path = dir + "/LOCK";
-  int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0) return Status::FromErrno(errno, "open " + lock_path);
-  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    close(lock_fd);
-    if (err == EWOULDBLOCK) return Status::Busy("store " + dir + " is in use by another process");
-    return Status::FromErrno(err, "lock " + lock_path);
-  }
-  return lock_fd;
+namespace {
+
+// The whole-file POSIX lock of type `type` (F_RDLCK, F_WRLCK) on `fd`,
+// without waiting. POSIX locks belong to the process, so one that holds
+// the shared lock can ask for the exclusive one: it converts, or fails and
+// keeps the shared one.
+bool SetLock(int fd, short type) {
+  struct flock fl = {};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  return fcntl(fd, F_SETLK, &fl) == 0;
 }
+
+// POSIX locks cannot keep a process from itself: the stores this process
+// has open, by the LOCK file's device and inode.
+std::mutex open_mu;
+std::set<std::pair<dev_t, ino_t>>& OpenHere() {
+  static std::set<std::pair<dev_t, ino_t>> open;
+  return open;
+}
+
+Result<int> OpenLockFile(const std::string& dir) {
+  const std::string lock_path = dir + "/LOCK";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::FromErrno(errno, "open " + lock_path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return Status::FromErrno(err, "stat " + lock_path);
+  }
+  std::lock_guard<std::mutex> lock(open_mu);
+  if (!OpenHere().insert({st.st_dev, st.st_ino}).second) {
+    close(fd);  // (closing another descriptor of LOCK would drop this process's lock on it: keep none open)
+    return Status::Busy("store " + dir + " is in use by another opener in this process");
+  }
+  return fd;
+}
+
+// Closes a LOCK descriptor from OpenLockFile.
+void CloseLockFile(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) == 0) {
+    std::lock_guard<std::mutex> lock(open_mu);
+    OpenHere().erase({st.st_dev, st.st_ino});
+  }
+  close(fd);
+}
+
+}  // namespace
+
+Result<int> LockStore(const std::string& dir) {
+  auto fd = OpenLockFile(dir);
+  if (!fd.ok()) return fd;
+  if (!SetLock(*fd, F_WRLCK)) {
+    int err = errno;
+    CloseLockFile(*fd);
+    if (err == EAGAIN || err == EACCES) return Status::Busy("store " + dir + " is in use by another process");
+    return Status::FromErrno(err, "lock " + dir + "/LOCK");
+  }
+  return fd;
+}
+
+Result<int> LockStoreShared(const std::string& dir, bool* alone) {
+  auto fd = OpenLockFile(dir);
+  if (!fd.ok()) return fd;
+  if (SetLock(*fd, F_WRLCK)) {
+    *alone = true;
+    return fd;
+  }
+  *alone = false;
+  int err = errno;
+  for (int i = 0; i < 100 && (err == EAGAIN || err == EACCES); ++i) {  // an exclusive holder may be repairing, or in gc
+    if (SetLock(*fd, F_RDLCK)) return fd;
+    err = errno;
+    usleep(100 * 1000);
+  }
+  CloseLockFile(*fd);
+  if (err == EAGAIN || err == EACCES)
+    return Status::Busy("store " + dir + " is in use by a process that has it alone (unmount it, or wait for its gc)");
+  return Status::FromErrno(err, "lock " + dir + "/LOCK");
+}
+
+Status ShareLock(int fd) {
+  if (!SetLock(fd, F_RDLCK)) return Status::FromErrno(errno, "share the store lock");
+  return Status::Ok();
+}
+
+bool TryExclusive(int fd) { return SetLock(fd, F_WRLCK); }
+
+void UnlockStore(int fd) { CloseLockFile(fd); }
 
 Status ReadOrInitMeta(LmdbEnv* env, const ChunkerParams& wanted, bool read_only, ChunkerParams* params,
                       uint32_t* format) {

@@ -18,8 +18,22 @@ inline constexpr uint32_t kFormatVersion = 2;
 Status PrepareStoreDir(const std::string& dir, bool create, uint32_t* marker_format);
 // (Re)writes the marker for kFormatVersion: a temp file renamed over it.
 Status WriteMarker(const std::string& dir);
-// flock()s <dir>/LOCK; Busy when another process holds it. Returns the fd.
+// Locks <dir>/LOCK exclusively (a POSIX record lock, owned by the process);
+// Busy when another process holds it.
+// Returns the fd.
 Result<int> LockStore(const std::string& dir);
+// For a process that shares the store with others (a mount, on its own
+// branch): the lock exclusively when no other process holds it (*alone;
+// the caller may repair, then call ShareLock), else shared, waiting up to
+// a few seconds for an exclusive holder to finish. Busy when it cannot.
+Result<int> LockStoreShared(const std::string& dir, bool* alone);
+// Releases a LOCK from LockStore or LockStoreShared.
+void UnlockStore(int fd);
+// Turns an exclusive LOCK into a shared one.
+Status ShareLock(int fd);
+// Tries to make a shared LOCK exclusive (true) while this process does
+// something only a lone process may (gc); false when others hold it too.
+bool TryExclusive(int fd);
 // Reads meta/format and meta/chunker, writing them first for a new index
 // (unless `read_only`). `wanted` applies only to a new store. *format: the
 // index's format (1 or kFormatVersion).

@@ -50,7 +50,7 @@ Status MarkLost(LmdbEnv* env, std::map<uint32_t, PackRow> rows, const std::map<u
 
 }  // namespace
 
-Result<uint32_t> RecoverPacks(LmdbEnv* env, PackStore* packs) {
+Result<uint32_t> RecoverPacks(LmdbEnv* env, PackStore* packs, bool repair) {
   std::map<uint32_t, PackRow> rows;
   {
     auto txn = env->BeginRead();
@@ -62,8 +62,9 @@ Result<uint32_t> RecoverPacks(LmdbEnv* env, PackStore* packs) {
   auto files = packs->ListFiles();
   if (!files.ok()) return files.status();
   uint32_t max_pack = rows.empty() ? 0 : rows.rbegin()->first;
+  for (uint32_t pack : *files) max_pack = std::max(max_pack, pack);
+  if (!repair) return max_pack + 1;
   for (uint32_t pack : *files) {
-    max_pack = std::max(max_pack, pack);
     if (!rows.count(pack)) {
       LogLine("recovery: removing " + packs->Name(pack) + ", which no index entry references");
       CIUIC_RETURN_IF_ERROR(packs->Remove(pack));

@@ -11,8 +11,10 @@
 namespace ciuicfs {
 
 // Returns the number the next new pack gets (one past every pack listed or
-// present). `packs` must have no active pack yet.
-Result<uint32_t> RecoverPacks(LmdbEnv* env, PackStore* packs);
+// present). `packs` must have no active pack yet. With `repair` false (the
+// store is open in other processes too, whose packs are being written)
+// nothing is cut or removed: only the next number is found.
+Result<uint32_t> RecoverPacks(LmdbEnv* env, PackStore* packs, bool repair = true);
 
 }  // namespace ciuicfs
 

@@ -49,7 +49,7 @@ Store::~Store() {
   packs_.reset();
   backend_.reset();
   env_.reset();
-  if (lock_fd_ >= 0) close(lock_fd_);  // releases the flock
+  if (lock_fd_ >= 0) UnlockStore(lock_fd_);  // releases the lock
 }
 
 uint64_t Store::map_size() const { return env_->map_size(); }
@@ -71,15 +71,19 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
     return Status::InvalidArgument("store " + uri->path +
                                    " has format 1 (a whole tree per snapshot); this ciuicfs uses format 2: convert it "
                                    "with `ciuicfs upgrade " + uri->path + "` (not while it is mounted)");
+  bool alone = true;
   if (!options.read_only) {
-    auto fd = LockStore(uri->path);
+    auto fd = options.shared && !options.upgrade ? LockStoreShared(uri->path, &alone) : LockStore(uri->path);
     if (!fd.ok()) return fd.status();
     store->lock_fd_ = *fd;
+    store->shared_ = options.shared && !options.upgrade;
   }
+  store->repair_on_open_ = alone;
   store->backend_ = std::move(backend.value());
   if (options.wrap_pack_backend) store->backend_ = options.wrap_pack_backend(std::move(store->backend_));
   CIUIC_RETURN_IF_ERROR(store->OpenParts(options));
   if (marker_format == 1) CIUIC_RETURN_IF_ERROR(WriteMarker(uri->path));  // the index says 2 by now
+  if (store->shared_ && alone) CIUIC_RETURN_IF_ERROR(ShareLock(store->lock_fd_));  // repaired: let the others in
   return store;
 }
 
@@ -102,7 +106,7 @@ Status Store::OpenParts(const StoreOptions& options) {
   uint32_t next_pack = 0;
   if (!options.read_only) {
     PackStore scanner(backend_.get(), 0, options.pack_target_size);
-    auto next = RecoverPacks(env_.get(), &scanner);
+    auto next = RecoverPacks(env_.get(), &scanner, repair_on_open_);
     if (!next.ok()) return next.status();
     next_pack = *next;
   }
@@ -261,7 +265,16 @@ Status Store::DropSnapshots(const std::vector<uint64_t>& seqs) { return ciuicfs:
 
 Result<GcStats> Store::Gc(const GcOptions& options) {
   std::lock_guard<std::mutex> lock(gc_mu_);
-  return CollectGarbage(*parts_, options);
+  if (!shared_) return CollectGarbage(*parts_, options);
+  // Pins live in each process's memory: gc only while no other process
+  // could be saving.
+  if (!TryExclusive(lock_fd_))
+    return Status::Busy("another process (a mount of another branch) is writing this store; gc runs when it is the only one");
+  auto stats = CollectGarbage(*parts_, options);
+  Status shared = ShareLock(lock_fd_);
+  if (!stats.ok()) return stats;
+  if (!shared.ok()) return shared;
+  return stats;
 }
 
 Result<VerifyReport> Store::Verify(const std::function<void(uint64_t, uint64_t)>& progress) {

@@ -67,6 +67,12 @@ struct StoreOptions {
   // index transaction; `ciuicfs upgrade`). Without it a format 1 store is
   // refused with a line that says how to convert it.
   bool upgrade = false;
+  // Share the store with other processes that open it the same way (mounts
+  // of one store on different branches; FORMAT.md, "Several processes"):
+  // each commits to its own branch and appends to its own packs. Repairs on
+  // open run only when no other process has the store open; gc runs only
+  // while no other process does (else Busy).
+  bool shared = false;
   // Tests: wraps the pack backend the store's URI picked (e.g. in a
   // FaultBackend, store/pack/fault_backend.h).
   std::function<std::unique_ptr<PackBackend>(std::unique_ptr<PackBackend>)> wrap_pack_backend;
@@ -176,6 +182,8 @@ class Store {
   std::unique_ptr<Chunker> chunker_;
   std::unique_ptr<StoreParts> parts_;  // views of the parts above
   std::mutex gc_mu_;  // one gc at a time
+  bool shared_ = false;
+  bool repair_on_open_ = true;  // no other process had the store open
 };
 
 }  // namespace ciuicfs

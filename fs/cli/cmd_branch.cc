@@ -6,6 +6,7 @@
 #include <set>
 
 #include "fs/cli/common.h"
+#include "fs/cli/mounts.h"
 
 namespace ciuicfs::cli {
 namespace {
@@ -73,6 +74,10 @@ int RunBranch(const std::vector<std::string>& args) {
     const std::string name = vm["delete"].as<std::string>();
     if (name == t->branch && name != "main" && CurrentContext())
       return FailStatus("branch", Status::InvalidArgument("branch '" + name + "' is live in this mount; switch away first"));
+    if (name != "main" && name != t->branch) {  // (never asked of this process's own branch: see mounts.h)
+      if (auto at = BranchMountedAt(t->store_dir, name))
+        return FailStatus("branch", Status::InvalidArgument("branch '" + name + "' is mounted at " + *at + "; unmount it or switch it away first"));
+    }
     Status s = t->store->DeleteBranch(name);
     if (!s.ok()) return FailStatus("branch", s);
     std::fprintf(Out(), "deleted branch %s (its snapshots stay until pruned; gc frees what only they held)\n", name.c_str());

@@ -17,6 +17,7 @@
 
 #include "fs/cli/common.h"
 #include "fs/cli/control.h"
+#include "fs/cli/mounts.h"
 #include "fs/filesystem.h"
 
 namespace ciuicfs::cli {
@@ -54,32 +55,22 @@ Status PrepareBranch(Store* store, const std::string& name, bool create) {
   return store->CreateBranch(name, *main ? (*main)->seq : 0);
 }
 
-// Records the live branch for commands that read the store beside the
-// mount (cli/common.h, MountBranchFile): a temp file renamed over it.
-Status WriteMountBranch(const std::string& store_dir, const std::string& branch) {
-  const std::string path = MountBranchFile(store_dir), tmp = path + ".tmp";
-  const std::string text = branch + "\n";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);  // like every store file
-  if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
-  const bool ok = write(fd, text.data(), text.size()) == ssize_t(text.size());
-  close(fd);
-  if (!ok) return Status::IOError("write " + tmp);
-  if (rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno(errno, "rename " + tmp);
-  return Status::Ok();
-}
-
 int Serve(MountOptions options, bool create_branch, bool foreground, int notify_fd) {
-  auto store = Store::Open(options.store_dir, {});
+  StoreOptions store_options;
+  store_options.shared = true;  // other mounts of this store may write other branches
+  auto store = Store::Open(options.store_dir, store_options);
   if (!store.ok()) {
     Tell(notify_fd, "ERR " + store.status().message());
     return kExitFailed;
   }
   Status branch = PrepareBranch(store->get(), options.branch, create_branch);
-  if (branch.ok()) branch = WriteMountBranch(options.store_dir, options.branch);
-  if (!branch.ok()) {
-    Tell(notify_fd, "ERR " + branch.message());
+  Result<std::unique_ptr<MountRegistration>> registration = branch;
+  if (branch.ok()) registration = MountRegistration::Register(options.store_dir, options.mountpoint, options.branch);
+  if (!registration.ok()) {
+    Tell(notify_fd, "ERR " + registration.status().message());
     return kExitFailed;
   }
+  MountRegistration* reg = registration->get();
   Filesystem fs(store->get(), options);
   Status loaded = fs.Load();
   if (!loaded.ok()) {
@@ -113,9 +104,14 @@ int Serve(MountOptions options, bool create_branch, bool foreground, int notify_
   MountHooks hooks;
   hooks.reload_live_tree = [&fs] { return fs.ReloadLiveTree(); };
   hooks.branch = [&fs] { return fs.branch(); };
-  hooks.switch_branch = [&fs, &options](const std::string& name) {
-    CIUIC_RETURN_IF_ERROR(fs.SwitchBranch(name));
-    return WriteMountBranch(options.store_dir, name);
+  hooks.switch_branch = [&fs, reg](const std::string& name) {
+    auto head = fs.store()->Head(name);  // a branch that exists,
+    if (!head.ok()) return head.status();
+    const std::string old = reg->branch();
+    CIUIC_RETURN_IF_ERROR(reg->Switch(name));  // that no other mount has live,
+    Status s = fs.SwitchBranch(name);          // while no file is open for writing
+    if (!s.ok()) (void)reg->Switch(old);
+    return s;
   };
   ControlServer control(store->get(), options.store_dir, hooks);
   Status listening = control.Start();
@@ -248,19 +244,18 @@ int RunUmount(const std::vector<std::string>& args) {
     Fail("umount: " + mnt + " is not a ciuicfs mount");
     return kExitFailed;
   }
+  auto entry = FindMount(*store_dir, mnt);  // the daemon, before it goes
   std::string cmd = "fusermount3 -u '" + mnt + "' 2>/dev/null";
   if (system(cmd.c_str()) != 0) {
     Fail("umount: fusermount3 -u " + mnt + " failed (files still open?)");
     return kExitFailed;
   }
-  // Return once the daemon has let go of the store (its LOCK is free), so
+  // Return once the daemon is gone (it removes its entry as it exits), so
   // the store can be opened again right away.
-  int fd = open((*store_dir + "/LOCK").c_str(), O_RDWR | O_CLOEXEC);
-  for (int i = 0; fd >= 0 && i < 600; ++i) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) break;
+  for (int i = 0; entry && i < 600; ++i) {
+    if (kill(entry->pid, 0) != 0 && errno == ESRCH) break;
     usleep(50000);
   }
-  if (fd >= 0) close(fd);
   return kExitOk;
 }
 

@@ -1,5 +1,6 @@
 #include "fs/cli/common.h"
 #include "fs/cli/control.h"
+#include "fs/cli/mounts.h"
 
 #include <unistd.h>
 
@@ -139,8 +140,6 @@ std::optional<Target> ParseAndOpen(const std::string& name, const std::vector<st
   return t;
 }
 
-std::string MountBranchFile(const std::string& store_dir) { return store_dir + "/mount.branch"; }
-
 std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   Target t;
   if (const CommandContext* ctx = CurrentContext()) {  // inside the daemon: its own store
@@ -156,7 +155,15 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   } else {
     t.store_dir = path;
   }
-  if (mutate && !t.mountpoint.empty()) std::exit(ForwardToDaemon(t.store_dir, invocation));
+  std::optional<MountEntry> mount;
+  if (!t.mountpoint.empty()) mount = FindMount(t.store_dir, t.mountpoint);
+  if (mutate && !t.mountpoint.empty()) {
+    if (!mount) {
+      Fail(t.mountpoint + " is a ciuicfs mount whose daemon is not answering (no entry under " + MountsDir(t.store_dir) + ")");
+      return std::nullopt;
+    }
+    std::exit(ForwardToDaemon(MountSocketPath(t.store_dir, mount->pid), invocation));
+  }
   StoreOptions options;
   options.create_if_missing = false;
   options.read_only = !mutate;
@@ -178,11 +185,7 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   }
   t.owned = std::move(store.value());
   t.store = t.owned.get();
-  if (!t.mountpoint.empty()) {  // read beside a mount: its live branch
-    std::ifstream in(MountBranchFile(t.store_dir));
-    std::string name;
-    if (in && std::getline(in, name) && !name.empty()) t.branch = name;
-  }
+  if (mount) t.branch = mount->branch;  // read beside a mount: its live branch
   return t;
 }
 

@@ -100,9 +100,7 @@ struct Target {
   std::string mountpoint;  // empty when not mounted
   std::string branch = "main";  // a mount's live branch; else main
 };
-// The file where a mount keeps the name of its live branch, for commands
-// that read the store beside it.
-std::string MountBranchFile(const std::string& store_dir);
+
 // `where` is a ciuicfs mountpoint or a store directory ("" = the default
 // store). Read commands open the store read-only, beside a running mount;
 // `mutate` commands on a mounted store are sent to its daemon (this call

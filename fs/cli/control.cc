@@ -1,4 +1,5 @@
 #include "fs/cli/control.h"
+#include "fs/cli/mounts.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -65,7 +66,7 @@ bool ReadString(int fd, std::string* s, uint32_t limit) {
   return ReadAll(fd, s->data(), n);
 }
 
-std::string SocketPath(const std::string& store_dir) { return store_dir + "/control.sock"; }
+std::string SocketPath(const std::string& store_dir) { return MountSocketPath(store_dir, getpid()); }
 
 bool FillAddress(const std::string& path, sockaddr_un* addr) {
   std::memset(addr, 0, sizeof(*addr));
@@ -151,12 +152,12 @@ void ControlServer::Handle(int fd) {
   std::free(err_buf);
 }
 
-int ForwardToDaemon(const std::string& store_dir, const std::vector<std::string>& args) {
+int ForwardToDaemon(const std::string& socket_path, const std::vector<std::string>& args) {
   sockaddr_un addr;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || !FillAddress(SocketPath(store_dir), &addr) ||
+  if (fd < 0 || !FillAddress(socket_path, &addr) ||
       connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    Fail("cannot reach the mount's daemon at " + SocketPath(store_dir) + ": " + std::strerror(errno));
+    Fail("cannot reach the mount's daemon at " + socket_path + ": " + std::strerror(errno));
     if (fd >= 0) close(fd);
     return kExitFailed;
   }

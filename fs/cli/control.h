@@ -1,4 +1,5 @@
-// The control socket of a mount: `<store>/control.sock` (mode 0600). A
+// The control socket of a mount: `<store>/mounts/<pid>.sock` (mode 0600;
+// mounts.h). A
 // command that changes a mounted store (tag, prune, gc, rollback) is sent
 // there and run inside the daemon, with the daemon's store, so it is safe
 // while a trainer writes (the daemon's pins protect in-flight saves from
@@ -37,9 +38,9 @@ class ControlServer {
   std::thread thread_;
 };
 
-// Sends `args` (a subcommand and its arguments) to the daemon serving
-// `store_dir`, relays its output, and returns its exit code.
-int ForwardToDaemon(const std::string& store_dir, const std::vector<std::string>& args);
+// Sends `args` (a subcommand and its arguments) to the daemon listening at
+// `socket_path`, relays its output, and returns its exit code.
+int ForwardToDaemon(const std::string& socket_path, const std::vector<std::string>& args);
 
 }  // namespace ciuicfs::cli
 

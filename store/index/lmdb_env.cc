@@ -133,19 +133,23 @@ Result<std::unique_ptr<Txn>> LmdbEnv::BeginRead() {
   std::shared_lock<std::shared_mutex> lock(resize_mu_);
   MDB_txn* txn;
   int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
-  if (rc == MDB_MAP_RESIZED && read_only_) {
-    // The writing process grew the map; adopt its size. Needs no other txn
-    // of ours open: take the resize lock exclusively.
+  if (rc == MDB_MAP_RESIZED) {
+    // Another process grew the map; adopt its size. Needs no other txn of
+    // ours open: take the resize lock exclusively.
     lock.unlock();
-    {
-      std::unique_lock<std::shared_mutex> grow(resize_mu_);
-      mdb_env_set_mapsize(env_, 0);
-    }
+    AdoptMapSize();
     lock.lock();
     rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
   }
   if (rc != 0) return LmdbStatus(rc, "begin read");
   return std::unique_ptr<Txn>(new Txn(this, txn, std::move(lock)));
+}
+
+void LmdbEnv::AdoptMapSize() {
+  std::unique_lock<std::shared_mutex> grow(resize_mu_);
+  if (mdb_env_set_mapsize(env_, 0) != 0) return;
+  MDB_envinfo info;
+  if (mdb_env_info(env_, &info) == 0) map_size_ = info.me_mapsize;
 }
 
 Status LmdbEnv::Grow(uint64_t seen_size) {
@@ -169,6 +173,11 @@ Status LmdbEnv::Write(const std::function<Status(Txn&)>& fn) {
       seen = map_size_;
       MDB_txn* raw;
       int rc = mdb_txn_begin(env_, nullptr, 0, &raw);
+      if (rc == MDB_MAP_RESIZED) {  // another process sharing the store grew it
+        lock.unlock();
+        AdoptMapSize();
+        continue;
+      }
       if (rc != 0) return LmdbStatus(rc, "begin write");
       Txn txn(this, raw, std::shared_lock<std::shared_mutex>());
       s = fn(txn);

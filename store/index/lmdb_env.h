@@ -5,6 +5,9 @@
 // holds `resize_mu_` shared for its lifetime, so growing the map (which
 // LMDB allows only with no transaction open in the process) takes it
 // exclusively. Read transactions are short: one per request, never kept.
+// Several processes may share the environment (mounts of one store on
+// different branches); a map another one grew is adopted on the next
+// transaction.
 // A transaction aborts in its destructor unless committed.
 #ifndef CIUICFS_STORE_INDEX_LMDB_ENV_H_
 #define CIUICFS_STORE_INDEX_LMDB_ENV_H_
@@ -82,6 +85,8 @@ class LmdbEnv {
   friend class Txn;
   LmdbEnv() = default;
   Status Grow(uint64_t seen_size);
+  // Takes the map size another process set (after MDB_MAP_RESIZED).
+  void AdoptMapSize();
 
   MDB_env* env_ = nullptr;
   bool read_only_ = false;

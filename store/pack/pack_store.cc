@@ -36,11 +36,15 @@ Status PackStore::failed() const {
 Status PackStore::OpenNewActive(PackLane which) {
   Lane& lane = lanes_[int(which)];
   uint32_t pack;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    pack = next_pack_++;
+  for (int tries = 0;; ++tries) {  // another process sharing the store may have taken a number
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pack = next_pack_++;
+    }
+    Status created = backend_->Create(pack);
+    if (created.ok()) break;
+    if (!backend_->Size(pack).ok() || tries >= 1000) return created;  // taken: try the next number
   }
-  CIUIC_RETURN_IF_ERROR(backend_->Create(pack));
   uint8_t header[kPackHeaderSize];
   EncodePackHeader(pack, header);
   struct iovec iov = {header, sizeof(header)};

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <thread>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -162,6 +163,62 @@ TEST_F(BranchCliTest, BadBranchInputFailsWithOneLineAndChangesNothing) {
   ASSERT_TRUE(again.Start());
   EXPECT_EQ(RunCiuicfs("branch --store " + again.path(), dir_.path()).out.find("ghost") != std::string::npos, true);
   EXPECT_EQ(RunCiuicfs("branch --store " + again.path(), dir_.path()).out.find(" exp ") != std::string::npos, true);
+}
+
+// Two mounts of one store at the same time, each on its own branch, both
+// writing: A/B runs on one machine. Each sees its own line; a branch can be
+// live in one mount only; gc waits until one mount is left.
+TEST_F(BranchCliTest, TwoMountsOnTwoBranchesWriteAtOnce) {
+  ASSERT_EQ(mkdir(dir_.Sub("mnt-b").c_str(), 0755), 0);
+  auto b = std::make_unique<Mount>(dir_.Sub("mnt-b"), Store(), "--branch exp --create");
+  ASSERT_TRUE(b->Start());
+  EXPECT_EQ(ReadFile(b->At("run/ckpt_step_300.pt")), Content("main", 300));  // created at main's head
+  std::thread ta([&] {
+    for (int step = 400; step < 420; ++step)
+      EXPECT_TRUE(WriteFile(mount_->At("run/ckpt_step_" + std::to_string(step) + ".pt"), Content("main", step)));
+  });
+  std::thread tb([&] {
+    for (int step = 400; step < 420; ++step)
+      EXPECT_TRUE(WriteFile(b->At("run/ckpt_step_" + std::to_string(step) + ".pt"), Content("exp", step)));
+  });
+  ta.join();
+  tb.join();
+  for (int step = 400; step < 420; step += 7) {
+    const std::string f = "run/ckpt_step_" + std::to_string(step) + ".pt";
+    EXPECT_EQ(ReadFile(mount_->At(f)), Content("main", step));
+    EXPECT_EQ(ReadFile(b->At(f)), Content("exp", step));
+    EXPECT_EQ(ReadFile(mount_->At("@branch-exp/" + f)), Content("exp", step));  // each sees the other's head
+    EXPECT_EQ(ReadFile(b->At("@latest/" + f)), Content("exp", step));
+    EXPECT_EQ(ReadFile(b->At("@step-" + std::to_string(step) + "/" + f)), Content("exp", step));
+    EXPECT_EQ(ReadFile(mount_->At("@step-" + std::to_string(step) + "/" + f)), Content("main", step));
+  }
+  CommandResult log_a = RunCiuicfs("log " + Mnt() + " --json", dir_.path());
+  CommandResult log_b = RunCiuicfs("log " + b->path() + " --json", dir_.path());
+  EXPECT_EQ(Lines(log_a.out), 24);  // mkdir, 3 saves, 20 saves
+  EXPECT_EQ(Lines(log_b.out), 24);  // the same 4, then its own 20
+  // One branch, one writer; gc waits for the other mount.
+  CommandResult sw = RunCiuicfs("switch main --store " + b->path(), dir_.path());
+  EXPECT_NE(sw.code, 0);
+  EXPECT_NE(sw.err.find("branch 'main' is mounted for writing at " + Mnt()), std::string::npos) << sw.err;
+  CommandResult del = RunCiuicfs("branch -d exp --store " + Mnt(), dir_.path());
+  EXPECT_NE(del.code, 0);
+  EXPECT_NE(del.err.find("mounted at " + b->path()), std::string::npos) << del.err;
+  CommandResult gc = RunCiuicfs("gc " + Mnt(), dir_.path());
+  EXPECT_NE(gc.code, 0);
+  EXPECT_NE(gc.err.find("gc runs when it is the only one"), std::string::npos) << gc.err;
+  // kill -9 of both daemons; both remount on their branches with all of it.
+  b->KillHard();
+  mount_->KillHard();
+  b = std::make_unique<Mount>(dir_.Sub("mnt-b"), Store(), "--branch exp");
+  mount_ = std::make_unique<Mount>(dir_.Sub("mnt"), Store());
+  ASSERT_TRUE(b->Start());
+  ASSERT_TRUE(mount_->Start());
+  EXPECT_EQ(ReadFile(b->At("run/ckpt_step_419.pt")), Content("exp", 419));
+  EXPECT_EQ(ReadFile(mount_->At("run/ckpt_step_419.pt")), Content("main", 419));
+  EXPECT_EQ(RunCiuicfs("verify " + Mnt(), dir_.path()).code, 0);
+  b->Unmount();
+  CommandResult gc_alone = RunCiuicfs("gc " + Mnt(), dir_.path());
+  EXPECT_EQ(gc_alone.code, 0) << gc_alone.err;
 }
 
 }  // namespace

@@ -379,11 +379,11 @@ TEST_F(MountTest, FourWritersAndAHistoryWalker) {
   for (auto& [name, content] : saved) EXPECT_EQ(Diff(ReadFile(M("@latest/" + name)), content), "same") << name;
 }
 
-TEST_F(MountTest, ASecondDaemonOnTheSameStoreIsRefused) {
+TEST_F(MountTest, ASecondDaemonOnTheSameBranchIsRefused) {
   mkdir(dir_.Sub("mnt2").c_str(), 0755);
   CommandResult r = RunCiuicfs("mount " + dir_.Sub("mnt2") + " --store " + dir_.Sub("store"), dir_.path());
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("in use by another process"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("branch 'main' is mounted for writing at " + mount_->path()), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_FALSE(IsMounted(dir_.Sub("mnt2")));
   r = RunCiuicfs("mount " + mount_->path() + " --store " + dir_.Sub("other"), dir_.path());
