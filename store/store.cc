@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <set>
+
 #include "store/background/scheduler.h"
 #include "store/chain/branches.h"
 #include "store/chain/refs.h"
@@ -253,7 +255,33 @@ Status Store::DeleteBranch(const std::string& name) {
   return env_->Write([&](Txn& txn) -> Status {
     auto head = BranchHead(txn, name);
     if (!head.ok()) return head.status();
-    return DeleteBranchRow(txn, name);
+    // What only this branch reaches goes with it: the snapshots of its line
+    // on no other branch's line and without a tag (gc then frees their bytes).
+    auto branches = ListBranches(txn);
+    if (!branches.ok()) return branches.status();
+    std::set<uint64_t> kept;
+    for (auto& [other, seq] : *branches) {
+      if (other == name) continue;
+      auto line = LineOf(txn, seq);
+      if (!line.ok()) return line.status();
+      kept.insert(line->begin(), line->end());
+    }
+    auto tags = refs_->Tags(txn);
+    if (!tags.ok()) return tags.status();
+    for (auto& [tag, seq] : *tags) kept.insert(seq);
+    auto line = LineOf(txn, *head);
+    if (!line.ok()) return line.status();
+    CIUIC_RETURN_IF_ERROR(DeleteBranchRow(txn, name));
+    for (uint64_t seq : *line) {
+      if (kept.count(seq)) continue;
+      auto snap = chain_->Get(txn, seq);
+      if (snap.status().IsNotFound()) continue;  // pruned before
+      if (!snap.ok()) return snap.status();
+      auto dropped = chain_->Drop(txn, seq);
+      if (!dropped.ok()) return dropped.status();
+      CIUIC_RETURN_IF_ERROR(trees_->Release(txn, dropped->tree));
+    }
+    return Status::Ok();
   });
 }
 

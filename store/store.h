@@ -143,7 +143,9 @@ class Store {
   // A new branch whose head is snapshot `seq` (0: no snapshot yet, for a
   // branch made in an empty store); copies nothing.
   Status CreateBranch(const std::string& name, uint64_t seq);
-  // Removes the name (never main); its snapshots stay until pruned.
+  // Removes the name (never main) and drops the snapshots only it reached:
+  // those of its line on no other branch's line and without a tag. gc
+  // then frees what only they held.
   Status DeleteBranch(const std::string& name);
 
   // Removes snapshots from the retained set (never the head) and releases

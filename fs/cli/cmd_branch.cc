@@ -1,6 +1,6 @@
 // ciuicfs branch: list the branches | branch NAME [FROM] (create at FROM,
-// default the current head) | branch -d NAME (delete; never main, never
-// the branch a mount has live). Creating copies nothing: a branch is a
+// default the current head) | branch -d NAME (delete, with the snapshots
+// only it reached; never main, never a branch a mount has live). Creating copies nothing: a branch is a
 // name for a snapshot (store/FORMAT.md, `branches`).
 #include <cstdio>
 #include <set>
@@ -80,7 +80,7 @@ int RunBranch(const std::vector<std::string>& args) {
     }
     Status s = t->store->DeleteBranch(name);
     if (!s.ok()) return FailStatus("branch", s);
-    std::fprintf(Out(), "deleted branch %s (its snapshots stay until pruned; gc frees what only they held)\n", name.c_str());
+    std::fprintf(Out(), "deleted branch %s and the snapshots only it reached ('ciuicfs gc' frees their bytes)\n", name.c_str());
     return kExitOk;
   }
   auto from = t->store->ResolveRef(words.size() > 1 ? words[1] : "latest", t->branch);
