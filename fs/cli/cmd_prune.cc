@@ -1,5 +1,7 @@
-// ciuicfs prune: drop snapshots from the retained set. The head is always
-// kept; bytes are freed by 'ciuicfs gc'.
+// ciuicfs prune: drop snapshots from the retained set. The policy applies
+// to each branch's line on its own (keep-last N keeps each branch's newest
+// N); every branch head is kept, and a snapshot is kept when any branch
+// keeps it. Bytes are freed by 'ciuicfs gc'.
 #include <cstdio>
 #include <map>
 #include <set>
@@ -11,8 +13,8 @@ namespace ciuicfs::cli {
 int RunPrune(const std::vector<std::string>& args) {
   po::options_description opts("prune options");
   AddStoreOption(&opts);
-  opts.add_options()("keep-last", po::value<size_t>(), "keep the newest N snapshots")(
-      "keep-every-steps", po::value<int64_t>(), "keep the newest snapshot of every step divisible by K")(
+  opts.add_options()("keep-last", po::value<size_t>(), "keep the newest N snapshots of each branch")(
+      "keep-every-steps", po::value<int64_t>(), "keep each branch's newest snapshot of every step divisible by K")(
       "keep-tagged", po::value<bool>()->default_value(true), "keep tagged snapshots (true|false)")(
       "dry-run", po::bool_switch(), "list what would go, change nothing");
   po::variables_map vm;
@@ -34,18 +36,24 @@ int RunPrune(const std::vector<std::string>& args) {
   std::vector<Snapshot> chain;
   TagsBySeq tags;
   if (!LoadChain(t->store, &chain, &tags)) return kExitFailed;
+  auto branches = t->store->Branches();
+  if (!branches.ok()) return FailStatus("prune", branches.status());
   std::set<uint64_t> keep;
-  if (!chain.empty()) keep.insert(chain.back().seq);  // the head
-  if (vm.count("keep-last")) {
-    size_t n = vm["keep-last"].as<size_t>();
-    for (size_t i = 0; i < n && i < chain.size(); ++i) keep.insert(chain[chain.size() - 1 - i].seq);
-  }
-  if (vm.count("keep-every-steps")) {
-    int64_t k = vm["keep-every-steps"].as<int64_t>();
-    std::map<int64_t, uint64_t> newest_of_step;
-    for (const Snapshot& s : chain)
-      if (s.step % k == 0) newest_of_step[s.step] = s.seq;
-    for (auto& [step, seq] : newest_of_step) keep.insert(seq);
+  for (auto& [name, head] : *branches) {
+    auto line = t->store->BranchLine(name);
+    if (!line.ok()) return FailStatus("prune", line.status());
+    if (head != 0) keep.insert(head);  // every branch's head
+    if (vm.count("keep-last")) {
+      size_t n = vm["keep-last"].as<size_t>();
+      for (size_t i = 0; i < n && i < line->size(); ++i) keep.insert((*line)[line->size() - 1 - i].seq);
+    }
+    if (vm.count("keep-every-steps")) {
+      int64_t k = vm["keep-every-steps"].as<int64_t>();
+      std::map<int64_t, uint64_t> newest_of_step;
+      for (const Snapshot& s : *line)
+        if (s.step % k == 0) newest_of_step[s.step] = s.seq;
+      for (auto& [step, seq] : newest_of_step) keep.insert(seq);
+    }
   }
   std::vector<uint64_t> drop;
   for (const Snapshot& s : chain) {

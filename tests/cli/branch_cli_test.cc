@@ -220,5 +220,27 @@ TEST_F(BranchCliTest, TwoMountsOnTwoBranchesWriteAtOnce) {
   EXPECT_EQ(gc_alone.code, 0) << gc_alone.err;
 }
 
+// Prune's policy applies to each branch's line: keep-last N keeps each
+// branch's newest N, and every head stays.
+TEST_F(BranchCliTest, PruneKeepsEachBranchsNewest) {
+  ASSERT_EQ(Run("branch exp step-100 --store " + Mnt()).code, 0);
+  ASSERT_EQ(Run("switch exp --store " + Mnt()).code, 0);
+  for (int step = 110; step <= 150; step += 10) Save("exp", step);
+  ASSERT_EQ(Run("switch main --store " + Mnt()).code, 0);
+  for (int step = 400; step <= 420; step += 10) Save("main", step);
+  CommandResult prune = Run("prune --keep-last 2 --store " + Mnt());
+  ASSERT_EQ(prune.code, 0) << prune.err;
+  CommandResult main_log = Run("log " + Mnt() + " --json");
+  CommandResult exp_log = Run("log " + Mnt() + " --branch exp --json");
+  EXPECT_EQ(Lines(main_log.out), 2) << main_log.out;
+  EXPECT_EQ(Lines(exp_log.out), 2) << exp_log.out;
+  EXPECT_NE(main_log.out.find("\"step\":420"), std::string::npos);
+  EXPECT_NE(exp_log.out.find("\"step\":150"), std::string::npos);
+  EXPECT_EQ(ReadFile(mount_->At("@branch-exp/run/ckpt_step_150.pt")), Content("exp", 150));
+  EXPECT_EQ(ReadFile(mount_->At("run/ckpt_step_420.pt")), Content("main", 420));
+  ASSERT_EQ(Run("gc " + Mnt()).code, 0);
+  EXPECT_EQ(Run("verify " + Mnt()).code, 0);
+}
+
 }  // namespace
 }  // namespace ciuicfs
