@@ -98,18 +98,20 @@ Status AddManifest(Txn& txn, const Manifest& m) {
   return AddChunkRefs(txn, ChunkUses(m), true);
 }
 
+Status AddRowRefs(Txn& txn, Db db, const Hash128& id, uint64_t n, const char* what) {
+  const std::string key = HashKey(id);
+  auto v = txn.Get(db, key);
+  if (!v.ok()) return v.status();
+  if (!*v) return Status::Corruption(std::string("index: a tree names missing ") + what + " " + id.Hex());
+  uint32_t refcount;
+  if (!RowRefcount(**v, &refcount)) return CorruptRow(db, key);
+  std::string row(**v);
+  SetRowRefcount(&row, static_cast<uint32_t>(refcount + n));
+  return txn.Put(db, key, row);
+}
+
 Status AddVersionRefs(Txn& txn, const VersionUses& uses) {
-  for (auto& [vid, n] : uses) {
-    const std::string key = HashKey(vid);
-    auto v = txn.Get(Db::kManifests, key);
-    if (!v.ok()) return v.status();
-    if (!*v) return Status::Corruption("index: a tree names missing version " + vid.Hex());
-    uint32_t refcount;
-    if (!RowRefcount(**v, &refcount)) return CorruptRow(Db::kManifests, key);
-    std::string row(**v);
-    SetRowRefcount(&row, refcount + n);
-    CIUIC_RETURN_IF_ERROR(txn.Put(Db::kManifests, key, row));
-  }
+  for (auto& [vid, n] : uses) CIUIC_RETURN_IF_ERROR(AddRowRefs(txn, Db::kManifests, vid, n, "version"));
   return Status::Ok();
 }
 

@@ -38,6 +38,9 @@ using VersionUses = std::map<VersionId, uint32_t>;
 Status AddManifest(Txn& txn, const Manifest& m);
 // manifests.refcount += n for each version (each must exist).
 Status AddVersionRefs(Txn& txn, const VersionUses& uses);
+// Adds `n` to the refcount that leads the row of `id` in `db` (manifests,
+// nodes); a missing row is Corruption ("a tree names missing <what>").
+Status AddRowRefs(Txn& txn, Db db, const Hash128& id, uint64_t n, const char* what);
 // manifests.refcount -= n; a version that reaches 0 is deleted and its
 // chunks' refcounts drop (rows stay, for gc).
 Status DropVersionRefs(Txn& txn, const VersionUses& uses);

@@ -95,24 +95,12 @@ Result<RefDeltas> ReadLog(Txn& txn, std::vector<std::string>* keys) {
   return sum;
 }
 
-Status AddNodeRefs(Txn& txn, const Hash128& id, uint64_t n) {
-  const std::string key = HashKey(id);
-  auto v = txn.Get(Db::kNodes, key);
-  if (!v.ok()) return v.status();
-  if (!*v) return Status::Corruption("index: a tree names missing node " + id.Hex());
-  uint32_t rc;
-  if (!RowRefcount(**v, &rc)) return CorruptRow(Db::kNodes, key);
-  std::string row(**v);
-  SetRowRefcount(&row, static_cast<uint32_t>(rc + n));
-  return txn.Put(Db::kNodes, key, row);
-}
-
 // Applies every logged delta to its row and empties the log.
 Status SettleLog(Txn& txn) {
   std::vector<std::string> keys;
   auto sum = ReadLog(txn, &keys);
   if (!sum.ok()) return sum.status();
-  for (auto& [id, n] : sum->nodes) CIUIC_RETURN_IF_ERROR(AddNodeRefs(txn, id, n));
+  for (auto& [id, n] : sum->nodes) CIUIC_RETURN_IF_ERROR(AddRowRefs(txn, Db::kNodes, id, n, "node"));
   VersionUses uses;
   for (auto& [id, n] : sum->versions) uses[id] = static_cast<uint32_t>(n);
   CIUIC_RETURN_IF_ERROR(AddVersionRefs(txn, uses));
@@ -404,44 +392,50 @@ class Editor {
     return Status::Ok();
   }
 
-  Status Remove(const TreeOp& op, std::vector<Change>* changes) {
-    const Status missing = Status::NotFound("commit: no entry '" + op.path + "' to remove");
-    auto [dir, name] = SplitPath(op.path);
+  // The directory holding `path` and the entry there, for an edit of an
+  // existing entry: `missing` when either is not there.
+  Result<std::pair<OpenDir*, NodeEntry>> OpenEntry(const std::string& path, const Status& missing) {
+    auto [dir, name] = SplitPath(path);
     auto d = Open(dir, false, 0);
     if (!d.ok()) return d.status().IsNotFound() || d.status().code() == Status::Code::kInvalidArgument ? missing : d.status();
     auto cur = Get(*d, name);
     if (!cur.ok()) return cur.status();
     if (!*cur) return missing;
-    (*d)->edits[name] = std::nullopt;
-    (*d)->subdirs.erase(name);
+    return std::make_pair(*d, **cur);
+  }
+
+  Status Remove(const TreeOp& op, std::vector<Change>* changes) {
+    auto found = OpenEntry(op.path, Status::NotFound("commit: no entry '" + op.path + "' to remove"));
+    if (!found.ok()) return found.status();
+    OpenDir* d = found->first;
+    const std::string name = SplitPath(op.path).second;
+    d->edits[name] = std::nullopt;
+    d->subdirs.erase(name);
     changes->push_back(Change{ChangeKind::kRemove, op.path, {}, 0});
     return Status::Ok();
   }
 
   Status Rename(const TreeOp& op, std::vector<Change>* changes) {
-    const Status missing = Status::NotFound("commit: no entry '" + op.from + "' to rename");
-    auto [from_dir, from_name] = SplitPath(op.from);
-    auto fd = Open(from_dir, false, 0);
-    if (!fd.ok()) return fd.status().IsNotFound() || fd.status().code() == Status::Code::kInvalidArgument ? missing : fd.status();
-    auto src = Get(*fd, from_name);
-    if (!src.ok()) return src.status();
-    if (!*src) return missing;
+    auto found = OpenEntry(op.from, Status::NotFound("commit: no entry '" + op.from + "' to rename"));
+    if (!found.ok()) return found.status();
+    OpenDir* fd = found->first;
+    const std::string from_name = SplitPath(op.from).second;
     auto target = Peek(op.path);
     if (!target.ok()) return target.status();
     if (*target) return Status::InvalidArgument("commit: rename target '" + op.path + "' exists");
     if (IsBelow(op.path, op.from)) return Status::InvalidArgument("commit: cannot move '" + op.from + "' into itself");
 
     auto [to_dir, to_name] = SplitPath(op.path);
-    NodeEntry moved = **src;
+    NodeEntry moved = found->second;
     moved.name = to_name;
     moved.mode = op.entry.mode;
     moved.mtime_ns = op.entry.mtime_ns;
     std::unique_ptr<OpenDir> moved_state;
-    if (auto it = (*fd)->subdirs.find(from_name); it != (*fd)->subdirs.end()) {
+    if (auto it = fd->subdirs.find(from_name); it != fd->subdirs.end()) {
       moved_state = std::move(it->second);
-      (*fd)->subdirs.erase(it);
+      fd->subdirs.erase(it);
     }
-    (*fd)->edits[from_name] = std::nullopt;
+    fd->edits[from_name] = std::nullopt;
     changes->push_back(Change{ChangeKind::kRemove, op.from, {}, 0});
 
     auto td = Open(to_dir, true, op.entry.mtime_ns);
