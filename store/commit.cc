@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 
 #include "store/base/crash_point.h"
 #include "store/index/keys.h"
@@ -114,6 +115,32 @@ Status UpdatePackRows(Txn& txn, std::map<uint32_t, PackDelta> deltas, const std:
   return Status::Ok();
 }
 
+// The packs holding already indexed chunks of the request's fresh versions
+// beyond what the index knows to be synced.
+Result<std::vector<uint32_t>> UnsyncedPacksOf(const StoreParts& parts, const CommitRequest& req) {
+  std::set<uint32_t> packs;
+  auto txn = parts.env->BeginRead();
+  if (!txn.ok()) return txn.status();
+  std::map<uint32_t, std::optional<PackRow>> rows;
+  for (const TreeEdit& e : req.edits) {
+    if (!e.pending) continue;
+    for (const ChunkId& id : e.pending->pinned()) {
+      auto row = GetChunkRow(**txn, id);
+      if (!row.ok()) return row.status();
+      if (!*row || (*row)->location.pack == kLostPack) continue;
+      const PackLocation& loc = (*row)->location;
+      auto it = rows.find(loc.pack);
+      if (it == rows.end()) {
+        auto pr = GetPackRow(**txn, loc.pack);
+        if (!pr.ok()) return pr.status();
+        it = rows.emplace(loc.pack, *pr).first;
+      }
+      if (!it->second || it->second->synced_end < loc.end()) packs.insert(loc.pack);
+    }
+  }
+  return std::vector<uint32_t>(packs.begin(), packs.end());
+}
+
 Status CommitInTxn(const StoreParts& parts, Txn& txn, const CommitRequest& req,
                    const std::map<ChunkId, PackLocation>& pending_locs, const std::map<uint32_t, uint64_t>& synced,
                    Snapshot* out) {
@@ -198,7 +225,16 @@ Result<Snapshot> CommitSnapshot(const StoreParts& parts, const CommitRequest& re
   for (const TreeEdit& e : req.edits)
     if (e.pending) pending_locs.merge(parts.pins->PendingLocations(e.pending->pinned()));
   std::map<uint32_t, uint64_t> synced;
-  if (req.durable) CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.packs->SyncLane(PackLane::kIngest, &synced)));
+  if (req.durable) {
+    CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.packs->SyncLane(PackLane::kIngest, &synced)));
+    // A fresh version may reuse chunks that another save stored without a
+    // sync (another process's, or an earlier non-durable one of ours in a
+    // pack no longer active): those packs must be durable too.
+    auto unsynced = UnsyncedPacksOf(parts, req);
+    if (!unsynced.ok()) return unsynced.status();
+    if (!unsynced->empty())
+      CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.packs->SyncPacks(*unsynced, &synced)));
+  }
   Snapshot snap;
   CIUIC_RETURN_IF_ERROR(
       parts.env->Write([&](Txn& txn) { return CommitInTxn(parts, txn, req, pending_locs, synced, &snap); }));

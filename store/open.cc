@@ -141,19 +141,20 @@ std::set<std::pair<dev_t, ino_t>>& OpenHere() {
 
 Result<int> OpenLockFile(const std::string& dir) {
   const std::string lock_path = dir + "/LOCK";
+  std::lock_guard<std::mutex> lock(open_mu);
+  // Checked before LOCK is opened: closing any descriptor of it would drop
+  // the lock this process already holds there.
+  struct stat st;
+  if (stat(lock_path.c_str(), &st) == 0 && OpenHere().count({st.st_dev, st.st_ino}))
+    return Status::Busy("store " + dir + " is in use by another opener in this process");
   int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Status::FromErrno(errno, "open " + lock_path);
-  struct stat st;
   if (fstat(fd, &st) != 0) {
     int err = errno;
     close(fd);
     return Status::FromErrno(err, "stat " + lock_path);
   }
-  std::lock_guard<std::mutex> lock(open_mu);
-  if (!OpenHere().insert({st.st_dev, st.st_ino}).second) {
-    close(fd);  // (closing another descriptor of LOCK would drop this process's lock on it: keep none open)
-    return Status::Busy("store " + dir + " is in use by another opener in this process");
-  }
+  OpenHere().insert({st.st_dev, st.st_ino});
   return fd;
 }
 

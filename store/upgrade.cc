@@ -76,6 +76,13 @@ Status ConvertFormat1(Txn& txn, TreeStore* trees) {
     CIUIC_RETURN_IF_ERROR(DropVersionRefs(txn, uses));
     CIUIC_RETURN_IF_ERROR(txn.Del(Db::kTrees, key));
   }
+  // Format 1's per-path history rows: format 2 reads the snapshots instead.
+  std::vector<std::string> path_keys;
+  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kPaths, "", [&](std::string_view k, std::string_view) {
+    path_keys.emplace_back(k);
+    return true;
+  }));
+  for (const std::string& k : path_keys) CIUIC_RETURN_IF_ERROR(txn.Del(Db::kPaths, k));
   std::string format, through;
   PutLE<uint32_t>(&format, 2);
   PutLE<uint64_t>(&through, snaps.empty() ? 0 : snaps.back().seq);

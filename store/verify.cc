@@ -47,6 +47,10 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
     if (!audit.ok()) return audit.status();
     for (std::string& p : audit->problems) problem(std::move(p));
     version_refs = std::move(audit->version_uses);
+    for (auto& [vid, n] : audit->version_pending)
+      if (!version_refs.count(vid))
+        problem("version " + vid.ShortHex() + ": the reference log holds " + std::to_string(n) +
+                " references to it, and no tree names it");
     for (auto& [vid, name] : audit->version_names) version_example.try_emplace(vid, name);
     for (auto& [vid, uses] : version_refs) {
       uint32_t stored_ref = 0;

@@ -105,9 +105,11 @@ Result<std::vector<uint64_t>> LineOf(Txn& txn, uint64_t head) {
 }
 
 Result<bool> HasForks(Txn& txn) {
-  size_t n = 0;
-  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kBranches, "", [&](std::string_view, std::string_view) { return ++n < 2; }));
-  return n >= 2;
+  auto v = txn.Get(Db::kMeta, "forked");
+  if (!v.ok()) return v.status();
+  return v->has_value();
 }
+
+Status NoteFork(Txn& txn) { return txn.Put(Db::kMeta, "forked", std::string(1, '\x01')); }
 
 }  // namespace ciuicfs

@@ -128,18 +128,18 @@ Result<Snapshot> SnapshotChain::FindByIdPrefix(Txn& txn, std::string_view prefix
 }
 
 Result<std::vector<std::pair<uint64_t, Change>>> SnapshotChain::PathHistory(Txn& txn, std::string_view path) const {
+  // No index of its own: a save would pay for it, and only this rare query
+  // reads it; every snapshot's change list is read instead.
   std::vector<std::pair<uint64_t, Change>> out;
-  const std::string prefix = PathPrefix(path);
   Status bad;
-  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kPaths, prefix, [&](std::string_view k, std::string_view v) {
-    if (k.compare(0, prefix.size(), prefix) != 0) return false;
-    uint64_t seq;
-    PathRow row;
-    if (!DecodePathKey(k, path, &seq) || !DecodePathRow(v, &row)) {
-      bad = CorruptRow(Db::kPaths, k);
+  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kSnapshots, "", [&](std::string_view k, std::string_view v) {
+    auto s = DecodeSnapshotRow(k, v);
+    if (!s.ok()) {
+      bad = s.status();
       return false;
     }
-    out.emplace_back(seq, Change{row.kind, std::string(path), row.version, row.size});
+    for (Change& c : s->changes)
+      if (c.path == path) out.emplace_back(s->seq, std::move(c));
     return true;
   }));
   CIUIC_RETURN_IF_ERROR(bad);
@@ -158,9 +158,6 @@ Status SnapshotChain::Append(Txn& txn, const std::string& branch, std::optional<
   CIUIC_RETURN_IF_ERROR(txn.Put(Db::kSnapshots, SeqKey(snap->seq), EncodeSnapshot(*snap)));
   CIUIC_RETURN_IF_ERROR(txn.Put(Db::kSnapshotIds, SnapshotIdKey(snap->id), EncodeSeqValue(snap->seq)));
   CIUIC_RETURN_IF_ERROR(txn.Put(Db::kSteps, StepKey(snap->step, snap->seq), ""));
-  for (const Change& c : snap->changes)
-    CIUIC_RETURN_IF_ERROR(
-        txn.Put(Db::kPaths, PathKey(c.path, snap->seq), EncodePathRow(PathRow{c.kind, c.version, c.size})));
   CIUIC_RETURN_IF_ERROR(PutParent(txn, snap->seq, *head ? (*head)->seq : 0));
   return SetBranchHead(txn, branch, snap->seq);
 }
@@ -178,7 +175,6 @@ Result<Snapshot> SnapshotChain::Drop(Txn& txn, uint64_t seq) const {
   CIUIC_RETURN_IF_ERROR(txn.Del(Db::kSnapshots, SeqKey(seq)));
   CIUIC_RETURN_IF_ERROR(txn.Del(Db::kSnapshotIds, SnapshotIdKey(s->id)));
   CIUIC_RETURN_IF_ERROR(txn.Del(Db::kSteps, StepKey(s->step, seq)));
-  for (const Change& c : s->changes) CIUIC_RETURN_IF_ERROR(txn.Del(Db::kPaths, PathKey(c.path, seq)));
   return s;
 }
 

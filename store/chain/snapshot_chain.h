@@ -1,5 +1,5 @@
 // SnapshotChain: the snapshots and their secondary rows (FORMAT.md, `snapshots`,
-// `snapshot_ids`, `steps`, `paths`): append, the head, look-ups by
+// `snapshot_ids`, `steps`, `parents`, and branch heads): append, the head, look-ups by
 // sequence, step, id prefix and path, and dropping (prune). The chain is
 // append-only: a snapshot is never rewritten, only dropped from the
 // retained set. Every call runs inside the caller's index transaction;
@@ -33,7 +33,8 @@ class SnapshotChain {
   // The one snapshot whose hex id starts with `prefix` (8-32 hex digits);
   // NotFound when none, InvalidArgument when several match.
   Result<Snapshot> FindByIdPrefix(Txn& txn, std::string_view prefix) const;
-  // (sequence, change) pairs for one path, oldest first.
+  // (sequence, change) pairs for one path, oldest first: a scan of every
+  // snapshot (no save pays for an index of it).
   Result<std::vector<std::pair<uint64_t, Change>>> PathHistory(Txn& txn, std::string_view path) const;
 
   // Makes `*snap` the branch's new head: its sequence is one past the

@@ -68,32 +68,6 @@ bool DecodeStepKey(std::string_view k, int64_t* step, uint64_t* seq) {
   return true;
 }
 
-std::string PathPrefix(std::string_view path) {
-  std::string k;
-  if (path.size() <= kPathKeyDirect) {
-    k.assign(path);
-  } else {  // LMDB keys end at 511 bytes: a long path is its start and its hash
-    k.assign(path.substr(0, kPathKeyHead));
-    k.push_back('\x01');
-    k.append(Hash128::Of(path).Bytes());
-  }
-  k.push_back('\0');
-  return k;
-}
-
-std::string PathKey(std::string_view path, uint64_t seq) {
-  std::string k = PathPrefix(path);
-  PutBE<uint64_t>(&k, seq);
-  return k;
-}
-
-bool DecodePathKey(std::string_view k, std::string_view path, uint64_t* seq) {
-  const std::string prefix = PathPrefix(path);
-  if (k.size() != prefix.size() + 8 || k.substr(0, prefix.size()) != prefix) return false;
-  *seq = LoadBE<uint64_t>(k.data() + prefix.size());
-  return true;
-}
-
 std::string TagKey(std::string_view name) { return std::string(name); }
 
 }  // namespace ciuicfs

@@ -35,17 +35,6 @@ std::string StepKey(int64_t step, uint64_t seq);
 std::string StepPrefix(int64_t step);
 bool DecodeStepKey(std::string_view k, int64_t* step, uint64_t* seq);
 
-// paths: path bytes ‖ 0x00 ‖ sequence u64; PathPrefix is path ‖ 0x00. A
-// path longer than kPathKeyDirect bytes is written as its first
-// kPathKeyHead bytes ‖ 0x01 ‖ XXH3-128 of the whole path instead, so every
-// key stays within LMDB's 511 bytes.
-inline constexpr size_t kPathKeyDirect = 400;
-inline constexpr size_t kPathKeyHead = 384;
-std::string PathKey(std::string_view path, uint64_t seq);
-std::string PathPrefix(std::string_view path);
-// The sequence of a key that starts with PathPrefix(path).
-bool DecodePathKey(std::string_view k, std::string_view path, uint64_t* seq);
-
 // tags: the tag name.
 std::string TagKey(std::string_view name);
 

@@ -99,6 +99,8 @@ Result<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir, uint64_t 
   rc = mdb_env_open(env->env_, dir.c_str(),
                     MDB_NOTLS | MDB_NORDAHEAD | (read_only ? MDB_RDONLY : MDB_NOMETASYNC), 0600);
   if (rc != 0) return LmdbStatus(rc, "open index " + dir);
+  int stale = 0;
+  mdb_reader_check(env->env_, &stale);  // reader slots of killed processes, which would pin old pages
   MDB_envinfo info;
   mdb_env_info(env->env_, &info);
   // An existing environment keeps its size; a new one starts small and grows.

@@ -195,24 +195,6 @@ Hash128 ComputeSnapshotId(const Snapshot& s) {
   return Hash128::Of(buf);
 }
 
-std::string EncodePathRow(const PathRow& row) {
-  std::string v;
-  PutLE<uint8_t>(&v, static_cast<uint8_t>(row.kind));
-  row.version.AppendTo(&v);
-  PutLE<uint64_t>(&v, row.size);
-  return v;
-}
-
-bool DecodePathRow(std::string_view v, PathRow* row) {
-  Decoder d(v);
-  uint8_t kind = d.LE<uint8_t>();
-  row->version = ReadHash(&d);
-  row->size = d.LE<uint64_t>();
-  if (kind < 1 || kind > 3) return false;
-  row->kind = static_cast<ChangeKind>(kind);
-  return d.done();
-}
-
 std::string EncodeTreeRow(uint32_t refcount, std::string_view encoded_tree) {
   std::string row;
   row.reserve(4 + encoded_tree.size());

@@ -105,15 +105,6 @@ bool DecodeSnapshot(std::string_view v, Snapshot* s);
 // The id: XXH3-128 over parent, tree, seq, step, time and changes.
 Hash128 ComputeSnapshotId(const Snapshot& s);
 
-// paths: what one snapshot did at one path.
-struct PathRow {
-  ChangeKind kind = ChangeKind::kPut;
-  VersionId version;
-  uint64_t size = 0;
-};
-std::string EncodePathRow(const PathRow& row);
-bool DecodePathRow(std::string_view v, PathRow* row);
-
 // trees: refcount u32, then the tree encoding.
 std::string EncodeTreeRow(uint32_t refcount, std::string_view encoded_tree);
 bool DecodeTreeRow(std::string_view v, uint32_t* refcount, Tree* tree);

@@ -49,6 +49,7 @@ Status LocalPackBackend::Create(uint32_t pack) {
   std::lock_guard<std::mutex> lock(mu_);
   files_[pack] = std::make_shared<File>(fd);
   dir_dirty_ = true;
+  named_.insert(pack);
   return Status::Ok();
 }
 
@@ -146,7 +147,7 @@ Result<uint64_t> LocalPackBackend::Sync(uint32_t pack) {
   bool dir_dirty;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    dir_dirty = std::exchange(dir_dirty_, false);
+    dir_dirty = std::exchange(dir_dirty_, false) | named_.insert(pack).second;
   }
   if (dir_dirty) {
     int dfd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -6,6 +6,7 @@
 #define CIUICFS_STORE_PACK_LOCAL_BACKEND_H_
 
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +39,10 @@ class LocalPackBackend : public PackBackend {
   std::mutex mu_;  // guards files_ and dir_dirty_
   std::map<uint32_t, std::shared_ptr<File>> files_;
   bool dir_dirty_ = false;  // a pack was created since the directory was last fsynced
+  // Packs this backend created, or whose name it has made durable: a pack
+  // another process created (another mount's) gets a directory fsync with
+  // its first sync here.
+  std::set<uint32_t> named_;
   std::mutex dir_sync_mu_;  // held across the directory fsync; taken before mu_
 };
 

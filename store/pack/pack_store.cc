@@ -118,16 +118,29 @@ Status PackStore::SyncAll(std::map<uint32_t, uint64_t>* synced_ends) {
 }
 
 Status PackStore::SyncPacks(const std::vector<uint32_t>& packs, std::map<uint32_t, uint64_t>* synced_ends) {
-  std::vector<uint32_t> todo;
+  std::vector<uint32_t> todo, foreign;
   {
     std::lock_guard<std::mutex> lock(mu_);
     CIUIC_RETURN_IF_ERROR(failed_);
     for (uint32_t pack : packs) {
       auto it = written_.find(pack);
-      if (it == written_.end()) continue;
+      if (it == written_.end()) {
+        foreign.push_back(pack);  // written by another process, or before this open
+        continue;
+      }
       if (it->second.durable < it->second.appended) todo.push_back(pack);
       else if (synced_ends) (*synced_ends)[pack] = it->second.durable;
     }
+  }
+  for (uint32_t pack : foreign) {
+    auto durable = backend_->Sync(pack);
+    if (!durable.ok()) {
+      if (durable.status().IsNotFound()) continue;  // removed meanwhile (gc)
+      std::lock_guard<std::mutex> lock(mu_);
+      failed_ = durable.status();  // final, as for our own packs
+      return durable.status();
+    }
+    if (synced_ends) (*synced_ends)[pack] = std::max((*synced_ends)[pack], *durable);
   }
   for (uint32_t pack : todo) {
     auto durable = backend_->Sync(pack);

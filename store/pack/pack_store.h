@@ -53,7 +53,8 @@ class PackStore {
   Status Read(const ChunkId& id, const PackLocation& loc, std::string* out);
 
   // Makes every byte appended so far to the packs of `lane` (SyncAll: of
-  // both lanes; SyncPacks: of `packs`) durable; returns each such pack's
+  // both lanes; SyncPacks: of `packs`, also packs this process did not
+  // write, such as another mount's) durable; returns each such pack's
   // durable end. A pack removed meanwhile is skipped. Concurrent calls are
   // fine: each returns only once what it asked for is durable.
   Status SyncLane(PackLane lane, std::map<uint32_t, uint64_t>* synced_ends);

@@ -645,7 +645,12 @@ Result<TreeAudit> NodeTreeStore::Audit(Txn& txn, const std::map<Hash128, uint32_
     if (it == stored.end()) audit.problems.push_back("reference log names missing tree node " + id.ShortHex());
     else it->second += static_cast<uint32_t>(n);
   }
-  for (auto& [id, n] : pending->versions) audit.version_pending[id] = n;
+  for (auto& [id, n] : pending->versions) {
+    audit.version_pending[id] = n;
+    auto m = txn.Get(Db::kManifests, HashKey(id));
+    if (!m.ok()) return m.status();
+    if (!*m) audit.problems.push_back("reference log names missing version " + id.ShortHex());
+  }
   for (auto& [id, n] : refs)
     if (!stored.count(id)) audit.problems.push_back("tree node " + id.ShortHex() + " is referenced but missing");
   for (auto& [id, rc] : stored) {

@@ -130,5 +130,23 @@ TEST(BranchTest, BadBranchOperationsChangeNothing) {
   EXPECT_EQ(store->ListSnapshots()->size(), 1u);
 }
 
+// A deleted branch's tagged snapshot stays (tags pin), but off main's
+// line: main's latest, steps and line never include it.
+TEST(BranchTest, ADeletedBranchsTaggedSnapshotIsNotOnMainsLine) {
+  TempDir dir;
+  auto store = OpenStore(dir.Sub("s"));
+  Snapshot m1 = CommitOn(store.get(), "main", "f", "1", 1);
+  Snapshot m2 = CommitOn(store.get(), "main", "f", "2", 2);
+  ASSERT_TRUE(store->CreateBranch("x", m1.seq).ok());
+  Snapshot x3 = CommitOn(store.get(), "x", "f", "x", 7);
+  ASSERT_TRUE(store->SetTag("keep", x3.seq).ok());
+  ASSERT_TRUE(store->DeleteBranch("x").ok());
+  EXPECT_TRUE(store->GetSnapshot(x3.seq).ok());  // tagged: kept
+  EXPECT_EQ(store->BranchLine("main")->size(), 2u);
+  EXPECT_EQ(store->ResolveRef("latest")->seq, m2.seq);
+  EXPECT_TRUE(store->FindByStep(7).status().IsNotFound());
+  EXPECT_EQ(store->ResolveRef("keep")->seq, x3.seq);
+}
+
 }  // namespace
 }  // namespace ciuicfs

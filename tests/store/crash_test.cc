@@ -10,6 +10,8 @@
 #include <random>
 #include <thread>
 
+#include "store/index/lmdb_env.h"
+#include "store/index/queries.h"
 #include "store/pack/pack_store.h"
 #include "store/store.h"
 #include "tests/store/test_util.h"
@@ -213,6 +215,33 @@ TEST(PowerLossTest, DurableVersionSurvivesLosingLaterPackBytes) {
   report = store->Verify();
   ASSERT_TRUE(report.ok());
   for (const std::string& p : report->problems) ADD_FAILURE() << p;
+}
+
+// A durable commit whose fresh version reuses chunks another save stored
+// without a sync (here: before a reopen, so the pack is not one this
+// process wrote) makes that pack durable too: the index records it synced
+// past those chunks.
+TEST(CrashTest, ADurableCommitSyncsThePacksOfTheChunksItReuses) {
+  TempDir dir;
+  const std::string path = dir.Sub("s");
+  const std::string data = RandomBytes(77, 600 << 10);
+  { auto store = OpenStore(path); CommitFile(store.get(), "a.pt", data, 1, /*durable=*/false); }
+  auto synced_end = [&](uint64_t* indexed) {
+    auto env = LmdbEnv::Open(path + "/index", 64 << 20, true);
+    EXPECT_TRUE(env.ok());
+    auto txn = (*env)->BeginRead();
+    auto rows = LoadPackRows(**txn);
+    EXPECT_TRUE(rows.ok() && rows->count(1));
+    *indexed = rows->at(1).indexed_end;
+    return rows->at(1).synced_end;
+  };
+  uint64_t indexed = 0;
+  EXPECT_LT(synced_end(&indexed), indexed);  // not synced: the save was not durable
+  {
+    auto store = OpenStore(path);
+    CommitFile(store.get(), "b.pt", data, 2, /*durable=*/true);  // the same bytes: every chunk reused
+  }
+  EXPECT_GE(synced_end(&indexed), indexed);
 }
 
 }  // namespace

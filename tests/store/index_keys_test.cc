@@ -23,7 +23,6 @@ TEST(RecordsTest, KeysSortNumerically) {
   EXPECT_LT(StepKey(-1, 5), StepKey(0, 1));
   EXPECT_LT(StepKey(2, 9), StepKey(10, 1));
   EXPECT_LT(StepKey(7, 1), StepKey(7, 2));
-  EXPECT_LT(PathKey("a", 99), PathKey("a/b", 1));  // the 0 separator sorts first
 }
 
 TEST(RecordsTest, HexRoundTrip) {
@@ -94,41 +93,6 @@ TEST(KeysTest, StepKeyRoundTrip) {
   }
 }
 
-TEST(KeysTest, PathKeyRoundTrip) {
-  for (std::string path : {std::string(), std::string("a"), std::string("a/b/model.pt"), std::string(300, 'x')}) {
-    for (uint64_t seq : {uint64_t{0}, uint64_t{1}, uint64_t{256}, std::numeric_limits<uint64_t>::max()}) {
-      const std::string k = PathKey(path, seq);
-      EXPECT_EQ(k.size(), path.size() + 9);
-      EXPECT_EQ(k.substr(0, path.size() + 1), PathPrefix(path));
-      uint64_t back = 42;
-      ASSERT_TRUE(DecodePathKey(k, path, &back)) << path << " " << seq;
-      EXPECT_EQ(back, seq);
-    }
-  }
-  EXPECT_EQ(PathPrefix("a/b"), std::string("a/b\0", 4));
-}
-
-// LMDB keys end at 511 bytes: a path over 400 bytes is keyed by its start
-// and its hash, one prefix per path, and round-trips like a short one.
-TEST(KeysTest, LongPathKeysStayWithinLmdbsLimitAndApart) {
-  const std::string a = std::string(390, 'a') + "/" + std::string(600, 'x');
-  const std::string b = std::string(390, 'a') + "/" + std::string(600, 'y');
-  const std::string edge(kPathKeyDirect, 'e'), over(kPathKeyDirect + 1, 'e');
-  for (const std::string& p : {a, b, edge, over}) {
-    const std::string k = PathKey(p, 77);
-    EXPECT_LE(k.size(), 511u) << p.size();
-    uint64_t seq = 0;
-    EXPECT_TRUE(DecodePathKey(k, p, &seq)) << p.size();
-    EXPECT_EQ(seq, 77u);
-    EXPECT_EQ(k.compare(0, PathPrefix(p).size(), PathPrefix(p)), 0);
-  }
-  EXPECT_EQ(PathPrefix(edge), edge + std::string(1, '\0'));  // 400 bytes: still the path itself
-  EXPECT_NE(PathPrefix(a), PathPrefix(b));
-  uint64_t seq;
-  EXPECT_FALSE(DecodePathKey(PathKey(a, 1), b, &seq));
-  EXPECT_FALSE(DecodePathKey(PathKey(over, 1), edge, &seq));
-}
-
 TEST(KeysTest, TagKeyIsTheName) {
   EXPECT_EQ(TagKey("best-1.0_x"), "best-1.0_x");
   EXPECT_EQ(TagKey(""), "");
@@ -168,31 +132,6 @@ TEST(KeysTest, FixedSizeKeysRejectWrongSizes) {
   }
 }
 
-TEST(KeysTest, PathKeyRejectsOtherPathsAndWrongShapes) {
-  const std::string k = PathKey("a/b", 5);
-  struct Case {
-    const char* what;
-    std::string key;
-    std::string path;
-  };
-  const std::vector<Case> cases = {
-      {"truncated seq", k.substr(0, k.size() - 1), "a/b"},
-      {"extra byte", k + "x", "a/b"},
-      {"prefix only", PathPrefix("a/b"), "a/b"},
-      {"empty", "", "a/b"},
-      {"another path", PathKey("a/c", 5), "a/b"},
-      {"a longer path", PathKey("a/bc", 5), "a/b"},
-      {"a shorter path", PathKey("a/", 5), "a/b"},
-      {"no separator", "a/b" + SeqKey(0x0101010101010101ull) + "x", "a/b"},
-      {"separator not zero", "a/b/" + SeqKey(5), "a/b"},
-      {"asked for a parent", k, "a"},
-  };
-  for (const Case& c : cases) {
-    uint64_t seq;
-    EXPECT_FALSE(DecodePathKey(c.key, c.path, &seq)) << c.what;
-  }
-}
-
 TEST(KeysTest, StepKeysSortNumericallyWithNegativeSteps) {
   const int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
   const std::vector<int64_t> steps = {kMin, -1000000, -256, -255, -2, -1, 0, 1, 255, 256, 1000000, kMax};
@@ -225,47 +164,6 @@ TEST(KeysTest, StepKeysSortNumericallyWithNegativeSteps) {
     EXPECT_TRUE(scan.ok()) << scan.ToString();
   });
   EXPECT_EQ(seen, steps);
-}
-
-TEST(KeysTest, PathKeysOfOnePathAreContiguousAndInSeqOrder) {
-  // Byte order of the paths themselves: "a" < "a-b" < "a/b" < "ab".
-  EXPECT_LT(PathKey("a", std::numeric_limits<uint64_t>::max()), PathKey("a-b", 0));
-  EXPECT_LT(PathKey("a", std::numeric_limits<uint64_t>::max()), PathKey("a/b", 0));
-  EXPECT_LT(PathKey("a", std::numeric_limits<uint64_t>::max()), PathKey("ab", 0));
-  EXPECT_LT(PathKey("a", 255), PathKey("a", 256));
-  // A longer path is not under a shorter one's prefix.
-  for (const char* other : {"a-b", "a/b", "ab", "a\x01"}) {
-    const std::string k = PathKey(other, 1);
-    EXPECT_NE(k.compare(0, 2, PathPrefix("a")), 0) << other;
-  }
-
-  TestIndex index;
-  ASSERT_NE(index.env, nullptr);
-  struct Row {
-    std::string path;
-    uint64_t seq;
-  };
-  const std::vector<Row> rows = {{"ab", 1},    {"a", 256}, {"a/b", 3}, {"a", 2},   {"a-b", 4},
-                                 {"a", 65536}, {"", 9},    {"a", 1},   {"a/b", 1}, {"b", 0}};
-  Status s = index.env->Write([&](Txn& txn) {
-    for (const Row& r : rows)
-      CIUIC_RETURN_IF_ERROR(txn.Put(Db::kPaths, PathKey(r.path, r.seq), EncodePathRow({ChangeKind::kPut, {}, r.seq})));
-    return Status::Ok();
-  });
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  std::vector<uint64_t> seqs;
-  InRead(index.env.get(), [&](Txn& txn) {
-    const std::string prefix = PathPrefix("a");
-    Status scan = txn.Scan(Db::kPaths, prefix, [&](std::string_view k, std::string_view) {
-      if (k.substr(0, prefix.size()) != prefix) return false;
-      uint64_t seq;
-      EXPECT_TRUE(DecodePathKey(k, "a", &seq));
-      seqs.push_back(seq);
-      return true;
-    });
-    EXPECT_TRUE(scan.ok()) << scan.ToString();
-  });
-  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 256, 65536}));
 }
 
 TEST(KeysTest, SnapshotIdKeysSortByHex) {

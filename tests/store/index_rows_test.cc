@@ -321,34 +321,6 @@ TEST(RowsTest, SnapshotRejectsBadChangeKind) {
   }
 }
 
-TEST(RowsTest, PathRowRoundTrip) {
-  for (const PathRow& row : {PathRow{ChangeKind::kPut, Hash128::Of("v"), 10}, PathRow{ChangeKind::kRemove, {}, 0},
-                             PathRow{ChangeKind::kLink, Hash128{~0ull, ~0ull}, ~0ull}}) {
-    const std::string v = EncodePathRow(row);
-    EXPECT_EQ(v.size(), 25u);
-    PathRow back{ChangeKind::kRemove, Hash128::Of("junk"), 99};
-    ASSERT_TRUE(DecodePathRow(v, &back));
-    EXPECT_EQ(back.kind, row.kind);
-    EXPECT_EQ(back.version, row.version);
-    EXPECT_EQ(back.size, row.size);
-  }
-}
-
-TEST(RowsTest, PathRowRejectsMalformed) {
-  const std::string v = EncodePathRow({ChangeKind::kLink, Hash128::Of("v"), 10});
-  ExpectEveryPrefixRejected(v, [](std::string_view b) {
-    PathRow row;
-    return DecodePathRow(b, &row);
-  });
-  PathRow row;
-  EXPECT_FALSE(DecodePathRow(v + "x", &row));
-  for (uint8_t kind : {0, 4, 255}) {
-    std::string bad = v;
-    bad[0] = static_cast<char>(kind);
-    EXPECT_FALSE(DecodePathRow(bad, &row)) << int(kind);
-  }
-}
-
 TEST(RowsTest, TreeRowRoundTripAndRefcountInPlace) {
   const Tree t = {{"a", EntryKind::kDirectory, 0755, 0, 5, {}},
                   {"a/f", EntryKind::kFile, 0644, 9, 6, Hash128::Of("f")}};

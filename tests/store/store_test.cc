@@ -1,6 +1,8 @@
 #include "store/store.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sys/stat.h>
 
@@ -176,6 +178,13 @@ TEST(StoreTest, ReopenKeepsEverythingAndLocksOutASecondOpener) {
     auto second = Store::Open(dir.Sub("s"), {});
     EXPECT_EQ(second.status().code(), Status::Code::kBusy);
     EXPECT_NE(second.status().message().find("in use"), std::string::npos);
+    // The refused opener left the first one's lock in place: another
+    // process is refused too (a POSIX lock would go with any close of LOCK).
+    pid_t pid = fork();
+    if (pid == 0) _exit(Store::Open(dir.Sub("s"), {}).status().code() == Status::Code::kBusy ? 0 : 1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "another process opened the store beside us";
   }
   auto store = OpenStore(dir.Sub("s"));
   auto head = store->Head();
