@@ -170,13 +170,23 @@ Status Filesystem::BuildLiveTree(Node* root) {
   return Status::Ok();
 }
 
-Status Filesystem::ReloadLiveTree() {
+Status Filesystem::ReloadLiveTree() { return ReplaceLiveTree(std::nullopt); }
+
+// Under mu_: the branch (when given) and the tree change together, so no
+// namespace change can commit an old path to the new branch.
+Status Filesystem::ReplaceLiveTree(const std::optional<std::string>& branch) {
   std::vector<std::string> old_names;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (branch) {
+      if (writers_.load() > 0) return Status::Busy("a file is open for writing; close it before switching branches");
+      std::lock_guard<std::mutex> b(branch_mu_);
+      branch_ = *branch;
+    }
     NodePtr root = Get(FUSE_ROOT_ID);
     // Old nodes stay valid for open handles, detached: what is written
-    // through them afterwards is not committed.
+    // through them afterwards is not committed, and a detached directory
+    // takes no new names (ENOENT).
     for (auto& [ino, n] : nodes_) {
       if (ino == FUSE_ROOT_ID || !IsLive(n->kind) || !n->parent) continue;
       n->unlinked = true;
@@ -201,19 +211,9 @@ std::string Filesystem::branch() const {
 Status Filesystem::SwitchBranch(const std::string& name) {
   auto head = store_->Head(name);
   if (!head.ok()) return head.status();
-  if (writers_.load() > 0)
-    return Status::Busy("a file is open for writing; close it before switching branches");
-  std::string old;
-  {
-    std::lock_guard<std::mutex> lock(branch_mu_);
-    old = branch_;
-    branch_ = name;
-  }
-  Status s = ReloadLiveTree();
-  if (!s.ok()) {
-    std::lock_guard<std::mutex> lock(branch_mu_);
-    branch_ = old;
-  }
+  const std::string old = branch();
+  Status s = ReplaceLiveTree(name);
+  if (!s.ok() && s.code() != Status::Code::kBusy && branch() != old) (void)ReplaceLiveTree(old);  // back to where it was
   return s;
 }
 
@@ -300,9 +300,14 @@ int Filesystem::NameRule(fuse_ino_t parent, const char* name) {
 }
 
 // Why `name` cannot be created in `parent` (an errno), or 0 (mu_ held).
+bool Filesystem::Detached(const Node& n) {
+  return n.kind == kLiveDir && n.ino != FUSE_ROOT_ID && (n.unlinked || !n.parent);
+}
+
 int Filesystem::CheckNewName(const NodePtr& dir, fuse_ino_t parent, const char* name) {
   if (!dir) return ENOENT;
   if (!IsLive(dir->kind)) return EROFS;
+  if (Detached(*dir)) return ENOENT;  // removed, or left behind by a rollback or switch
   if (int err = NameRule(parent, name)) return err;
   if (dir->children.count(name)) return EEXIST;
   return 0;
@@ -368,6 +373,7 @@ void Filesystem::RemoveEntry(fuse_req_t req, fuse_ino_t parent, const char* name
   NodePtr dir = Get(parent);
   if (!dir) return (void)fuse_reply_err(req, ENOENT);
   if (!IsLive(dir->kind)) return (void)fuse_reply_err(req, EROFS);
+  if (Detached(*dir)) return (void)fuse_reply_err(req, ENOENT);
   auto it = dir->children.find(name);
   if (it == dir->children.end()) return (void)fuse_reply_err(req, ENOENT);
   NodePtr n = Get(it->second);
@@ -393,6 +399,7 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   NodePtr from = Get(parent), to = Get(newparent);
   if (!from || !to) return (void)fuse_reply_err(req, ENOENT);
   if (!IsLive(from->kind) || !IsLive(to->kind)) return (void)fuse_reply_err(req, EROFS);
+  if (Detached(*from) || Detached(*to)) return (void)fuse_reply_err(req, ENOENT);
   if (int err = NameRule(newparent, newname)) return (void)fuse_reply_err(req, err);
   auto src_it = from->children.find(name);
   if (src_it == from->children.end()) return (void)fuse_reply_err(req, ENOENT);

@@ -103,6 +103,10 @@ class Filesystem {
   NodePtr AddLiveNode(fuse_req_t req, Node* dir, const char* name, int kind, mode_t mode, int64_t now);
 
   Status BuildLiveTree(Node* root);
+  Status ReplaceLiveTree(const std::optional<std::string>& branch);
+  // A live directory that is no longer in the tree (removed, or left behind
+  // by a rollback or a switch): it takes no new names.
+  static bool Detached(const Node& n);
 
   // The @ namespace (virtual_ns.cc).
   Result<NodePtr> LookupVirtualRoot(const std::string& name, double* timeout);
@@ -127,7 +131,7 @@ class Filesystem {
   MountOptions options_;
   mutable std::mutex branch_mu_;  // guards branch_ (taken alone, never with another lock)
   std::string branch_;
-  std::atomic<int> writers_{0};   // open handles that may write a live file
+  std::atomic<int> writers_{0};   // open handles that may write a live file (changed under mu_)
   fuse_session* session_ = nullptr;
   std::string staging_dir_;
 

@@ -169,13 +169,23 @@ Status Filesystem::CommitContent(const NodePtr& n, bool durable) {
 
 void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   NodePtr n;
+  const bool writable = (fi->flags & O_ACCMODE) != O_RDONLY;
   {
     std::lock_guard<std::mutex> lock(mu_);
     n = Get(ino);
+    if (!n) return (void)fuse_reply_err(req, ENOENT);
+    if (n->kind == kLiveDir || n->kind == kSnapDir || n->kind == kHistory) return (void)fuse_reply_err(req, EISDIR);
+    if (writable && n->kind == kSnapFile) return (void)fuse_reply_err(req, EROFS);
+    if (writable) ++writers_;  // under mu_: a switch sees it (SwitchBranch)
   }
-  if (!n) return (void)fuse_reply_err(req, ENOENT);
-  const bool writable = (fi->flags & O_ACCMODE) != O_RDONLY;
-  if (n->kind == kLiveDir || n->kind == kSnapDir || n->kind == kHistory) return (void)fuse_reply_err(req, EISDIR);
+  // From here on a writable open that fails gives its count back.
+  struct Undo {
+    Filesystem* fs;
+    bool armed;
+    ~Undo() {
+      if (armed) --fs->writers_;
+    }
+  } undo{this, writable};
   auto fh = std::make_unique<FileHandle>();
   fh->node = n;
   fh->writable = writable;
@@ -190,7 +200,7 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Status s = TruncateLive(*n, 0);
     if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
   }
-  if (writable) ++writers_;
+  undo.armed = false;  // Release gives it back
   fi->fh = reinterpret_cast<uint64_t>(fh.release());
   fuse_reply_open(req, fi);
 }

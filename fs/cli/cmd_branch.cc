@@ -74,9 +74,17 @@ int RunBranch(const std::vector<std::string>& args) {
     const std::string name = vm["delete"].as<std::string>();
     if (name == t->branch && name != "main" && CurrentContext())
       return FailStatus("branch", Status::InvalidArgument("branch '" + name + "' is live in this mount; switch away first"));
-    if (name != "main" && name != t->branch) {  // (never asked of this process's own branch: see mounts.h)
-      if (auto at = BranchMountedAt(t->store_dir, name))
-        return FailStatus("branch", Status::InvalidArgument("branch '" + name + "' is mounted at " + *at + "; unmount it or switch it away first"));
+    // Held while it is deleted, so no mount starts on it meanwhile (never
+    // this mount's own branch, refused above: its lock is this process's).
+    std::unique_ptr<BranchLockHold> hold;
+    if (name != "main") {
+      auto taken = BranchLockHold::Take(t->store_dir, name);
+      if (!taken.ok()) {
+        if (taken.status().code() == Status::Code::kBusy)
+          return FailStatus("branch", Status::InvalidArgument(taken.status().message() + "; unmount it or switch it away first"));
+        return FailStatus("branch", taken.status());
+      }
+      hold = std::move(taken.value());
     }
     Status s = t->store->DeleteBranch(name);
     if (!s.ok()) return FailStatus("branch", s);

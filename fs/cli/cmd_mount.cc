@@ -105,13 +105,9 @@ int Serve(MountOptions options, bool create_branch, bool foreground, int notify_
   hooks.reload_live_tree = [&fs] { return fs.ReloadLiveTree(); };
   hooks.branch = [&fs] { return fs.branch(); };
   hooks.switch_branch = [&fs, reg](const std::string& name) {
-    auto head = fs.store()->Head(name);  // a branch that exists,
+    auto head = fs.store()->Head(name);  // a branch that exists, that no other mount has live,
     if (!head.ok()) return head.status();
-    const std::string old = reg->branch();
-    CIUIC_RETURN_IF_ERROR(reg->Switch(name));  // that no other mount has live,
-    Status s = fs.SwitchBranch(name);          // while no file is open for writing
-    if (!s.ok()) (void)reg->Switch(old);
-    return s;
+    return reg->Switch(name, [&] { return fs.SwitchBranch(name); });  // while no file is open for writing
   };
   ControlServer control(store->get(), options.store_dir, hooks);
   Status listening = control.Start();
@@ -175,6 +171,11 @@ int RunMount(const std::vector<std::string>& args) {
   if (stat(options.mountpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     Fail("mount: " + options.mountpoint + " is not a directory");
     return kExitUsage;
+  }
+  // The path the kernel will list the mount under (mountinfo), symlinks resolved.
+  if (char* real = realpath(options.mountpoint.c_str(), nullptr)) {
+    options.mountpoint = real;
+    free(real);
   }
   if (IsCiuicfsMount(options.mountpoint)) {
     Fail("mount: " + options.mountpoint + " is already a ciuicfs mount");

@@ -76,22 +76,6 @@ std::optional<MountEntry> FindMount(const std::string& store_dir, const std::str
   return found;
 }
 
-std::optional<std::string> BranchMountedAt(const std::string& store_dir, const std::string& branch) {
-  const std::string path = BranchLockPath(store_dir, branch);
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  struct flock fl = {};
-  fl.l_type = F_WRLCK;
-  fl.l_whence = SEEK_SET;
-  const bool held = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;  // another process holds it
-  close(fd);  // (this process holds no lock on the file, so closing frees nothing)
-  if (!held) return std::nullopt;
-  std::string holder;
-  std::ifstream in(path);
-  std::getline(in, holder);
-  return holder.empty() ? std::string("another mountpoint") : holder;
-}
-
 Result<std::unique_ptr<MountRegistration>> MountRegistration::Register(const std::string& store_dir,
                                                                        const std::string& mountpoint,
                                                                        const std::string& branch) {
@@ -113,14 +97,33 @@ MountRegistration::~MountRegistration() {
   if (branch_fd_ >= 0) close(branch_fd_);
 }
 
-Status MountRegistration::Switch(const std::string& branch) {
-  if (branch == branch_) return Status::Ok();
+Status MountRegistration::Switch(const std::string& branch, const std::function<Status()>& change) {
+  if (branch == branch_) return change();
   auto fd = LockBranch(store_dir_, branch, mountpoint_);
   if (!fd.ok()) return fd.status();
+  Status s = change();
+  if (!s.ok()) {
+    close(*fd);  // (a file whose lock this process holds no other descriptor of)
+    return s;
+  }
   close(branch_fd_);  // the old branch is free for another mount
   branch_fd_ = *fd;
   branch_ = branch;
   return WriteInfo();
+}
+
+Result<std::unique_ptr<BranchLockHold>> BranchLockHold::Take(const std::string& store_dir, const std::string& branch) {
+  if (mkdir(MountsDir(store_dir).c_str(), 0700) != 0 && errno != EEXIST)
+    return Status::FromErrno(errno, "create " + MountsDir(store_dir));
+  auto fd = LockBranch(store_dir, branch, "(a command deleting the branch)");
+  if (!fd.ok()) return fd.status();
+  std::unique_ptr<BranchLockHold> hold(new BranchLockHold());
+  hold->fd_ = *fd;
+  return hold;
+}
+
+BranchLockHold::~BranchLockHold() {
+  if (fd_ >= 0) close(fd_);
 }
 
 Status MountRegistration::WriteInfo() {

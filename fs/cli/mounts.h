@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,8 +31,17 @@ std::string MountsDir(const std::string& store_dir);
 std::string MountSocketPath(const std::string& store_dir, pid_t pid);
 // The running mount of `store_dir` at `mountpoint`, if any.
 std::optional<MountEntry> FindMount(const std::string& store_dir, const std::string& mountpoint);
-// The mountpoint of the running mount that has `branch` live, if any.
-std::optional<std::string> BranchMountedAt(const std::string& store_dir, const std::string& branch);
+
+// A branch's lock held for one operation (deleting the branch), so no mount
+// can start on it meanwhile; Busy naming the mount that has it live.
+class BranchLockHold {
+ public:
+  static Result<std::unique_ptr<BranchLockHold>> Take(const std::string& store_dir, const std::string& branch);
+  ~BranchLockHold();
+
+ private:
+  int fd_ = -1;
+};
 
 // This daemon's entry: holds its branch's lock for as long as it lives.
 class MountRegistration {
@@ -40,10 +50,11 @@ class MountRegistration {
   static Result<std::unique_ptr<MountRegistration>> Register(const std::string& store_dir,
                                                              const std::string& mountpoint, const std::string& branch);
   ~MountRegistration();  // removes the entry
-  // Takes `branch`'s lock (Busy when another mount has it) and lets the old
-  // one go.
-  Status Switch(const std::string& branch);
-  // Gives a switch back: the old branch's lock is taken again.
+  // Takes `branch`'s lock (Busy, naming the other mount, when another mount
+  // has it), runs `change` (the filesystem's switch), and lets the old
+  // branch's lock go only when `change` succeeded; else the new lock goes
+  // and nothing changed.
+  Status Switch(const std::string& branch, const std::function<Status()>& change);
   const std::string& branch() const { return branch_; }
 
  private:

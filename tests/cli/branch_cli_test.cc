@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <thread>
 #include <fcntl.h>
 #include <unistd.h>
@@ -201,7 +202,7 @@ TEST_F(BranchCliTest, TwoMountsOnTwoBranchesWriteAtOnce) {
   EXPECT_NE(sw.err.find("branch 'main' is mounted for writing at " + Mnt()), std::string::npos) << sw.err;
   CommandResult del = RunCiuicfs("branch -d exp --store " + Mnt(), dir_.path());
   EXPECT_NE(del.code, 0);
-  EXPECT_NE(del.err.find("mounted at " + b->path()), std::string::npos) << del.err;
+  EXPECT_NE(del.err.find("mounted for writing at " + b->path()), std::string::npos) << del.err;
   CommandResult gc = RunCiuicfs("gc " + Mnt(), dir_.path());
   EXPECT_NE(gc.code, 0);
   EXPECT_NE(gc.err.find("gc runs when it is the only one"), std::string::npos) << gc.err;
@@ -240,6 +241,44 @@ TEST_F(BranchCliTest, PruneKeepsEachBranchsNewest) {
   EXPECT_EQ(ReadFile(mount_->At("run/ckpt_step_420.pt")), Content("main", 420));
   ASSERT_EQ(Run("gc " + Mnt()).code, 0);
   EXPECT_EQ(Run("verify " + Mnt()).code, 0);
+}
+
+// A directory handle from before a switch (or a removed directory) takes no
+// new names: they would land at the wrong path of the new branch. A switch
+// refused for an open file keeps the mount's branch and its lock.
+TEST_F(BranchCliTest, HandlesFromBeforeASwitchChangeNothing) {
+  ASSERT_EQ(mkdir(mount_->At("olddir").c_str(), 0755), 0);
+  ASSERT_EQ(Run("branch exp --store " + Mnt()).code, 0);
+  int dfd = open(mount_->At("olddir").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dfd, 0);
+  ASSERT_EQ(Run("switch exp --store " + Mnt()).code, 0);
+  EXPECT_EQ(mkdirat(dfd, "sub", 0755), -1);
+  EXPECT_EQ(errno, ENOENT);
+  EXPECT_EQ(openat(dfd, "f", O_WRONLY | O_CREAT, 0644), -1);
+  EXPECT_EQ(errno, ENOENT);
+  close(dfd);
+  ASSERT_EQ(Run("switch main --store " + Mnt()).code, 0);
+  EXPECT_EQ(Run("log " + Mnt() + " --all").out.find("sub"), std::string::npos);
+  // A removed directory, the same.
+  ASSERT_EQ(mkdir(mount_->At("gone").c_str(), 0755), 0);
+  dfd = open(mount_->At("gone").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dfd, 0);
+  ASSERT_EQ(rmdir(mount_->At("gone").c_str()), 0);
+  EXPECT_EQ(mkdirat(dfd, "x", 0755), -1);
+  EXPECT_EQ(errno, ENOENT);
+  close(dfd);
+  EXPECT_FALSE(FileExists(mount_->At("x")));
+  // Refused while a file is open: main stays this mount's, locked.
+  int fd = open(mount_->At("run/open.pt").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  EXPECT_NE(Run("switch exp --store " + Mnt()).code, 0);
+  ASSERT_EQ(mkdir(dir_.Sub("mnt-c").c_str(), 0755), 0);
+  Mount other(dir_.Sub("mnt-c"), Store());  // main again: refused
+  EXPECT_FALSE(other.Start());
+  close(fd);
+  EXPECT_NE(Run("branch --store " + Mnt() + " --json").out.find("\"name\":\"main\",\"head_seq\""), std::string::npos);
+  CommandResult live = Run("log -n 1 " + Mnt() + " --json");
+  EXPECT_NE(live.out.find("run/open.pt"), std::string::npos) << live.out;  // its close committed on main
 }
 
 }  // namespace
