@@ -138,12 +138,12 @@ Status Filesystem::Load() {
   nodes_[FUSE_ROOT_ID] = root;
   history_ = NewNode(kHistory);
   history_->mtime_ns = root->mtime_ns;
-  return BuildLiveTree(root.get());
+  return BuildLiveTree(root.get(), branch());
 }
 
-// Fills `root` with the head snapshot's tree (mu_ held).
-Status Filesystem::BuildLiveTree(Node* root) {
-  auto head = store_->Head(branch());
+// Fills `root` with the head of `branch` (mu_ held).
+Status Filesystem::BuildLiveTree(Node* root, const std::string& branch) {
+  auto head = store_->Head(branch);
   if (!head.ok()) return head.status();
   if (!head->has_value()) return Status::Ok();
   auto tree = store_->GetTree((*head)->tree);
@@ -170,32 +170,56 @@ Status Filesystem::BuildLiveTree(Node* root) {
   return Status::Ok();
 }
 
-Status Filesystem::ReloadLiveTree() { return ReplaceLiveTree(std::nullopt); }
+Status Filesystem::ReloadLiveTree() { return ReplaceLiveTree(std::nullopt, nullptr); }
 
-// Under mu_: the branch (when given) and the tree change together, so no
-// namespace change can commit an old path to the new branch.
-Status Filesystem::ReplaceLiveTree(const std::optional<std::string>& branch) {
+Result<Snapshot> Filesystem::CommitAndReload(const std::function<Result<Snapshot>()>& commit) {
+  Result<Snapshot> snap = Status::Ok();
+  Status s = ReplaceLiveTree(std::nullopt, [&] {
+    snap = commit();
+    return snap.status();
+  });
+  if (!s.ok()) return s;
+  return snap;
+}
+
+// Under mu_, with no file open for writing: `before` runs (a rollback's
+// commit), then the new tree is built beside the old one and swapped in
+// with the branch (when given), so no namespace change can commit an old
+// path to the new tree and a failed build changes nothing.
+Status Filesystem::ReplaceLiveTree(const std::optional<std::string>& branch, const std::function<Status()>& before) {
   std::vector<std::string> old_names;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (branch) {
-      if (writers_.load() > 0) return Status::Busy("a file is open for writing; close it before switching branches");
-      std::lock_guard<std::mutex> b(branch_mu_);
-      branch_ = *branch;
-    }
+    if ((branch || before) && writers_.load() > 0)
+      return Status::Busy(branch ? "a file is open for writing; close it before switching branches"
+                                 : "a file is open for writing; close it before a rollback");
+    if (before) CIUIC_RETURN_IF_ERROR(before());
     NodePtr root = Get(FUSE_ROOT_ID);
-    // Old nodes stay valid for open handles, detached: what is written
-    // through them afterwards is not committed, and a detached directory
-    // takes no new names (ENOENT).
-    for (auto& [ino, n] : nodes_) {
-      if (ino == FUSE_ROOT_ID || !IsLive(n->kind) || !n->parent) continue;
+    std::vector<Node*> old_nodes;  // the live tree now, before the new one joins the table
+    for (auto& [ino, n] : nodes_)
+      if (ino != FUSE_ROOT_ID && IsLive(n->kind) && n->parent) old_nodes.push_back(n.get());
+    auto fresh = std::make_shared<Node>();  // the new top level, built aside
+    fresh->ino = FUSE_ROOT_ID;
+    fresh->kind = kLiveDir;
+    fresh->uid = root->uid;
+    fresh->gid = root->gid;
+    CIUIC_RETURN_IF_ERROR(BuildLiveTree(fresh.get(), branch ? *branch : this->branch()));
+    // Old nodes stay valid for open handles, detached and stale: what is
+    // written through them is refused, and a detached directory takes no
+    // new names (ENOENT).
+    for (Node* n : old_nodes) {
       n->unlinked = true;
+      n->stale = true;
       n->in_tree = false;
       n->parent = nullptr;
     }
     for (auto& [name, ino] : root->children) old_names.push_back(name);
-    root->children.clear();
-    CIUIC_RETURN_IF_ERROR(BuildLiveTree(root.get()));
+    root->children = std::move(fresh->children);
+    for (auto& [name, ino] : root->children) Get(ino)->parent = root.get();
+    if (branch) {
+      std::lock_guard<std::mutex> b(branch_mu_);
+      branch_ = *branch;
+    }
   }
   if (session_)
     for (const std::string& name : old_names)
@@ -211,10 +235,7 @@ std::string Filesystem::branch() const {
 Status Filesystem::SwitchBranch(const std::string& name) {
   auto head = store_->Head(name);
   if (!head.ok()) return head.status();
-  const std::string old = branch();
-  Status s = ReplaceLiveTree(name);
-  if (!s.ok() && s.code() != Status::Code::kBusy && branch() != old) (void)ReplaceLiveTree(old);  // back to where it was
-  return s;
+  return ReplaceLiveTree(name, nullptr);
 }
 
 Result<Snapshot> Filesystem::CommitEdits(std::vector<TreeEdit> edits, std::optional<int64_t> step, bool durable) {
@@ -273,9 +294,19 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
   if (!IsLive(n->kind)) return (void)fuse_reply_err(req, EROFS);
   if (to_set & FUSE_SET_ATTR_SIZE) {
     if (n->kind != kLiveFile) return (void)fuse_reply_err(req, EISDIR);
-    std::lock_guard<std::mutex> data(n->data_mu);
-    Status s = TruncateLive(*n, static_cast<uint64_t>(attr->st_size));
-    if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
+    if (n->stale) return (void)fuse_reply_err(req, ESTALE);
+    {
+      std::lock_guard<std::mutex> data(n->data_mu);
+      Status s = TruncateLive(*n, static_cast<uint64_t>(attr->st_size));
+      if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
+    }
+    // truncate(2) by path, no handle open for writing: nothing else would
+    // commit it, so it is a save of its own, as a close would be.
+    auto* fh = fi ? reinterpret_cast<FileHandle*>(fi->fh) : nullptr;
+    if (!fh || !fh->writable) {
+      Status s = CommitContent(n, false);
+      if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
+    }
   }
   std::unique_lock<std::mutex> lock(mu_);
   if (to_set & FUSE_SET_ATTR_MODE) n->mode = attr->st_mode & 07777;

@@ -20,6 +20,7 @@
 #include <fuse_lowlevel.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,9 @@ class Filesystem {
   // Makes `name`'s head the live tree (as a rollback reloads it); the
   // branch left keeps its head. Refused while a file is open for writing.
   Status SwitchBranch(const std::string& name);
+  // Runs `commit` (a rollback) and replaces the live tree with the new head
+  // in one step under mu_; refused while a file is open for writing.
+  Result<Snapshot> CommitAndReload(const std::function<Result<Snapshot>()>& commit);
   void SetSession(fuse_session* se) { session_ = se; }
   Store* store() const { return store_; }
   static const fuse_lowlevel_ops& Ops();
@@ -102,8 +106,8 @@ class Filesystem {
   int CheckNewName(const NodePtr& dir, fuse_ino_t parent, const char* name);
   NodePtr AddLiveNode(fuse_req_t req, Node* dir, const char* name, int kind, mode_t mode, int64_t now);
 
-  Status BuildLiveTree(Node* root);
-  Status ReplaceLiveTree(const std::optional<std::string>& branch);
+  Status BuildLiveTree(Node* root, const std::string& branch);
+  Status ReplaceLiveTree(const std::optional<std::string>& branch, const std::function<Status()>& before);
   // A live directory that is no longer in the tree (removed, or left behind
   // by a rollback or a switch): it takes no new names.
   static bool Detached(const Node& n);
@@ -129,7 +133,7 @@ class Filesystem {
 
   Store* store_;
   MountOptions options_;
-  mutable std::mutex branch_mu_;  // guards branch_ (taken alone, never with another lock)
+  mutable std::mutex branch_mu_;  // guards branch_; taken alone or inside mu_, never around another lock
   std::string branch_;
   std::atomic<int> writers_{0};   // open handles that may write a live file (changed under mu_)
   fuse_session* session_ = nullptr;

@@ -176,7 +176,8 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!n) return (void)fuse_reply_err(req, ENOENT);
     if (n->kind == kLiveDir || n->kind == kSnapDir || n->kind == kHistory) return (void)fuse_reply_err(req, EISDIR);
     if (writable && n->kind == kSnapFile) return (void)fuse_reply_err(req, EROFS);
-    if (writable) ++writers_;  // under mu_: a switch sees it (SwitchBranch)
+    if (writable && n->stale) return (void)fuse_reply_err(req, ESTALE);  // its tree is gone: writes would be lost
+    if (writable) ++writers_;  // under mu_: a switch or rollback sees it (ReplaceLiveTree)
   }
   // From here on a writable open that fails gives its count back.
   struct Undo {

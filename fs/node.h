@@ -51,6 +51,7 @@ struct Filesystem::Node {
   uint64_t committed_size = 0;
   bool in_tree = false;        // the head snapshot has this path
   bool unlinked = false;
+  bool stale = false;  // left behind by a rollback or a switch: no writes through it (ESTALE)
   std::map<std::string, std::string> xattrs;
   // Write state (guarded by data_mu).
   std::mutex data_mu;

@@ -232,8 +232,13 @@ Result<Snapshot> CommitSnapshot(const StoreParts& parts, const CommitRequest& re
     // pack no longer active): those packs must be durable too.
     auto unsynced = UnsyncedPacksOf(parts, req);
     if (!unsynced.ok()) return unsynced.status();
-    if (!unsynced->empty())
-      CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.packs->SyncPacks(*unsynced, &synced)));
+    if (!unsynced->empty()) {
+      Status s = parts.packs->SyncPacks(*unsynced, &synced);
+      // A failed sync of one of ours stops every write (FORMAT.md); of
+      // another process's pack, it fails this commit only.
+      if (!s.ok() && !parts.packs->failed().ok()) return parts.NoteSyncResult(s);
+      if (!s.ok()) return s;
+    }
   }
   Snapshot snap;
   CIUIC_RETURN_IF_ERROR(

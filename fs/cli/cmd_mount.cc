@@ -102,7 +102,9 @@ int Serve(MountOptions options, bool create_branch, bool foreground, int notify_
   }
   fs.SetSession(se);
   MountHooks hooks;
-  hooks.reload_live_tree = [&fs] { return fs.ReloadLiveTree(); };
+  hooks.commit_and_reload = [&fs](const std::function<Result<Snapshot>()>& commit) {
+    return fs.CommitAndReload(commit);
+  };
   hooks.branch = [&fs] { return fs.branch(); };
   hooks.switch_branch = [&fs, reg](const std::string& name) {
     auto head = fs.store()->Head(name);  // a branch that exists, that no other mount has live,

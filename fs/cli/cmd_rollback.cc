@@ -34,17 +34,15 @@ int RunRollback(const std::vector<std::string>& args) {
   }
   req.step = target->step;
   req.branch = t->branch;
-  auto snap = t->store->Commit(req);
+  // In a mount, the commit and the new live tree are one step: no save
+  // through the old tree can land between them.
+  const CommandContext* ctx = CurrentContext();
+  auto snap = ctx && ctx->mount.commit_and_reload
+                  ? ctx->mount.commit_and_reload([&] { return t->store->Commit(req); })
+                  : t->store->Commit(req);
   if (!snap.ok()) {
     Fail("rollback: " + snap.status().message());
     return kExitFailed;
-  }
-  if (const CommandContext* ctx = CurrentContext(); ctx && ctx->mount.reload_live_tree) {
-    Status s = ctx->mount.reload_live_tree();  // the mount now shows the rolled-back tree
-    if (!s.ok()) {
-      Fail("rollback: committed, but the mount could not reload its tree: " + s.message());
-      return kExitFailed;
-    }
   }
   std::fprintf(Out(), "rolled back to snapshot %llu (%s) as snapshot %llu; %llu bytes added\n",
               (unsigned long long)target->seq, target->id.ShortHex().c_str(), (unsigned long long)snap->seq,

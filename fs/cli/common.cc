@@ -112,6 +112,10 @@ std::string AbsolutePath(const std::string& path) {
   std::error_code ec;
   std::string p = std::filesystem::absolute(path, ec).lexically_normal().string();
   while (p.size() > 1 && p.back() == '/') p.pop_back();
+  if (char* real = realpath(p.c_str(), nullptr)) {  // as mountinfo lists a mount: symlinks resolved
+    p = real;
+    free(real);
+  }
   return p;
 }
 

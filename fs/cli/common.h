@@ -67,7 +67,9 @@ int FailStatus(const std::string& command, const Status& s);
 // output captured. Thread-local.
 // What a mount offers the commands it runs for clients.
 struct MountHooks {
-  std::function<Status()> reload_live_tree;                    // after a rollback
+  // Runs a rollback's commit and makes its snapshot the live tree, in one
+  // step (refused while a file is open for writing).
+  std::function<Result<Snapshot>(const std::function<Result<Snapshot>()>&)> commit_and_reload;
   std::function<std::string()> branch;                         // the live branch
   std::function<Status(const std::string&)> switch_branch;     // `ciuicfs switch`
 };

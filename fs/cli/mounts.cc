@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <fstream>
+#include <mutex>
+#include <set>
 
 namespace ciuicfs::cli {
 namespace {
@@ -16,10 +18,20 @@ std::string BranchLockPath(const std::string& store_dir, const std::string& bran
   return MountsDir(store_dir) + "/branch-" + branch + ".lock";
 }
 
+// The branch lock files this process holds: opening and closing another
+// descriptor of one would drop its lock, so they are never opened again.
+std::mutex held_mu;
+std::set<std::string>& Held() {
+  static std::set<std::string> held;
+  return held;
+}
+
 // The branch's lock file, locked for writing by this process; Busy naming
 // the mountpoint in it when another process holds the lock.
 Result<int> LockBranch(const std::string& store_dir, const std::string& branch, const std::string& mountpoint) {
   const std::string path = BranchLockPath(store_dir, branch);
+  std::lock_guard<std::mutex> lock(held_mu);
+  if (Held().count(path)) return Status::Busy("branch '" + branch + "' is live in this mount");
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Status::FromErrno(errno, "open " + path);
   struct flock fl = {};
@@ -40,7 +52,15 @@ Result<int> LockBranch(const std::string& store_dir, const std::string& branch, 
     close(fd);
     return Status::IOError("write " + path);
   }
+  Held().insert(path);
   return fd;
+}
+
+// Lets a branch lock from LockBranch go.
+void UnlockBranch(const std::string& store_dir, const std::string& branch, int fd) {
+  std::lock_guard<std::mutex> lock(held_mu);
+  Held().erase(BranchLockPath(store_dir, branch));
+  close(fd);
 }
 
 bool ParseInfo(const std::string& path, MountEntry* e) {
@@ -94,7 +114,7 @@ Result<std::unique_ptr<MountRegistration>> MountRegistration::Register(const std
 
 MountRegistration::~MountRegistration() {
   unlink((MountsDir(store_dir_) + "/" + std::to_string(getpid()) + ".info").c_str());
-  if (branch_fd_ >= 0) close(branch_fd_);
+  if (branch_fd_ >= 0) UnlockBranch(store_dir_, branch_, branch_fd_);
 }
 
 Status MountRegistration::Switch(const std::string& branch, const std::function<Status()>& change) {
@@ -103,10 +123,10 @@ Status MountRegistration::Switch(const std::string& branch, const std::function<
   if (!fd.ok()) return fd.status();
   Status s = change();
   if (!s.ok()) {
-    close(*fd);  // (a file whose lock this process holds no other descriptor of)
+    UnlockBranch(store_dir_, branch, *fd);
     return s;
   }
-  close(branch_fd_);  // the old branch is free for another mount
+  UnlockBranch(store_dir_, branch_, branch_fd_);  // the old branch is free for another mount
   branch_fd_ = *fd;
   branch_ = branch;
   return WriteInfo();
@@ -119,11 +139,13 @@ Result<std::unique_ptr<BranchLockHold>> BranchLockHold::Take(const std::string& 
   if (!fd.ok()) return fd.status();
   std::unique_ptr<BranchLockHold> hold(new BranchLockHold());
   hold->fd_ = *fd;
+  hold->store_dir_ = store_dir;
+  hold->branch_ = branch;
   return hold;
 }
 
 BranchLockHold::~BranchLockHold() {
-  if (fd_ >= 0) close(fd_);
+  if (fd_ >= 0) UnlockBranch(store_dir_, branch_, fd_);
 }
 
 Status MountRegistration::WriteInfo() {

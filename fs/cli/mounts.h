@@ -41,6 +41,7 @@ class BranchLockHold {
 
  private:
   int fd_ = -1;
+  std::string store_dir_, branch_;
 };
 
 // This daemon's entry: holds its branch's lock for as long as it lives.

@@ -107,7 +107,13 @@ Result<std::vector<uint64_t>> LineOf(Txn& txn, uint64_t head) {
 Result<bool> HasForks(Txn& txn) {
   auto v = txn.Get(Db::kMeta, "forked");
   if (!v.ok()) return v.status();
-  return v->has_value();
+  if (v->has_value()) return true;
+  bool other = false;  // a store whose branches predate the mark
+  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kBranches, "", [&](std::string_view k, std::string_view) {
+    other = k != kMainBranch;
+    return !other;
+  }));
+  return other;
 }
 
 Status NoteFork(Txn& txn) { return txn.Put(Db::kMeta, "forked", std::string(1, '\x01')); }

@@ -116,6 +116,7 @@ Status LocalPackBackend::Truncate(uint32_t pack, uint64_t size) {
 Status LocalPackBackend::Remove(uint32_t pack) {
   std::lock_guard<std::mutex> lock(mu_);  // no Open re-caches the file meanwhile
   files_.erase(pack);
+  named_.erase(pack);  // a later pack with this number has a name of its own to make durable
   if (unlink(Path(pack).c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "remove " + Name(pack));
   return Status::Ok();
 }

@@ -133,11 +133,18 @@ Status PackStore::SyncPacks(const std::vector<uint32_t>& packs, std::map<uint32_
     }
   }
   for (uint32_t pack : foreign) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (failed_foreign_.count(pack))
+        return Status::IOError("a sync of " + backend_->Name(pack) + " failed before: its bytes cannot be claimed durable");
+    }
     auto durable = backend_->Sync(pack);
     if (!durable.ok()) {
       if (durable.status().IsNotFound()) continue;  // removed meanwhile (gc)
+      // Final for that pack (no later sync may claim its bytes durable); this
+      // process's own packs and saves go on.
       std::lock_guard<std::mutex> lock(mu_);
-      failed_ = durable.status();  // final, as for our own packs
+      failed_foreign_.insert(pack);
       return durable.status();
     }
     if (synced_ends) (*synced_ends)[pack] = std::max((*synced_ends)[pack], *durable);

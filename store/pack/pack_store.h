@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -101,6 +102,7 @@ class PackStore {
   uint32_t next_pack_;
   std::map<uint32_t, Written> written_;  // until the pack is removed
   Status failed_;
+  std::set<uint32_t> failed_foreign_;  // packs of others whose sync failed here
 };
 
 }  // namespace ciuicfs

@@ -259,6 +259,16 @@ TEST_F(BranchCliTest, HandlesFromBeforeASwitchChangeNothing) {
   close(dfd);
   ASSERT_EQ(Run("switch main --store " + Mnt()).code, 0);
   EXPECT_EQ(Run("log " + Mnt() + " --all").out.find("sub"), std::string::npos);
+  // A file reached through such a directory: no writes (they would be lost).
+  ASSERT_TRUE(WriteFile(mount_->At("olddir/f"), "v1"));
+  dfd = open(mount_->At("olddir").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dfd, 0);
+  ASSERT_EQ(Run("switch exp --store " + Mnt()).code, 0);
+  EXPECT_EQ(openat(dfd, "f", O_WRONLY | O_APPEND), -1);
+  EXPECT_EQ(errno, ESTALE);
+  close(dfd);
+  ASSERT_EQ(Run("switch main --store " + Mnt()).code, 0);
+  EXPECT_EQ(ReadFile(mount_->At("olddir/f")), "v1");
   // A removed directory, the same.
   ASSERT_EQ(mkdir(mount_->At("gone").c_str(), 0755), 0);
   dfd = open(mount_->At("gone").c_str(), O_RDONLY | O_DIRECTORY);
@@ -272,6 +282,9 @@ TEST_F(BranchCliTest, HandlesFromBeforeASwitchChangeNothing) {
   int fd = open(mount_->At("run/open.pt").c_str(), O_WRONLY | O_CREAT, 0644);
   ASSERT_GE(fd, 0);
   EXPECT_NE(Run("switch exp --store " + Mnt()).code, 0);
+  CommandResult rb = Run("rollback step-100 --store " + Mnt());  // a rollback waits for writers too
+  EXPECT_NE(rb.code, 0);
+  EXPECT_NE(rb.err.find("open for writing"), std::string::npos) << rb.err;
   ASSERT_EQ(mkdir(dir_.Sub("mnt-c").c_str(), 0755), 0);
   Mount other(dir_.Sub("mnt-c"), Store());  // main again: refused
   EXPECT_FALSE(other.Start());
@@ -279,6 +292,23 @@ TEST_F(BranchCliTest, HandlesFromBeforeASwitchChangeNothing) {
   EXPECT_NE(Run("branch --store " + Mnt() + " --json").out.find("\"name\":\"main\",\"head_seq\""), std::string::npos);
   CommandResult live = Run("log -n 1 " + Mnt() + " --json");
   EXPECT_NE(live.out.find("run/open.pt"), std::string::npos) << live.out;  // its close committed on main
+}
+
+// truncate(2) by path is a save of its own; a mount reached through a
+// symlink answers the commands given the symlink.
+TEST_F(BranchCliTest, PathTruncateIsSavedAndSymlinkedMountsAnswer) {
+  const std::string f = "run/ckpt_step_300.pt";
+  ASSERT_EQ(truncate(mount_->At(f).c_str(), 5), 0);
+  EXPECT_EQ(ReadFile(mount_->At("@latest/" + f)), Content("main", 300).substr(0, 5));
+  ASSERT_EQ(symlink(Mnt().c_str(), dir_.Sub("link").c_str()), 0);
+  CommandResult log = Run("log -n 1 " + dir_.Sub("link"));
+  EXPECT_EQ(log.code, 0) << log.err;
+  CommandResult tag = Run("tag t latest --store " + dir_.Sub("link"));  // through the daemon
+  EXPECT_EQ(tag.code, 0) << tag.err;
+  mount_->KillHard();
+  mount_ = std::make_unique<Mount>(dir_.Sub("mnt"), Store());
+  ASSERT_TRUE(mount_->Start());
+  EXPECT_EQ(ReadFile(mount_->At(f)), Content("main", 300).substr(0, 5));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // what only it held gives the bytes back to gc.
 #include <gtest/gtest.h>
 
+#include "store/index/lmdb_env.h"
 #include "tests/store/test_util.h"
 
 namespace ciuicfs {
@@ -146,6 +147,29 @@ TEST(BranchTest, ADeletedBranchsTaggedSnapshotIsNotOnMainsLine) {
   EXPECT_EQ(store->ResolveRef("latest")->seq, m2.seq);
   EXPECT_TRUE(store->FindByStep(7).status().IsNotFound());
   EXPECT_EQ(store->ResolveRef("keep")->seq, x3.seq);
+}
+
+// A store whose branches predate meta/forked still has its lines walked.
+TEST(BranchTest, BranchRowsAloneMeanTheChainForks) {
+  TempDir dir;
+  const std::string path = dir.Sub("s");
+  uint64_t x_seq = 0;
+  {
+    auto store = OpenStore(path);
+    Snapshot m1 = CommitOn(store.get(), "main", "f", "1", 1);
+    CommitOn(store.get(), "main", "f", "2", 2);
+    ASSERT_TRUE(store->CreateBranch("x", m1.seq).ok());
+    x_seq = CommitOn(store.get(), "x", "f", "x", 3).seq;
+  }
+  {
+    auto env = LmdbEnv::Open(path + "/index", 64 << 20, false);
+    ASSERT_TRUE(env.ok());
+    ASSERT_TRUE((*env)->Write([](Txn& txn) { return txn.Del(Db::kMeta, "forked"); }).ok());
+  }
+  auto store = OpenStore(path);
+  EXPECT_EQ(store->BranchLine("main")->size(), 2u);
+  EXPECT_TRUE(store->FindByStep(3).status().IsNotFound());
+  EXPECT_EQ(store->FindByStep(3, "x")->seq, x_seq);
 }
 
 }  // namespace
