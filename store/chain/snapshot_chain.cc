@@ -158,7 +158,10 @@ Status SnapshotChain::Append(Txn& txn, const std::string& branch, std::optional<
   CIUIC_RETURN_IF_ERROR(txn.Put(Db::kSnapshots, SeqKey(snap->seq), EncodeSnapshot(*snap)));
   CIUIC_RETURN_IF_ERROR(txn.Put(Db::kSnapshotIds, SnapshotIdKey(snap->id), EncodeSeqValue(snap->seq)));
   CIUIC_RETURN_IF_ERROR(txn.Put(Db::kSteps, StepKey(snap->step, snap->seq), ""));
-  CIUIC_RETURN_IF_ERROR(PutParent(txn, snap->seq, *head ? (*head)->seq : 0));
+  // The link is implied (sequence - 1) for a commit that follows the one
+  // before it, the common case: a row only where the chain forks.
+  const uint64_t parent_seq = *head ? (*head)->seq : 0;
+  if (parent_seq != snap->seq - 1) CIUIC_RETURN_IF_ERROR(PutParent(txn, snap->seq, parent_seq));
   return SetBranchHead(txn, branch, snap->seq);
 }
 
@@ -172,6 +175,10 @@ Result<Snapshot> SnapshotChain::Drop(Txn& txn, uint64_t seq) const {
   }
   auto s = Get(txn, seq);
   if (!s.ok()) return s.status();
+  // Its link stays, written out: lines cross it, and its number is never given again.
+  auto parent = ParentOf(txn, seq);
+  if (!parent.ok()) return parent.status();
+  CIUIC_RETURN_IF_ERROR(PutParent(txn, seq, *parent));
   CIUIC_RETURN_IF_ERROR(txn.Del(Db::kSnapshots, SeqKey(seq)));
   CIUIC_RETURN_IF_ERROR(txn.Del(Db::kSnapshotIds, SnapshotIdKey(s->id)));
   CIUIC_RETURN_IF_ERROR(txn.Del(Db::kSteps, StepKey(s->step, seq)));
