@@ -16,7 +16,6 @@ namespace {
 
 using namespace ciuicfs::testing;
 
-int Lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
 
 class AdminTest : public ::testing::Test {
  protected:
@@ -50,8 +49,8 @@ class AdminTest : public ::testing::Test {
 TEST_F(AdminTest, ReadCommandsWorkOnTheMountWhileItServes) {
   CommandResult log = Run("log " + mount_->path() + " --json");
   ASSERT_EQ(log.code, 0) << log.err;
-  EXPECT_EQ(Lines(log.out), CountEntries(mount_->At("@history")));  // 3 mkdirs + 6 saves
-  EXPECT_EQ(Lines(log.out), 9);
+  EXPECT_EQ(CountLines(log.out), CountEntries(mount_->At("@history")));  // 3 mkdirs + 6 saves
+  EXPECT_EQ(CountLines(log.out), 9);
   for (auto& [path, content] : files_) EXPECT_NE(log.out.find("\"path\":\"" + path + "\""), std::string::npos) << path;
   EXPECT_EQ(log.out.find("\"seq\":9"), log.out.find("{\"seq\":9") + 1);  // newest first
   CommandResult by_step = Run("log " + mount_->path() + " --by-step");
@@ -132,7 +131,7 @@ TEST_F(AdminTest, ShowAndDiff) {
   CommandResult m = Run("diff latest~1 latest checkpoint-100 --store " + Store());
   ASSERT_EQ(m.code, 0) << m.err;
   EXPECT_NE(m.out.find("modified  checkpoint-100/frozen.bin  3145728 -> 3145728 bytes"), std::string::npos) << m.out;
-  EXPECT_EQ(Lines(m.out), 1) << m.out;
+  EXPECT_EQ(CountLines(m.out), 1) << m.out;
   size_t of = m.out.find(" of ");
   int differing = std::stoi(m.out.substr(m.out.rfind(';', of) + 2));
   int total = std::stoi(m.out.substr(of + 4));
@@ -156,7 +155,7 @@ TEST_F(AdminTest, TagPruneGcKeepRetainedSnapshotsExact) {
   CommandResult prune = Run("prune " + Store() + " --keep-last 1");
   ASSERT_EQ(prune.code, 0) << prune.err;
   CommandResult log = Run("log " + Store() + " --json");
-  EXPECT_EQ(Lines(log.out), 2) << log.out;  // the head and the tagged one
+  EXPECT_EQ(CountLines(log.out), 2) << log.out;  // the head and the tagged one
   CommandResult gc = Run("gc " + Store());
   ASSERT_EQ(gc.code, 0) << gc.err;
   EXPECT_NE(gc.out.find("freed "), std::string::npos);
@@ -179,11 +178,11 @@ TEST_F(AdminTest, RollbackAddsOneSnapshotAndNoBytes) {
   ASSERT_TRUE(WriteFile(mount_->At("checkpoint-100/fresh.bin"), RandomBytes(999, 1 << 20)));
   mount_->Unmount();
   const uint64_t before = DirBytes(Store() + "/packs");
-  const int snapshots = Lines(Run("log " + Store() + " --json").out);
+  const int snapshots = CountLines(Run("log " + Store() + " --json").out);
   CommandResult r = Run("rollback step-200 --store " + Store());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("0 bytes added"), std::string::npos) << r.out;
-  EXPECT_EQ(Lines(Run("log " + Store() + " --json").out), snapshots + 1);
+  EXPECT_EQ(CountLines(Run("log " + Store() + " --json").out), snapshots + 1);
   EXPECT_EQ(DirBytes(Store() + "/packs"), before);
   EXPECT_EQ(Run("diff step-200 latest --store " + Store()).out, "no differences\n");
   ASSERT_TRUE(mount_->Start());  // the live tree is the rolled-back tree
@@ -232,7 +231,7 @@ TEST_F(AdminTest, BadInputChangesNothing) {
     CommandResult r = Run(c.args);
     EXPECT_EQ(r.code, c.code) << c.args << ": " << r.err;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
-    EXPECT_EQ(Lines(r.err), 1) << c.args << ": " << r.err;
+    EXPECT_EQ(CountLines(r.err), 1) << c.args << ": " << r.err;
   }
   EXPECT_EQ(Run("log " + Store() + " --json").out, before_log);
   EXPECT_EQ(DirBytes(Store() + "/packs"), before_bytes);

@@ -19,11 +19,6 @@ namespace {
 
 using namespace ciuicfs::testing;
 
-int Lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
-bool FileExists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0;
-}
 
 class BranchCliTest : public ::testing::Test {
  protected:
@@ -57,31 +52,31 @@ TEST_F(BranchCliTest, ABranchForkedAtAStepIsTrainedApartAndMainNeverMoves) {
   ASSERT_EQ(created.code, 0) << created.err;
   CommandResult list = Run("branch --store " + Mnt() + " --json");
   ASSERT_EQ(list.code, 0) << list.err;
-  EXPECT_EQ(Lines(list.out), 2);
+  EXPECT_EQ(CountLines(list.out), 2);
   EXPECT_NE(list.out.find("\"name\":\"lr-half\""), std::string::npos) << list.out;
   EXPECT_NE(list.out.find("\"name\":\"main\",\"head_seq\":4"), std::string::npos) << list.out;  // mkdir + 3 saves
   EXPECT_NE(list.out.find("\"mounted\":true"), std::string::npos);
   // @branch-lr-half is its head: main as of step 200.
   EXPECT_EQ(ReadFile(mount_->At("@branch-lr-half/run/ckpt_step_200.pt")), Content("main", 200));
-  EXPECT_FALSE(FileExists(mount_->At("@branch-lr-half/run/ckpt_step_300.pt")));
+  EXPECT_FALSE(PathExists(mount_->At("@branch-lr-half/run/ckpt_step_300.pt")));
   const std::string main_log = Run("log " + Mnt()).out;
 
   CommandResult sw = Run("switch lr-half --store " + Mnt());
   ASSERT_EQ(sw.code, 0) << sw.err;
-  EXPECT_FALSE(FileExists(mount_->At("run/ckpt_step_300.pt")));  // the live tree is the branch's head
+  EXPECT_FALSE(PathExists(mount_->At("run/ckpt_step_300.pt")));  // the live tree is the branch's head
   Save("lr-half", 300);
   Save("lr-half", 400);
   EXPECT_EQ(ReadFile(mount_->At("@latest/run/ckpt_step_400.pt")), Content("lr-half", 400));
   EXPECT_EQ(ReadFile(mount_->At("@step-300/run/ckpt_step_300.pt")), Content("lr-half", 300));
   EXPECT_EQ(ReadFile(mount_->At("@branch-main/run/ckpt_step_300.pt")), Content("main", 300));
-  EXPECT_FALSE(FileExists(mount_->At("@branch-main/run/ckpt_step_400.pt")));
+  EXPECT_FALSE(PathExists(mount_->At("@branch-main/run/ckpt_step_400.pt")));
   EXPECT_EQ(CountEntries(mount_->At("@history")), 5);  // mkdir, 100, 200 (shared), then 300, 400 of the branch
   // log on each branch: its own line back through the fork.
   CommandResult log = Run("log " + Mnt() + " --json");
-  EXPECT_EQ(Lines(log.out), 5) << log.out;
+  EXPECT_EQ(CountLines(log.out), 5) << log.out;
   EXPECT_EQ(Run("log " + Mnt() + " --branch main").out, main_log);  // main never moved
   CommandResult all = Run("log " + Mnt() + " --all");
-  EXPECT_EQ(Lines(all.out), 6) << all.out;
+  EXPECT_EQ(CountLines(all.out), 6) << all.out;
   EXPECT_NE(all.out.find("(head of lr-half)"), std::string::npos) << all.out;
   EXPECT_NE(all.out.find("(forks from 3)"), std::string::npos) << all.out;
   // diff and show take branch names.
@@ -99,13 +94,13 @@ TEST_F(BranchCliTest, ABranchForkedAtAStepIsTrainedApartAndMainNeverMoves) {
   mount_ = std::make_unique<Mount>(dir_.Sub("mnt"), Store());
   ASSERT_TRUE(mount_->Start());
   EXPECT_EQ(ReadFile(mount_->At("run/ckpt_step_300.pt")), Content("main", 300));
-  EXPECT_FALSE(FileExists(mount_->At("run/ckpt_step_400.pt")));
+  EXPECT_FALSE(PathExists(mount_->At("run/ckpt_step_400.pt")));
   EXPECT_EQ(Run("verify " + Mnt()).code, 0);
 
   // Deleting the branch drops what only it reached; gc gives the bytes back.
   CommandResult before = Run("stats " + Mnt() + " --json");
   ASSERT_EQ(Run("branch -d lr-half --store " + Mnt()).code, 0);
-  EXPECT_EQ(Lines(Run("log " + Mnt() + " --all").out), 4);  // main's line: the branch's 2 are gone
+  EXPECT_EQ(CountLines(Run("log " + Mnt() + " --all").out), 4);  // main's line: the branch's 2 are gone
   ASSERT_EQ(Run("gc " + Mnt()).code, 0);
   CommandResult after = Run("stats " + Mnt() + " --json");
   EXPECT_NE(before.out, after.out);
@@ -136,7 +131,7 @@ TEST_F(BranchCliTest, BadBranchInputFailsWithOneLineAndChangesNothing) {
     CommandResult r = Run(c.args);
     EXPECT_EQ(r.code, c.code) << c.args << ": " << r.err;
     EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args << ": " << r.err;
-    EXPECT_EQ(Lines(r.err), 1) << c.args << ": " << r.err;
+    EXPECT_EQ(CountLines(r.err), 1) << c.args << ": " << r.err;
   }
   EXPECT_EQ(Run("branch --store " + Mnt()).out, before);  // nothing changed
   // The live branch cannot be deleted; a switch waits for writers to close.
@@ -194,8 +189,8 @@ TEST_F(BranchCliTest, TwoMountsOnTwoBranchesWriteAtOnce) {
   }
   CommandResult log_a = RunCiuicfs("log " + Mnt() + " --json", dir_.path());
   CommandResult log_b = RunCiuicfs("log " + b->path() + " --json", dir_.path());
-  EXPECT_EQ(Lines(log_a.out), 24);  // mkdir, 3 saves, 20 saves
-  EXPECT_EQ(Lines(log_b.out), 24);  // the same 4, then its own 20
+  EXPECT_EQ(CountLines(log_a.out), 24);  // mkdir, 3 saves, 20 saves
+  EXPECT_EQ(CountLines(log_b.out), 24);  // the same 4, then its own 20
   // One branch, one writer; gc waits for the other mount.
   CommandResult sw = RunCiuicfs("switch main --store " + b->path(), dir_.path());
   EXPECT_NE(sw.code, 0);
@@ -233,8 +228,8 @@ TEST_F(BranchCliTest, PruneKeepsEachBranchsNewest) {
   ASSERT_EQ(prune.code, 0) << prune.err;
   CommandResult main_log = Run("log " + Mnt() + " --json");
   CommandResult exp_log = Run("log " + Mnt() + " --branch exp --json");
-  EXPECT_EQ(Lines(main_log.out), 2) << main_log.out;
-  EXPECT_EQ(Lines(exp_log.out), 2) << exp_log.out;
+  EXPECT_EQ(CountLines(main_log.out), 2) << main_log.out;
+  EXPECT_EQ(CountLines(exp_log.out), 2) << exp_log.out;
   EXPECT_NE(main_log.out.find("\"step\":420"), std::string::npos);
   EXPECT_NE(exp_log.out.find("\"step\":150"), std::string::npos);
   EXPECT_EQ(ReadFile(mount_->At("@branch-exp/run/ckpt_step_150.pt")), Content("exp", 150));
@@ -277,7 +272,7 @@ TEST_F(BranchCliTest, HandlesFromBeforeASwitchChangeNothing) {
   EXPECT_EQ(mkdirat(dfd, "x", 0755), -1);
   EXPECT_EQ(errno, ENOENT);
   close(dfd);
-  EXPECT_FALSE(FileExists(mount_->At("x")));
+  EXPECT_FALSE(PathExists(mount_->At("x")));
   // Refused while a file is open: main stays this mount's, locked.
   int fd = open(mount_->At("run/open.pt").c_str(), O_WRONLY | O_CREAT, 0644);
   ASSERT_GE(fd, 0);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -110,6 +111,13 @@ bool WriteFile(const std::string& path, const std::string& data) {
   bool ok = write(fd, data.data(), data.size()) == ssize_t(data.size());
   return close(fd) == 0 && ok;
 }
+
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+int CountLines(const std::string& text) { return int(std::count(text.begin(), text.end(), '\n')); }
 
 int CountEntries(const std::string& dir) {
   DIR* d = opendir(dir.c_str());

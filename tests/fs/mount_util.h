@@ -36,6 +36,8 @@ std::string ReadFile(const std::string& path);   // "<missing>" when it cannot b
 bool WriteFile(const std::string& path, const std::string& data);
 // Number of regular files plus directories directly in `dir` (-1 on error).
 int CountEntries(const std::string& dir);
+bool PathExists(const std::string& path);  // stat() succeeds
+int CountLines(const std::string& text);   // newlines in a command's output
 uint64_t DirBytes(const std::string& dir);       // sum of regular file sizes
 
 struct CommandResult {

@@ -35,11 +35,6 @@ uint64_t StatsField(const std::string& json, const std::string& key) {
   return at == std::string::npos ? 0 : std::strtoull(json.c_str() + at + key.size() + 3, nullptr, 10);
 }
 
-int Lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
-bool FileExists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0;
-}
 
 TEST(BranchTrainTest, ABranchTrainsBesideMainAtASecondMountpoint) {
   std::string why = FuseUnavailableReason();
@@ -62,7 +57,7 @@ TEST(BranchTrainTest, ABranchTrainsBesideMainAtASecondMountpoint) {
   ASSERT_EQ(fork.code, 0) << fork.err;
   auto b = std::make_unique<Mount>(dir.Sub("b"), store, "--branch lr-half");
   ASSERT_TRUE(b->Start());  // while main's mount stays up
-  EXPECT_FALSE(FileExists(b->At("run/step_00000150")));
+  EXPECT_FALSE(PathExists(b->At("run/step_00000150")));
   ASSERT_EQ(RunTrainer("--ckpt-dir " + b->At("run") + " --lr 0.00015 --resume " + b->At("@latest/run")), 0);
 
   auto check = [&](const char* when) {
@@ -81,7 +76,7 @@ TEST(BranchTrainTest, ABranchTrainsBesideMainAtASecondMountpoint) {
     const std::string b_head = run("log -n 1 " + b->path() + " --json").out;
     EXPECT_EQ(la.out.find(b_head.substr(0, 60)), std::string::npos) << "main's log shows the branch's head";
     EXPECT_NE(lb.out.find(b_head.substr(0, 60)), std::string::npos);
-    EXPECT_GT(Lines(lb.out), 0);
+    EXPECT_GT(CountLines(lb.out), 0);
   };
   check("both mounted");
   // The shared steps are stored once: the branch added about its own two
