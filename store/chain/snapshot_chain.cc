@@ -162,6 +162,13 @@ Status SnapshotChain::Append(Txn& txn, const std::string& branch, std::optional<
   // before it, the common case: a row only where the chain forks.
   const uint64_t parent_seq = *head ? (*head)->seq : 0;
   if (parent_seq != snap->seq - 1) CIUIC_RETURN_IF_ERROR(PutParent(txn, snap->seq, parent_seq));
+  // Until the chain first forks, main's head is the newest snapshot without
+  // a row (branches.h); the fork writes main's row first.
+  if (branch == kMainBranch) {
+    auto forks = HasForks(txn);
+    if (!forks.ok()) return forks.status();
+    if (!*forks) return Status::Ok();
+  }
   return SetBranchHead(txn, branch, snap->seq);
 }
 
