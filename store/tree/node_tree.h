@@ -37,9 +37,6 @@ class NodeTreeStore : public TreeStore {
   Result<TreeAudit> Audit(Txn& txn, const std::map<Hash128, uint32_t>& root_refs) override;
 };
 
-// True when `name` ends a node at `level` (0: leaves). Part of the format.
-bool IsNodeBoundary(std::string_view name, int level);
-
 }  // namespace ciuicfs
 
 #endif  // CIUICFS_STORE_TREE_NODE_TREE_H_
