@@ -167,7 +167,7 @@ Status CommitInTxn(const StoreParts& parts, Txn& txn, const CommitRequest& req,
   CIUIC_RETURN_IF_ERROR(DropVersionRefs(txn, unnamed));
   snap.tree = update->root;
   snap.changes = std::move(update->changes);
-  CIUIC_RETURN_IF_ERROR(parts.chain->Append(txn, req.branch, req.step, &snap));
+  CIUIC_RETURN_IF_ERROR(parts.chain->Append(txn, req.branch, *head, req.step, &snap));
   CIUIC_RETURN_IF_ERROR(UpdatePackRows(txn, std::move(deltas), synced));
   CrashPoint("commit.before_txn_commit");
   *out = std::move(snap);

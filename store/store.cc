@@ -245,7 +245,6 @@ Status Store::CreateBranch(const std::string& name, uint64_t seq) {
     }
     // main gets its row first when the store is from before branches.
     CIUIC_RETURN_IF_ERROR(SetBranchHead(txn, kMainBranch, branches->at(kMainBranch)));
-    CIUIC_RETURN_IF_ERROR(NoteFork(txn));
     return SetBranchHead(txn, name, seq);
   });
 }

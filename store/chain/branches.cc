@@ -105,17 +105,12 @@ Result<std::vector<uint64_t>> LineOf(Txn& txn, uint64_t head) {
 }
 
 Result<bool> HasForks(Txn& txn) {
-  auto v = txn.Get(Db::kMeta, "forked");
-  if (!v.ok()) return v.status();
-  if (v->has_value()) return true;
-  bool other = false;  // a store whose branches predate the mark
-  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kBranches, "", [&](std::string_view k, std::string_view) {
-    other = k != kMainBranch;
-    return !other;
+  bool any = false;  // main gets a row only when the first other branch is made
+  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kBranches, "", [&](std::string_view, std::string_view) {
+    any = true;
+    return false;
   }));
-  return other;
+  return any;
 }
-
-Status NoteFork(Txn& txn) { return txn.Put(Db::kMeta, "forked", std::string(1, '\x01')); }
 
 }  // namespace ciuicfs

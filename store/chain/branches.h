@@ -39,13 +39,11 @@ Result<bool> OnLine(Txn& txn, uint64_t seq, uint64_t head);
 // The line of `head`, newest first: every sequence back to the first,
 // dropped ones included (the caller keeps those it still has).
 Result<std::vector<uint64_t>> LineOf(Txn& txn, uint64_t head);
-// True once a branch other than main was ever created (meta/forked, or a
-// branch row other than main's); until then every snapshot is on main's
-// line and walks are skipped. A deleted
-// branch's tagged snapshots stay off main's line, so the mark is never
-// cleared.
+// True once a branch other than main was ever made: then every branch,
+// main included, has a row (kept when the other branches are deleted, as
+// their tagged snapshots may be). Until then every snapshot is on main's
+// line and walks are skipped.
 Result<bool> HasForks(Txn& txn);
-Status NoteFork(Txn& txn);
 
 }  // namespace ciuicfs
 

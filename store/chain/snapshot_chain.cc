@@ -146,21 +146,20 @@ Result<std::vector<std::pair<uint64_t, Change>>> SnapshotChain::PathHistory(Txn&
   return out;
 }
 
-Status SnapshotChain::Append(Txn& txn, const std::string& branch, std::optional<int64_t> step, Snapshot* snap) const {
-  auto head = Head(txn, branch);
-  if (!head.ok()) return head.status();
+Status SnapshotChain::Append(Txn& txn, const std::string& branch, const std::optional<Snapshot>& head,
+                             std::optional<int64_t> step, Snapshot* snap) const {
   auto newest = NewestSeq(txn);
   if (!newest.ok()) return newest.status();
   snap->seq = *newest + 1;
-  snap->parent = *head ? (*head)->id : Hash128{};
-  snap->step = step ? *step : *head ? (*head)->step : 0;
+  snap->parent = head ? head->id : Hash128{};
+  snap->step = step ? *step : head ? head->step : 0;
   snap->id = ComputeSnapshotId(*snap);
   CIUIC_RETURN_IF_ERROR(txn.Put(Db::kSnapshots, SeqKey(snap->seq), EncodeSnapshot(*snap)));
   CIUIC_RETURN_IF_ERROR(txn.Put(Db::kSnapshotIds, SnapshotIdKey(snap->id), EncodeSeqValue(snap->seq)));
   CIUIC_RETURN_IF_ERROR(txn.Put(Db::kSteps, StepKey(snap->step, snap->seq), ""));
   // The link is implied (sequence - 1) for a commit that follows the one
   // before it, the common case: a row only where the chain forks.
-  const uint64_t parent_seq = *head ? (*head)->seq : 0;
+  const uint64_t parent_seq = head ? head->seq : 0;
   if (parent_seq != snap->seq - 1) CIUIC_RETURN_IF_ERROR(PutParent(txn, snap->seq, parent_seq));
   // Until the chain first forks, main's head is the newest snapshot without
   // a row (branches.h); the fork writes main's row first.

@@ -39,10 +39,11 @@ class SnapshotChain {
 
   // Makes `*snap` the branch's new head: its sequence is one past the
   // newest of any branch, its parent (and its step, when `step` is unset)
-  // the branch's head; computes its id and writes it with its secondary
+  // `head`, the branch's head (Head, read by the caller in this transaction); computes its id and writes it with its secondary
   // rows and, where its parent is not the previous sequence, its `parents`
   // link. `snap->tree`, time, bytes_added and changes must be set.
-  Status Append(Txn& txn, const std::string& branch, std::optional<int64_t> step, Snapshot* snap) const;
+  Status Append(Txn& txn, const std::string& branch, const std::optional<Snapshot>& head, std::optional<int64_t> step,
+                Snapshot* snap) const;
   // Deletes one snapshot's rows (its `parents` link is written out and stays) and returns it
   // (its tree is the caller's to release). A branch head cannot be dropped.
   Result<Snapshot> Drop(Txn& txn, uint64_t seq) const;
