@@ -1,4 +1,5 @@
 #include "store/gc.h"
+#include "store/chain/branches.h"
 #include "store/parts.h"
 
 #include <map>
@@ -66,6 +67,14 @@ Status DeleteChunkRows(const StoreParts& parts, const std::vector<ChunkId>& cand
   });
 }
 
+// Drops one snapshot and releases its tree (the tree's nodes, versions and
+// chunks lose the references it held).
+Status DropOne(const StoreParts& parts, Txn& txn, uint64_t seq) {
+  auto dropped = parts.chain->Drop(txn, seq);
+  if (!dropped.ok()) return dropped.status();
+  return parts.trees->Release(txn, dropped->tree);
+}
+
 }  // namespace
 
 Status DropSnapshots(const StoreParts& parts, const std::vector<uint64_t>& seqs) {
@@ -79,9 +88,39 @@ Status DropSnapshots(const StoreParts& parts, const std::vector<uint64_t>& seqs)
       if (tagged.count(seq))
         return Status::InvalidArgument("snapshot " + std::to_string(seq) + " is tagged '" + tagged[seq] +
                                        "'; delete the tag first");
-      auto dropped = parts.chain->Drop(txn, seq);
-      if (!dropped.ok()) return dropped.status();
-      CIUIC_RETURN_IF_ERROR(parts.trees->Release(txn, dropped->tree));
+      CIUIC_RETURN_IF_ERROR(DropOne(parts, txn, seq));
+    }
+    return Status::Ok();
+  });
+}
+
+Status DeleteBranch(const StoreParts& parts, const std::string& name) {
+  CIUIC_RETURN_IF_ERROR(parts.CanWrite());
+  if (name == kMainBranch) return Status::InvalidArgument("branch 'main' cannot be deleted");
+  return parts.env->Write([&](Txn& txn) -> Status {
+    auto head = BranchHead(txn, name);
+    if (!head.ok()) return head.status();
+    auto branches = ListBranches(txn);
+    if (!branches.ok()) return branches.status();
+    std::set<uint64_t> kept;  // what another branch or a tag still reaches
+    for (auto& [other, seq] : *branches) {
+      if (other == name) continue;
+      auto line = LineOf(txn, seq);
+      if (!line.ok()) return line.status();
+      kept.insert(line->begin(), line->end());
+    }
+    auto tags = parts.refs->Tags(txn);
+    if (!tags.ok()) return tags.status();
+    for (auto& [tag, seq] : *tags) kept.insert(seq);
+    auto line = LineOf(txn, *head);
+    if (!line.ok()) return line.status();
+    CIUIC_RETURN_IF_ERROR(DeleteBranchRow(txn, name));
+    for (uint64_t seq : *line) {
+      if (kept.count(seq)) continue;
+      auto snap = parts.chain->Get(txn, seq);
+      if (snap.status().IsNotFound()) continue;  // pruned before
+      if (!snap.ok()) return snap.status();
+      CIUIC_RETURN_IF_ERROR(DropOne(parts, txn, seq));
     }
     return Status::Ok();
   });

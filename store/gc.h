@@ -8,6 +8,7 @@
 #define CIUICFS_STORE_GC_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "store/base/status.h"
@@ -31,6 +32,9 @@ struct GcStats {
 
 // Never the head, never a tagged snapshot; one transaction.
 Status DropSnapshots(const StoreParts& parts, const std::vector<uint64_t>& seqs);
+// Removes branch `name` (never main) and drops the snapshots only it
+// reached: those of its line on no other branch's line and without a tag.
+Status DeleteBranch(const StoreParts& parts, const std::string& name);
 Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options);
 
 }  // namespace ciuicfs

@@ -4,7 +4,6 @@
 
 #include <unistd.h>
 
-#include <set>
 
 #include "store/background/scheduler.h"
 #include "store/chain/branches.h"
@@ -234,56 +233,10 @@ Result<std::map<std::string, uint64_t>> Store::Branches() {
 
 Status Store::CreateBranch(const std::string& name, uint64_t seq) {
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
-  CIUIC_RETURN_IF_ERROR(ValidateBranchName(name));
-  return env_->Write([&](Txn& txn) -> Status {
-    auto branches = ListBranches(txn);
-    if (!branches.ok()) return branches.status();
-    if (branches->count(name)) return Status::InvalidArgument("branch '" + name + "' exists");
-    if (seq != 0) {
-      auto snap = chain_->Get(txn, seq);
-      if (!snap.ok()) return snap.status();
-    }
-    // main gets its row first when the store is from before branches.
-    CIUIC_RETURN_IF_ERROR(SetBranchHead(txn, kMainBranch, branches->at(kMainBranch)));
-    return SetBranchHead(txn, name, seq);
-  });
+  return env_->Write([&](Txn& txn) { return ciuicfs::CreateBranch(txn, *chain_, name, seq); });
 }
 
-Status Store::DeleteBranch(const std::string& name) {
-  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
-  if (name == kMainBranch) return Status::InvalidArgument("branch 'main' cannot be deleted");
-  return env_->Write([&](Txn& txn) -> Status {
-    auto head = BranchHead(txn, name);
-    if (!head.ok()) return head.status();
-    // What only this branch reaches goes with it: the snapshots of its line
-    // on no other branch's line and without a tag (gc then frees their bytes).
-    auto branches = ListBranches(txn);
-    if (!branches.ok()) return branches.status();
-    std::set<uint64_t> kept;
-    for (auto& [other, seq] : *branches) {
-      if (other == name) continue;
-      auto line = LineOf(txn, seq);
-      if (!line.ok()) return line.status();
-      kept.insert(line->begin(), line->end());
-    }
-    auto tags = refs_->Tags(txn);
-    if (!tags.ok()) return tags.status();
-    for (auto& [tag, seq] : *tags) kept.insert(seq);
-    auto line = LineOf(txn, *head);
-    if (!line.ok()) return line.status();
-    CIUIC_RETURN_IF_ERROR(DeleteBranchRow(txn, name));
-    for (uint64_t seq : *line) {
-      if (kept.count(seq)) continue;
-      auto snap = chain_->Get(txn, seq);
-      if (snap.status().IsNotFound()) continue;  // pruned before
-      if (!snap.ok()) return snap.status();
-      auto dropped = chain_->Drop(txn, seq);
-      if (!dropped.ok()) return dropped.status();
-      CIUIC_RETURN_IF_ERROR(trees_->Release(txn, dropped->tree));
-    }
-    return Status::Ok();
-  });
-}
+Status Store::DeleteBranch(const std::string& name) { return ciuicfs::DeleteBranch(*parts_, name); }
 
 Result<Snapshot> Store::ResolveRef(const std::string& ref, const std::string& branch) {
   return InRead(env_.get(), [&](Txn& txn) { return refs_->Resolve(txn, ref, branch); });

@@ -1,4 +1,5 @@
 #include "store/chain/branches.h"
+#include "store/chain/snapshot_chain.h"
 
 #include <algorithm>
 #include <cctype>
@@ -66,6 +67,19 @@ Result<std::map<std::string, uint64_t>> ListBranches(Txn& txn) {
 
 Status SetBranchHead(Txn& txn, const std::string& name, uint64_t seq) {
   return txn.Put(Db::kBranches, name, EncodeSeqValue(seq));
+}
+
+Status CreateBranch(Txn& txn, const SnapshotChain& chain, const std::string& name, uint64_t seq) {
+  CIUIC_RETURN_IF_ERROR(ValidateBranchName(name));
+  auto branches = ListBranches(txn);
+  if (!branches.ok()) return branches.status();
+  if (branches->count(name)) return Status::InvalidArgument("branch '" + name + "' exists");
+  if (seq != 0) {
+    auto snap = chain.Get(txn, seq);
+    if (!snap.ok()) return snap.status();
+  }
+  CIUIC_RETURN_IF_ERROR(SetBranchHead(txn, kMainBranch, branches->at(kMainBranch)));
+  return SetBranchHead(txn, name, seq);
 }
 
 Status DeleteBranchRow(Txn& txn, const std::string& name) { return txn.Del(Db::kBranches, name); }

@@ -21,12 +21,18 @@
 
 namespace ciuicfs {
 
+class SnapshotChain;
+
 // The branch's head sequence: 0 for a branch with no snapshot yet (main in
 // an empty store); NotFound for a branch that does not exist.
 Result<uint64_t> BranchHead(Txn& txn, const std::string& name);
 // Every branch and its head.
 Result<std::map<std::string, uint64_t>> ListBranches(Txn& txn);
 Status SetBranchHead(Txn& txn, const std::string& name, uint64_t seq);
+// A new branch `name` at snapshot `seq` of `chain` (0: no snapshot yet);
+// main gets its row first when this is the first fork. InvalidArgument
+// for a bad or existing name, NotFound for a missing snapshot.
+Status CreateBranch(Txn& txn, const SnapshotChain& chain, const std::string& name, uint64_t seq);
 Status DeleteBranchRow(Txn& txn, const std::string& name);
 
 // The highest sequence ever given (on any branch, dropped or not), 0 when none.
