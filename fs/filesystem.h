@@ -61,7 +61,6 @@ class Filesystem {
   // in one step under mu_; refused while a file is open for writing.
   Result<Snapshot> CommitAndReload(const std::function<Result<Snapshot>()>& commit);
   void SetSession(fuse_session* se) { session_ = se; }
-  Store* store() const { return store_; }
   static const fuse_lowlevel_ops& Ops();
 
   // Handlers (one reply each).

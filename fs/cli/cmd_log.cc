@@ -32,16 +32,11 @@ int RunLog(const std::vector<std::string>& args) {
   int code;
   auto t = ParseAndOpen("log", args, opts, "ciuicfs log /ckpt --by-step", StorePositional(), false, &vm, &code);
   if (!t) return code;
-  std::vector<Snapshot> chain;
-  TagsBySeq tags;
-  if (!LoadChain(t->store, &chain, &tags)) return kExitFailed;
   const bool all = vm["all"].as<bool>();
   const std::string branch = vm.count("branch") ? vm["branch"].as<std::string>() : t->branch;
-  if (!all) {
-    auto line = t->store->BranchLine(branch);
-    if (!line.ok()) return FailStatus("log", line.status());
-    chain = std::move(line.value());
-  }
+  std::vector<Snapshot> chain;  // every snapshot with --all, else the branch's line
+  TagsBySeq tags;
+  if (!LoadChain(t->store, &chain, &tags, all ? nullptr : &branch)) return kExitFailed;
   // --all: which branch heads each snapshot is, and where the chain forks.
   std::map<uint64_t, std::string> heads;
   std::map<Hash128, uint64_t> seq_of;

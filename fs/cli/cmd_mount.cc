@@ -106,10 +106,13 @@ int Serve(MountOptions options, bool create_branch, bool foreground, int notify_
     return fs.CommitAndReload(commit);
   };
   hooks.branch = [&fs] { return fs.branch(); };
-  hooks.switch_branch = [&fs, reg](const std::string& name) {
-    auto head = fs.store()->Head(name);  // a branch that exists, that no other mount has live,
+  hooks.switch_branch = [&fs, reg, s = store->get()](const std::string& name) {
+    // A branch that exists (before a lock file is made for it), its lock (no
+    // other mount has it live), then the tree (no file is open for
+    // writing); the old lock goes on success.
+    auto head = s->Head(name);
     if (!head.ok()) return head.status();
-    return reg->Switch(name, [&] { return fs.SwitchBranch(name); });  // while no file is open for writing
+    return reg->Switch(name, [&] { return fs.SwitchBranch(name); });
   };
   ControlServer control(store->get(), options.store_dir, hooks);
   Status listening = control.Start();

@@ -193,8 +193,8 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   return t;
 }
 
-bool LoadChain(Store* store, std::vector<Snapshot>* snaps, TagsBySeq* tags_by_seq) {
-  auto list = store->ListSnapshots();
+bool LoadChain(Store* store, std::vector<Snapshot>* snaps, TagsBySeq* tags_by_seq, const std::string* branch) {
+  auto list = branch ? store->BranchLine(*branch) : store->ListSnapshots();
   auto tags = store->Tags();
   if (!list.ok() || !tags.ok()) {
     Fail((list.ok() ? tags.status() : list.status()).message());

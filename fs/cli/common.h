@@ -125,9 +125,9 @@ std::optional<Target> ParseAndOpen(const std::string& name, const std::vector<st
 
 // Tag names per snapshot sequence.
 using TagsBySeq = std::map<uint64_t, std::vector<std::string>>;
-// The retained snapshots (oldest first) and the tags of each. Prints one
-// line and returns false on failure.
-bool LoadChain(Store* store, std::vector<Snapshot>* snaps, TagsBySeq* tags);
+// The retained snapshots (oldest first; with `branch`, only that branch's
+// line) and the tags of each. Prints one line and returns false on failure.
+bool LoadChain(Store* store, std::vector<Snapshot>* snaps, TagsBySeq* tags, const std::string* branch = nullptr);
 // The tags of `seq` joined by ',' ("" when it has none).
 std::string TagText(const TagsBySeq& tags, uint64_t seq);
 
