@@ -10,6 +10,7 @@
 namespace ciuicfs {
 
 enum NodeKind { kLiveDir, kLiveFile, kHistory, kSnapDir, kSnapFile };
+inline bool IsLive(int kind) { return kind == kLiveDir || kind == kLiveFile; }
 
 // The longest name a directory entry may have (NAME_MAX; the kernel leaves
 // the check to the filesystem).
