@@ -48,15 +48,9 @@ Result<uint64_t> BranchHead(Txn& txn, const std::string& name) {
 }
 
 Result<std::map<std::string, uint64_t>> ListBranches(Txn& txn) {
-  std::map<std::string, uint64_t> out;
-  Status bad;
-  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kBranches, "", [&](std::string_view k, std::string_view v) {
-    uint64_t seq;
-    if (!DecodeSeqValue(v, &seq)) bad = CorruptRow(Db::kBranches, k);
-    else out[std::string(k)] = seq;
-    return bad.ok();
-  }));
-  CIUIC_RETURN_IF_ERROR(bad);
+  auto rows = LoadNamedSeqs(txn, Db::kBranches);
+  if (!rows.ok()) return rows.status();
+  std::map<std::string, uint64_t> out = std::move(rows.value());
   if (!out.count(kMainBranch)) {
     auto main = BranchHead(txn, kMainBranch);
     if (!main.ok()) return main.status();

@@ -44,18 +44,7 @@ Status Refs::DeleteTag(Txn& txn, const std::string& name) const {
   return txn.Del(Db::kTags, TagKey(name));
 }
 
-Result<std::map<std::string, uint64_t>> Refs::Tags(Txn& txn) const {
-  std::map<std::string, uint64_t> tags;
-  Status bad;
-  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kTags, "", [&](std::string_view k, std::string_view v) {
-    uint64_t seq;
-    if (!DecodeSeqValue(v, &seq)) bad = CorruptRow(Db::kTags, k);
-    else tags[std::string(k)] = seq;
-    return bad.ok();
-  }));
-  CIUIC_RETURN_IF_ERROR(bad);
-  return tags;
-}
+Result<std::map<std::string, uint64_t>> Refs::Tags(Txn& txn) const { return LoadNamedSeqs(txn, Db::kTags); }
 
 Result<Snapshot> Refs::Resolve(Txn& txn, const std::string& ref, const std::string& branch) const {
   if (ref == "latest" || ref.rfind("latest~", 0) == 0) {

@@ -98,6 +98,19 @@ Status AddManifest(Txn& txn, const Manifest& m) {
   return AddChunkRefs(txn, ChunkUses(m), true);
 }
 
+Result<std::map<std::string, uint64_t>> LoadNamedSeqs(Txn& txn, Db db) {
+  std::map<std::string, uint64_t> out;
+  Status bad;
+  CIUIC_RETURN_IF_ERROR(txn.Scan(db, "", [&](std::string_view k, std::string_view v) {
+    uint64_t seq;
+    if (!DecodeSeqValue(v, &seq)) bad = CorruptRow(db, k);
+    else out[std::string(k)] = seq;
+    return bad.ok();
+  }));
+  CIUIC_RETURN_IF_ERROR(bad);
+  return out;
+}
+
 Status AddRowRefs(Txn& txn, Db db, const Hash128& id, uint64_t n, const char* what) {
   const std::string key = HashKey(id);
   auto v = txn.Get(db, key);

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "store/index/keys.h"
@@ -38,6 +39,10 @@ using VersionUses = std::map<VersionId, uint32_t>;
 Status AddManifest(Txn& txn, const Manifest& m);
 // manifests.refcount += n for each version (each must exist).
 Status AddVersionRefs(Txn& txn, const VersionUses& uses);
+// Every row of a database whose keys are names and whose values are a
+// sequence number (tags, branches): name -> sequence.
+Result<std::map<std::string, uint64_t>> LoadNamedSeqs(Txn& txn, Db db);
+
 // Adds `n` to the refcount that leads the row of `id` in `db` (manifests,
 // nodes); a missing row is Corruption ("a tree names missing <what>").
 Status AddRowRefs(Txn& txn, Db db, const Hash128& id, uint64_t n, const char* what);
