@@ -30,8 +30,7 @@ int64_t NowNs() {
 }
 
 Filesystem::Filesystem(Store* store, MountOptions options)
-    : store_(store), options_(std::move(options)),
-      staging_dir_(store->dir() + "/staging/" + std::to_string(getpid())) {
+    : store_(store), options_(std::move(options)) {
   branch_ = options_.branch;
 }
 
@@ -72,6 +71,13 @@ struct stat Filesystem::StatOf(const Node& n) const {
       st.st_mode = S_IFREG | (n.mode & 07777);
       st.st_nlink = n.unlinked ? 0 : 1;
       st.st_size = static_cast<off_t>(n.size);
+      if (n.passthrough_fd) {  // the kernel writes it: the extent knows its size
+        struct stat b;
+        if (fstat(n.passthrough_fd->get(), &b) == 0) {
+          st.st_size = b.st_size;
+          mtime = std::max<int64_t>(mtime, int64_t(b.st_mtim.tv_sec) * 1000000000 + b.st_mtim.tv_nsec);
+        }
+      }
       break;
     case kHistory:
       st.st_mode = S_IFDIR | 0555;
@@ -121,6 +127,17 @@ void Filesystem::Init(fuse_conn_info* conn) {
   conn->max_write = kBlockSize;
   conn->max_readahead = kBlockSize;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+#ifdef CIUICFS_HAVE_PASSTHROUGH
+  // Passthrough excludes the writeback cache, which this daemon never asks for.
+  if (options_.passthrough && (conn->capable & FUSE_CAP_PASSTHROUGH)) {
+    conn->want |= FUSE_CAP_PASSTHROUGH;
+    passthrough_ = true;
+  }
+#endif
+  LogLine(std::string("mount: writes go ") +
+          (passthrough_ ? "through kernel passthrough into the store's extents"
+                        : "through the daemon into the store's extents (no passthrough" +
+                              std::string(options_.passthrough ? ": this libfuse or kernel lacks it)" : ": --no-passthrough)")));
 }
 
 void Filesystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -251,13 +268,26 @@ void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   NodePtr n = AddLiveNode(req, dir.get(), name, kLiveFile, mode, NowNs());
   // No other thread can reach `n` before mu_ is released, so its write
   // state is set without data_mu (taking it here would invert the order).
+  auto extent = store_->NewExtent();
+  if (!extent.ok()) {
+    dir->children.erase(name);
+    nodes_.erase(n->ino);
+    return (void)fuse_reply_err(req, StatusToErrno(extent.status()));
+  }
   n->write = std::make_unique<WriteState>();
-  n->write->ingest = store_->NewIngest();
+  n->write->extent = std::move(extent.value());
   n->write->dirty = true;  // an empty new file is content too
   auto* fh = new FileHandle();
   fh->node = n;
   fh->writable = true;
   ++writers_;
+  ++n->open_handles;
+  lock.unlock();
+  {
+    std::lock_guard<std::mutex> data(n->data_mu);
+    SetupBacking(req, *n, *fh, fi);
+  }
+  lock.lock();
   fi->fh = reinterpret_cast<uint64_t>(fh);
   fuse_entry_param e = {};
   e.ino = n->ino;

@@ -41,6 +41,9 @@ struct MountOptions {
   std::string branch = "main";  // the branch whose head the live tree is (it must exist)
   std::optional<StepParser> step_parser;  // set by the caller
   bool allow_other = false;
+  // Let the kernel write files straight into their extents (FUSE
+  // passthrough) where libfuse and the kernel allow it.
+  bool passthrough = true;
 };
 
 class Filesystem {
@@ -120,14 +123,23 @@ class Filesystem {
   Status ListVirtual(Node& dir, std::vector<std::tuple<std::string, fuse_ino_t, mode_t>>* out);
   static std::string HistoryName(const Snapshot& s);
 
+  // Whether writes go through kernel passthrough (known after Init).
+  bool passthrough_active() const { return passthrough_; }
+
   // Live file data (live_data.cc); data_mu held.
-  Status EnsureStaging(Node& n);
+  // Gives `n` a write state whose extent holds its current content.
+  Status EnsureExtent(Node& n);
+  // Opens of live files: passthrough where it can be used (data_mu held).
+  void SetupBacking(fuse_req_t req, Node& n, FileHandle& fh, fuse_file_info* fi);
+  void ReleaseBacking(fuse_req_t req, const NodePtr& n, FileHandle& fh);
   Status WriteAt(Node& n, const char* buf, size_t size, uint64_t off);
   Result<size_t> ReadLive(Node& n, FileHandle& fh, char* buf, size_t size, uint64_t off);
   Status TruncateLive(Node& n, uint64_t size);
   // Makes the node's written content a version and commits it; no-op when
   // it has nothing new. Takes mu_ itself.
   Status CommitContent(const NodePtr& n, bool durable);
+  // The same with data_mu held; `releasing`: the backing's last release.
+  Status CommitContentLocked(const NodePtr& n, bool durable, bool releasing, bool* committed = nullptr);
   Result<Snapshot> CommitEdits(std::vector<TreeEdit> edits, std::optional<int64_t> step, bool durable);
 
   Store* store_;
@@ -136,7 +148,7 @@ class Filesystem {
   std::string branch_;
   std::atomic<int> writers_{0};   // open handles that may write a live file (changed under mu_)
   fuse_session* session_ = nullptr;
-  std::string staging_dir_;
+  std::atomic<bool> passthrough_{false};
 
   std::mutex mu_;
   std::unordered_map<fuse_ino_t, NodePtr> nodes_;

@@ -1,6 +1,10 @@
-// File data: open/read/write/flush/fsync for live files (streaming ingest
-// or a staging file) and for the read-only @ trees; commits on close.
+// File data: open/read/write/flush/fsync/release for live files and the
+// read-only @ trees. A live file being written has its content in an
+// extent of the store (fs/README.md, "How a save becomes a version"): the
+// daemon writes it, or the kernel does through FUSE passthrough, and a
+// close commits it as it is.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +13,7 @@
 #include "fs/errno_map.h"
 #include "fs/filesystem.h"
 #include "fs/node.h"
+#include "store/base/log.h"
 #include "store/store.h"
 
 namespace ciuicfs {
@@ -16,64 +21,133 @@ namespace {
 
 constexpr size_t kCopyPiece = 1 << 20;
 
-Status CopyVersionTo(VersionReader* reader, int fd, const std::string& path) {
+// Copies `size` bytes of `from` (a version) into `fd` from offset 0: in the
+// kernel when the version is still in an extent, else read and written.
+Status CopyVersionTo(VersionReader* reader, int fd, const std::string& name) {
+  if (reader->extent()) {
+    loff_t in = 0, out = 0;
+    while (static_cast<uint64_t>(in) < reader->size()) {
+      ssize_t n = copy_file_range(reader->extent()->get(), &in, fd, &out, reader->size() - uint64_t(in), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP)) break;  // copy by hand below
+      if (n < 0) return Status::FromErrno(errno, "copy into " + name);
+      if (n == 0) return Status::Corruption("the extent of version " + reader->manifest().id.Hex() + " is short (lost)");
+    }
+    if (static_cast<uint64_t>(in) >= reader->size()) return Status::Ok();
+  }
   std::string buf(kCopyPiece, '\0');
   for (uint64_t off = 0; off < reader->size();) {
     auto n = reader->Read(off, buf.size(), buf.data());
     if (!n.ok()) return n.status();
     if (*n == 0) break;
     if (pwrite(fd, buf.data(), *n, static_cast<off_t>(off)) != static_cast<ssize_t>(*n))
-      return Status::FromErrno(errno, "write " + path);
+      return Status::FromErrno(errno, "write " + name);
     off += *n;
   }
   return Status::Ok();
 }
 
+Result<struct stat> StatFd(int fd, const std::string& name) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Status::FromErrno(errno, "stat " + name);
+  return st;
+}
+
+int64_t MtimeNs(const struct stat& st) { return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec; }
+
 }  // namespace
 
-Status Filesystem::EnsureStaging(Node& n) {
-  if (n.write && n.write->staging()) return Status::Ok();
-  static std::atomic<uint64_t> counter{0};
+Status Filesystem::EnsureExtent(Node& n) {
+  if (n.write) return Status::Ok();
+  auto extent = store_->NewExtent();
+  if (!extent.ok()) return extent.status();
   auto st = std::make_unique<WriteState>();
-  st->staging_path = staging_dir_ + "/" + std::to_string(n.ino) + "-" + std::to_string(counter++);
-  st->fd = open(st->staging_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (st->fd < 0) return Status::FromErrno(errno, "create " + st->staging_path);
-  if (n.write) {  // streaming so far: the streamed prefix becomes the staging content
-    auto pending = n.write->ingest->Finish();
-    if (!pending.ok()) return pending.status();
-    auto reader = store_->OpenPending(*pending);
-    CIUIC_RETURN_IF_ERROR(CopyVersionTo(reader.get(), st->fd, st->staging_path));
-    st->staged_size = pending->size();
-    st->dirty = n.write->dirty;
-  } else {
-    VersionId committed;
-    uint64_t size;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      committed = n.committed;
-      size = n.committed_size;
-    }
-    if (size > 0) {
-      auto reader = store_->OpenVersion(committed);
-      if (!reader.ok()) return reader.status();
-      CIUIC_RETURN_IF_ERROR(CopyVersionTo(reader->get(), st->fd, st->staging_path));
-    }
-    st->staged_size = size;
+  st->extent = std::move(extent.value());
+  VersionId committed;
+  uint64_t size;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    committed = n.committed;
+    size = n.committed_size;
   }
+  if (size > 0) {
+    auto reader = store_->OpenVersion(committed);
+    if (!reader.ok()) return reader.status();
+    CIUIC_RETURN_IF_ERROR(CopyVersionTo(reader->get(), st->extent->fd(), st->extent->path()));
+  }
+  st->size = size;
   n.write = std::move(st);
   return Status::Ok();
 }
 
-Status Filesystem::TruncateLive(Node& n, uint64_t size) {
-  if (size == 0) {
-    n.write = std::make_unique<WriteState>();
-    n.write->ingest = store_->NewIngest();
-  } else {
-    CIUIC_RETURN_IF_ERROR(EnsureStaging(n));
-    if (ftruncate(n.write->fd, static_cast<off_t>(size)) != 0)
-      return Status::FromErrno(errno, "truncate " + n.write->staging_path);
-    n.write->staged_size = size;
+void Filesystem::SetupBacking(fuse_req_t req, Node& n, FileHandle& fh, fuse_file_info* fi) {
+#ifdef CIUICFS_HAVE_PASSTHROUGH
+  if (!passthrough_ || n.kind != kLiveFile) return;
+  WriteState* ws = n.write.get();
+  if (ws && ws->backing_id > 0) {  // every open of the inode shares its one backing file
+    fi->backing_id = ws->backing_id;
+    fi->keep_cache = 0;
+    ++ws->backing_opens;
+    fh.backing = true;
+    return;
   }
+  if (!fh.writable || !ws) return;  // readers of a file nobody writes: through the daemon
+  {
+    // The kernel refuses passthrough beside cached opens of the inode.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (n.open_handles > 1) return;
+  }
+  int id = fuse_passthrough_open(req, ws->extent->fd());
+  if (id <= 0) {
+    LogLine("mount: kernel passthrough refused (needs CAP_SYS_ADMIN and a kernel with it); writes go through the daemon");
+    passthrough_ = false;
+    return;
+  }
+  ws->backing_id = id;
+  ws->backing_opens = 1;
+  fi->backing_id = id;
+  fi->keep_cache = 0;
+  fh.backing = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  n.passthrough_fd = ws->extent->shared_fd();
+#else
+  (void)req, (void)n, (void)fh, (void)fi;
+#endif
+}
+
+void Filesystem::ReleaseBacking(fuse_req_t req, const NodePtr& n, FileHandle& fh) {
+#ifdef CIUICFS_HAVE_PASSTHROUGH
+  if (!fh.backing) return;
+  std::lock_guard<std::mutex> data(n->data_mu);
+  WriteState* ws = n->write.get();
+  if (!ws || --ws->backing_opens > 0) return;
+  // The last handle of the backing file: what the kernel wrote after the
+  // last commit (mmap, a descriptor kept open) is committed now.
+  Status s = CommitContentLocked(n, false, true);
+  if (!s.ok()) LogLine("commit of inode " + std::to_string(n->ino) + " at release failed: " + s.message());
+  fuse_passthrough_close(req, ws->backing_id);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    n->passthrough_fd.reset();
+  }
+  n->write.reset();  // seals the extent: the background ingest may take it
+#else
+  (void)req, (void)n, (void)fh;
+#endif
+}
+
+Status Filesystem::TruncateLive(Node& n, uint64_t size) {
+  if (size == 0 && (!n.write || n.write->backing_id == 0)) {
+    auto extent = store_->NewExtent();
+    if (!extent.ok()) return extent.status();
+    n.write = std::make_unique<WriteState>();
+    n.write->extent = std::move(extent.value());
+  } else {
+    CIUIC_RETURN_IF_ERROR(EnsureExtent(n));
+    if (ftruncate(n.write->extent->fd(), static_cast<off_t>(size)) != 0)
+      return Status::FromErrno(errno, "truncate " + n.write->extent->path());
+  }
+  n.write->size = size;
   n.write->dirty = true;
   std::lock_guard<std::mutex> lock(mu_);
   n.size = size;
@@ -81,40 +155,26 @@ Status Filesystem::TruncateLive(Node& n, uint64_t size) {
 }
 
 Status Filesystem::WriteAt(Node& n, const char* buf, size_t size, uint64_t off) {
-  if (!n.write) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (off == 0 && n.committed_size == 0) {  // a fresh file: stream it
-      n.write = std::make_unique<WriteState>();
-      n.write->ingest = store_->NewIngest();
-    }
+  CIUIC_RETURN_IF_ERROR(EnsureExtent(n));
+  const int fd = n.write->extent->fd();
+  for (size_t done = 0; done < size;) {
+    ssize_t w = pwrite(fd, buf + done, size - done, static_cast<off_t>(off + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return Status::FromErrno(errno, "write " + n.write->extent->path());
+    done += static_cast<size_t>(w);
   }
-  if (n.write && !n.write->staging() && off == n.write->streamed) {
-    CIUIC_RETURN_IF_ERROR(n.write->ingest->Append(buf, size));
-    n.write->streamed += size;
-  } else {
-    CIUIC_RETURN_IF_ERROR(EnsureStaging(n));
-    for (size_t done = 0; done < size;) {
-      ssize_t w = pwrite(n.write->fd, buf + done, size - done, static_cast<off_t>(off + done));
-      if (w < 0) return Status::FromErrno(errno, "write " + n.write->staging_path);
-      done += static_cast<size_t>(w);
-    }
-    n.write->staged_size = std::max<uint64_t>(n.write->staged_size, off + size);
-  }
+  n.write->size = std::max<uint64_t>(n.write->size, off + size);
   n.write->dirty = true;
   std::lock_guard<std::mutex> lock(mu_);
-  n.size = n.write->staging() ? n.write->staged_size : n.write->streamed;
+  n.size = n.write->size;
   n.mtime_ns = n.ctime_ns = NowNs();
   return Status::Ok();
 }
 
 Result<size_t> Filesystem::ReadLive(Node& n, FileHandle& fh, char* buf, size_t size, uint64_t off) {
   if (n.write) {
-    if (!n.write->staging()) {
-      if (n.write->streamed == 0 || off >= n.write->streamed) return size_t{0};
-      CIUIC_RETURN_IF_ERROR(EnsureStaging(n));  // reading while writing: switch to staging
-    }
-    ssize_t r = pread(n.write->fd, buf, size, static_cast<off_t>(off));
-    if (r < 0) return Status::FromErrno(errno, "read " + n.write->staging_path);
+    ssize_t r = pread(n.write->extent->fd(), buf, size, static_cast<off_t>(off));
+    if (r < 0) return Status::FromErrno(errno, "read " + n.write->extent->path());
     return static_cast<size_t>(r);
   }
   VersionId committed;
@@ -134,36 +194,55 @@ Result<size_t> Filesystem::ReadLive(Node& n, FileHandle& fh, char* buf, size_t s
 
 Status Filesystem::CommitContent(const NodePtr& n, bool durable) {
   std::lock_guard<std::mutex> data(n->data_mu);
-  if (!n->write || !n->write->dirty) return Status::Ok();
-  std::unique_ptr<WriteState> st = std::move(n->write);
-  Result<PendingVersion> pending = Status::Ok();
-  if (st->staging()) {
-    auto ingest = store_->NewIngest();
-    std::string buf(kCopyPiece, '\0');
-    for (uint64_t off = 0; off < st->staged_size;) {
-      ssize_t r = pread(st->fd, buf.data(), std::min<uint64_t>(buf.size(), st->staged_size - off), off_t(off));
-      if (r <= 0) return r < 0 ? Status::FromErrno(errno, "read " + st->staging_path) : Status::IOError("short staging file");
-      CIUIC_RETURN_IF_ERROR(ingest->Append(buf.data(), size_t(r)));
-      off += uint64_t(r);
-    }
-    pending = ingest->Finish();
-  } else {
-    pending = st->ingest->Finish();
+  return CommitContentLocked(n, durable, false);
+}
+
+// data_mu held. Without passthrough the write state goes with the commit
+// (its extent sealed); with it, it stays until the backing's last release.
+Status Filesystem::CommitContentLocked(const NodePtr& n, bool durable, bool releasing, bool* committed) {
+  WriteState* ws = n->write.get();
+  if (!ws) return Status::Ok();
+  const bool kernel_writes = ws->backing_id > 0;
+  uint64_t size = ws->size;
+  int64_t mtime = 0;
+  if (kernel_writes) {
+    auto st = StatFd(ws->extent->fd(), ws->extent->path());
+    if (!st.ok()) return st.status();
+    size = uint64_t(st->st_size);
+    mtime = MtimeNs(*st);
+    const bool changed = !ws->committed || ws->dirty || size != ws->committed_size || mtime != ws->committed_mtime;
+    if (!changed) return Status::Ok();
+  } else if (!ws->dirty) {
+    return Status::Ok();
   }
-  if (!pending.ok()) return pending.status();
   std::lock_guard<std::mutex> lock(mu_);
-  if (n->unlinked) return Status::Ok();  // deleted before it was closed: no version
+  if (n->unlinked) {  // deleted before it was closed: no version
+    if (!kernel_writes) n->write.reset();
+    return Status::Ok();
+  }
   const std::string path = PathOf(*n);
   std::optional<int64_t> step;
   auto x = n->xattrs.find("user.ciuic.step");
   if (x != n->xattrs.end()) step = StepParser::FromXattr(x->second);
   if (!step) step = options_.step_parser->FromPath(path);
-  auto snap = CommitEdits({TreeEdit::PutFile(path, n->mode, n->mtime_ns, &*pending)}, step, durable);
+  if (kernel_writes) n->mtime_ns = std::max(n->mtime_ns, mtime);
+  auto snap = CommitEdits({TreeEdit::PutExtent(path, n->mode, n->mtime_ns, ws->extent->number(), size)}, step, durable);
   if (!snap.ok()) return snap.status();
-  n->committed = pending->id();
-  n->committed_size = pending->size();
-  n->size = pending->size();
+  if (committed) *committed = true;
+  // The version's id is the one the commit gave it: the entry at `path`.
+  for (const Change& c : snap->changes)
+    if (c.path == path && c.kind == ChangeKind::kPut) n->committed = c.version;
+  n->committed_size = size;
+  n->size = size;
   n->in_tree = true;
+  if (kernel_writes) {
+    ws->committed = true;
+    ws->dirty = false;
+    ws->committed_size = size;
+    ws->committed_mtime = mtime;
+  } else if (!releasing) {
+    n->write.reset();  // sealed: a later write copies the committed content into a new extent
+  }
   return Status::Ok();
 }
 
@@ -178,15 +257,21 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (writable && n->kind == kSnapFile) return (void)fuse_reply_err(req, EROFS);
     if (writable && n->stale) return (void)fuse_reply_err(req, ESTALE);  // its tree is gone: writes would be lost
     if (writable) ++writers_;  // under mu_: a switch or rollback sees it (ReplaceLiveTree)
+    if (n->kind == kLiveFile) ++n->open_handles;
   }
-  // From here on a writable open that fails gives its count back.
+  // From here on an open that fails gives its counts back.
   struct Undo {
     Filesystem* fs;
-    bool armed;
+    Node* n;
+    bool writable;
+    bool armed = true;
     ~Undo() {
-      if (armed) --fs->writers_;
+      if (!armed) return;
+      std::lock_guard<std::mutex> lock(fs->mu_);
+      if (writable) --fs->writers_;
+      if (n->kind == kLiveFile) --n->open_handles;
     }
-  } undo{this, writable};
+  } undo{this, n.get(), writable};
   auto fh = std::make_unique<FileHandle>();
   fh->node = n;
   fh->writable = writable;
@@ -196,12 +281,17 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!reader.ok()) return (void)fuse_reply_err(req, StatusToErrno(reader.status()));
     fh->reader = std::move(reader.value());
     fi->keep_cache = 1;  // immutable: the page cache stays valid forever
-  } else if (writable && (fi->flags & O_TRUNC)) {
+  } else {
     std::lock_guard<std::mutex> data(n->data_mu);
-    Status s = TruncateLive(*n, 0);
+    Status s;
+    if (writable && (fi->flags & O_TRUNC)) s = TruncateLive(*n, 0);
+    // With passthrough the kernel writes the extent itself: it must hold
+    // the content from the start.
+    else if (writable && passthrough_) s = EnsureExtent(*n);
     if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
+    SetupBacking(req, *n, *fh, fi);
   }
-  undo.armed = false;  // Release gives it back
+  undo.armed = false;  // Release gives them back
   fi->fh = reinterpret_cast<uint64_t>(fh.release());
   fuse_reply_open(req, fi);
 }
@@ -247,7 +337,12 @@ void Filesystem::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
-  if (fh->writable) --writers_;
+  ReleaseBacking(req, fh->node, *fh);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fh->writable) --writers_;
+    if (fh->node->kind == kLiveFile) --fh->node->open_handles;
+  }
   delete fh;
   fuse_reply_err(req, 0);
 }
@@ -255,13 +350,14 @@ void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void Filesystem::Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   Status s;
-  bool committed_now = false;
+  bool committed = false;
   if (fh->writable && fh->node->kind == kLiveFile) {
     std::lock_guard<std::mutex> data(fh->node->data_mu);
-    committed_now = fh->node->write && fh->node->write->dirty;
+    s = CommitContentLocked(fh->node, true, false, &committed);
   }
-  if (committed_now) s = CommitContent(fh->node, true);
-  else s = store_->Sync();
+  // Nothing new to commit: what was committed is made durable (the
+  // extents and packs of earlier commits, and the index).
+  if (s.ok() && !committed) s = store_->Sync();
   fuse_reply_err(req, StatusToErrno(s));
 }
 

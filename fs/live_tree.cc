@@ -16,18 +16,15 @@
 
 namespace ciuicfs {
 Status Filesystem::Load() {
-  // <store>/staging/<pid>/ is this daemon's; a sibling whose daemon is gone
-  // (killed) holds leftovers; one whose daemon runs belongs to another mount.
+  // Daemons before extents kept private copies under <store>/staging/<pid>/;
+  // those of dead daemons are leftovers.
   std::error_code ec;
   const std::string parent = store_->dir() + "/staging";
-  if (mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno(errno, "create " + parent);
   for (const auto& e : std::filesystem::directory_iterator(parent, ec)) {
     const pid_t pid = static_cast<pid_t>(std::atol(e.path().filename().c_str()));
     const bool alive = pid > 0 && pid != getpid() && (kill(pid, 0) == 0 || errno != ESRCH);
     if (!alive) std::filesystem::remove_all(e.path(), ec);
   }
-  if (mkdir(staging_dir_.c_str(), 0700) != 0 && errno != EEXIST)
-    return Status::FromErrno(errno, "create " + staging_dir_);
   std::lock_guard<std::mutex> lock(mu_);
   auto root = std::make_shared<Node>();
   root->ino = FUSE_ROOT_ID;

@@ -16,23 +16,23 @@ inline bool IsLive(int kind) { return kind == kLiveDir || kind == kLiveFile; }
 // the check to the filesystem).
 constexpr size_t kNameMax = 255;
 
-// What a live file has been written since its last commit. Streaming: the
-// bytes went straight into an ingest. Staging: a private file holds the
-// whole content (random writes, truncates, reads while writing).
+// A live file being written: its whole content in an extent of the store
+// (store/FORMAT.md, "Extents"), which a close commits as it is. Without
+// passthrough the daemon writes the extent and drops the state at the
+// commit (the extent is sealed; a later write starts a new extent from the
+// committed content). With passthrough the kernel writes the extent, so the
+// state lives until the last handle using the backing file is released.
 struct Filesystem::WriteState {
-  std::unique_ptr<IngestSession> ingest;
-  uint64_t streamed = 0;
-  int fd = -1;
-  std::string staging_path;
-  uint64_t staged_size = 0;
-  bool dirty = false;
-  bool staging() const { return fd >= 0; }
-  ~WriteState() {
-    if (fd >= 0) {
-      close(fd);
-      unlink(staging_path.c_str());
-    }
-  }
+  std::unique_ptr<ExtentWriter> extent;
+  uint64_t size = 0;      // without passthrough; with it, the extent's own size
+  bool dirty = false;     // changed since the last commit (without passthrough)
+  int backing_id = 0;     // passthrough: the kernel's id of the extent
+  int backing_opens = 0;  // handles opened with it
+  // Passthrough: the extent's size and mtime at the last commit, to tell
+  // whether the kernel wrote since.
+  bool committed = false;
+  uint64_t committed_size = 0;
+  int64_t committed_mtime = 0;
 };
 
 struct Filesystem::Node {
@@ -54,6 +54,9 @@ struct Filesystem::Node {
   bool unlinked = false;
   bool stale = false;  // left behind by a rollback or a switch: no writes through it (ESTALE)
   std::map<std::string, std::string> xattrs;
+  int open_handles = 0;  // every open handle of a live file (mu_)
+  // The extent the kernel writes through passthrough, for getattr (mu_).
+  std::shared_ptr<ExtentFd> passthrough_fd;
   // Write state (guarded by data_mu).
   std::mutex data_mu;
   std::unique_ptr<WriteState> write;
@@ -68,6 +71,7 @@ struct Filesystem::FileHandle {
   NodePtr node;
   std::mutex reader_mu;  // the kernel reads one handle from several threads
   bool writable = false;
+  bool backing = false;  // opened with the node's passthrough backing id
   std::unique_ptr<VersionReader> reader;
   VersionId reader_version;
 };

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package ciuicfs needs to build, test and run.
 # Idempotent and quiet when everything is present; works as root or via sudo.
+# Then builds libfuse >= 3.17 into .deps/libfuse when the system's is older
+# (scripts/build-libfuse.sh, itself quick once done).
 set -euo pipefail
 
 packages=(
@@ -12,6 +14,7 @@ packages=(
   libboost-program-options-dev
   libgtest-dev
   libtorch-dev
+  meson ninja-build dpkg-dev
 )
 
 missing=()
@@ -20,18 +23,21 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
-if [ "$(id -u)" -eq 0 ]; then
-  SUDO=()
-elif command -v sudo >/dev/null 2>&1; then
-  SUDO=(sudo)
-else
-  echo "setup.sh: need root (or sudo) to install: ${missing[*]}" >&2
-  exit 1
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    SUDO=()
+  elif command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+  else
+    echo "setup.sh: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "setup.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"$(dirname "${BASH_SOURCE[0]}")/build-libfuse.sh"

@@ -1,10 +1,13 @@
 #include "store/commit.h"
 #include "store/parts.h"
 
+#include <atomic>
 #include <chrono>
 #include <map>
+#include <random>
 #include <set>
 
+#include "store/base/coding.h"
 #include "store/base/crash_point.h"
 #include "store/index/keys.h"
 #include "store/index/queries.h"
@@ -27,37 +30,22 @@ Status ValidatePath(const std::string& path) {
   return Status::Ok();
 }
 
-struct PackDelta {
-  uint64_t end = 0;
-  uint64_t bytes = 0;
-  uint64_t records = 0;
-};
-
-// Chunk rows and manifests of the fresh versions; what they add to packs.
-// `*added`: the versions whose manifest this commit stored.
-Status IndexFreshVersions(Txn& txn, const CommitRequest& req, const std::map<ChunkId, PackLocation>& pending_locs,
-                          std::map<uint32_t, PackDelta>* deltas, uint64_t* bytes_added, std::vector<VersionId>* added) {
+// Chunk rows and manifests of the fresh versions, and the manifests of the
+// versions saved as extents (`extent_ids`, one per edit); what they add to
+// packs. `*added`: the versions whose manifest this commit stored.
+Status IndexFreshVersions(Txn& txn, const CommitRequest& req, const std::vector<VersionId>& extent_ids,
+                          const std::map<ChunkId, PackLocation>& pending_locs, std::map<uint32_t, PackDelta>* deltas,
+                          uint64_t* bytes_added, std::vector<VersionId>* added) {
   std::map<VersionId, const PendingVersion*> fresh;
-  for (const TreeEdit& e : req.edits)
+  for (size_t i = 0; i < req.edits.size(); ++i) {
+    const TreeEdit& e = req.edits[i];
     if (e.pending) fresh.emplace(e.pending->id(), e.pending);
+    if (e.extent == 0) continue;
+    CIUIC_RETURN_IF_ERROR(AddExtentVersion(txn, extent_ids[i], e.extent, e.length));
+    added->push_back(extent_ids[i]);
+  }
   for (auto& [vid, pv] : fresh) {
-    for (const ChunkId& id : pv->pinned()) {
-      auto row = GetChunkRow(txn, id);
-      if (!row.ok()) return row.status();
-      if (*row && (*row)->location.pack != kLostPack) continue;
-      auto loc = pending_locs.find(id);
-      if (loc == pending_locs.end())
-        return Status::Corruption("commit: chunk " + id.Hex() + " is neither indexed nor pending");
-      // A new row, or a lost one healed by fresh bytes (refcount kept).
-      ChunkRow r = *row ? **row : ChunkRow{};
-      r.location = loc->second;
-      CIUIC_RETURN_IF_ERROR(PutChunkRow(txn, id, r));
-      PackDelta& d = (*deltas)[loc->second.pack];
-      d.end = std::max(d.end, loc->second.end());
-      d.bytes += loc->second.record_bytes();
-      d.records += 1;
-      *bytes_added += loc->second.record_bytes();
-    }
+    CIUIC_RETURN_IF_ERROR(IndexPendingChunks(txn, *pv, pending_locs, deltas, bytes_added));
     auto known = txn.Get(Db::kManifests, HashKey(vid));
     if (!known.ok()) return known.status();
     if (*known) continue;
@@ -67,9 +55,26 @@ Status IndexFreshVersions(Txn& txn, const CommitRequest& req, const std::map<Chu
   return Status::Ok();
 }
 
-Result<std::vector<TreeOp>> ResolveEdits(Txn& txn, const CommitRequest& req) {
+// The id of a version saved as bytes [0, length) of `extent`: unique, not
+// a content hash (FORMAT.md, "Extents").
+VersionId ExtentVersionId(uint32_t extent, uint64_t length, int64_t time_ns) {
+  static const uint64_t nonce = [] {
+    std::random_device rd;
+    return (uint64_t(rd()) << 32) ^ rd();
+  }();
+  static std::atomic<uint64_t> counter{0};
+  std::string in = "ciuicfs extent";
+  PutLE<uint32_t>(&in, extent);
+  PutLE<uint64_t>(&in, length);
+  PutLE<int64_t>(&in, time_ns);
+  PutLE<uint64_t>(&in, nonce + counter++);
+  return Hash128::Of(in);
+}
+
+Result<std::vector<TreeOp>> ResolveEdits(Txn& txn, const CommitRequest& req, const std::vector<VersionId>& extent_ids) {
   std::vector<TreeOp> ops;
-  for (const TreeEdit& e : req.edits) {
+  for (size_t i = 0; i < req.edits.size(); ++i) {
+    const TreeEdit& e = req.edits[i];
     TreeOp op;
     op.path = e.path;
     op.entry = TreeEntry{e.path, EntryKind::kDirectory, e.mode, 0, e.mtime_ns, {}};
@@ -83,6 +88,9 @@ Result<std::vector<TreeOp>> ResolveEdits(Txn& txn, const CommitRequest& req) {
         if (e.pending) {
           op.entry.version = e.pending->id();
           op.entry.size = e.pending->size();
+        } else if (e.extent != 0) {
+          op.entry.version = extent_ids[i];
+          op.entry.size = e.length;
         } else {
           auto m = LoadManifest(txn, e.existing, nullptr);
           if (!m.ok()) return m.status();
@@ -97,7 +105,30 @@ Result<std::vector<TreeOp>> ResolveEdits(Txn& txn, const CommitRequest& req) {
   return ops;
 }
 
-// How far the index reaches into each pack, what is synced.
+}  // namespace
+
+Status IndexPendingChunks(Txn& txn, const PendingVersion& pv, const std::map<ChunkId, PackLocation>& pending_locs,
+                          std::map<uint32_t, PackDelta>* deltas, uint64_t* bytes_added) {
+  for (const ChunkId& id : pv.pinned()) {
+    auto row = GetChunkRow(txn, id);
+    if (!row.ok()) return row.status();
+    if (*row && (*row)->location.pack != kLostPack) continue;
+    auto loc = pending_locs.find(id);
+    if (loc == pending_locs.end())
+      return Status::Corruption("commit: chunk " + id.Hex() + " is neither indexed nor pending");
+    // A new row, or a lost one healed by fresh bytes (refcount kept).
+    ChunkRow r = *row ? **row : ChunkRow{};
+    r.location = loc->second;
+    CIUIC_RETURN_IF_ERROR(PutChunkRow(txn, id, r));
+    PackDelta& d = (*deltas)[loc->second.pack];
+    d.end = std::max(d.end, loc->second.end());
+    d.bytes += loc->second.record_bytes();
+    d.records += 1;
+    *bytes_added += loc->second.record_bytes();
+  }
+  return Status::Ok();
+}
+
 Status UpdatePackRows(Txn& txn, std::map<uint32_t, PackDelta> deltas, const std::map<uint32_t, uint64_t>& synced) {
   for (auto& [pack, end] : synced) deltas.try_emplace(pack);
   for (auto& [pack, d] : deltas) {
@@ -115,16 +146,17 @@ Status UpdatePackRows(Txn& txn, std::map<uint32_t, PackDelta> deltas, const std:
   return Status::Ok();
 }
 
-// The packs holding already indexed chunks of the request's fresh versions
-// beyond what the index knows to be synced.
-Result<std::vector<uint32_t>> UnsyncedPacksOf(const StoreParts& parts, const CommitRequest& req) {
+namespace {
+
+// The packs holding already indexed chunks of the versions beyond what the
+// index knows to be synced.
+Result<std::vector<uint32_t>> UnsyncedPacksOf(const StoreParts& parts, const std::vector<const PendingVersion*>& versions) {
   std::set<uint32_t> packs;
   auto txn = parts.env->BeginRead();
   if (!txn.ok()) return txn.status();
   std::map<uint32_t, std::optional<PackRow>> rows;
-  for (const TreeEdit& e : req.edits) {
-    if (!e.pending) continue;
-    for (const ChunkId& id : e.pending->pinned()) {
+  for (const PendingVersion* pv : versions) {
+    for (const ChunkId& id : pv->pinned()) {
       auto row = GetChunkRow(**txn, id);
       if (!row.ok()) return row.status();
       if (!*row || (*row)->location.pack == kLostPack) continue;
@@ -141,7 +173,7 @@ Result<std::vector<uint32_t>> UnsyncedPacksOf(const StoreParts& parts, const Com
   return std::vector<uint32_t>(packs.begin(), packs.end());
 }
 
-Status CommitInTxn(const StoreParts& parts, Txn& txn, const CommitRequest& req,
+Status CommitInTxn(const StoreParts& parts, Txn& txn, const CommitRequest& req, const std::vector<VersionId>& extent_ids,
                    const std::map<ChunkId, PackLocation>& pending_locs, const std::map<uint32_t, uint64_t>& synced,
                    Snapshot* out) {
   auto head = parts.chain->Head(txn, req.branch);
@@ -153,8 +185,8 @@ Status CommitInTxn(const StoreParts& parts, Txn& txn, const CommitRequest& req,
                                         .count();
   std::map<uint32_t, PackDelta> deltas;
   std::vector<VersionId> added;
-  CIUIC_RETURN_IF_ERROR(IndexFreshVersions(txn, req, pending_locs, &deltas, &snap.bytes_added, &added));
-  auto ops = ResolveEdits(txn, req);
+  CIUIC_RETURN_IF_ERROR(IndexFreshVersions(txn, req, extent_ids, pending_locs, &deltas, &snap.bytes_added, &added));
+  auto ops = ResolveEdits(txn, req, extent_ids);
   if (!ops.ok()) return ops.status();
   auto update = parts.trees->Apply(txn, *head ? (*head)->tree : Hash128{}, *ops);
   if (!update.ok()) return update.status();
@@ -184,6 +216,29 @@ TreeEdit TreeEdit::PutFile(std::string path, uint32_t mode, int64_t mtime_ns, co
   e.mtime_ns = mtime_ns;
   e.pending = v;
   return e;
+}
+
+TreeEdit TreeEdit::PutExtent(std::string path, uint32_t mode, int64_t mtime_ns, uint32_t extent, uint64_t length) {
+  TreeEdit e = PutFile(std::move(path), mode, mtime_ns, nullptr);
+  e.extent = extent;
+  e.length = length;
+  return e;
+}
+
+Status SyncChunksOf(const StoreParts& parts, const std::vector<const PendingVersion*>& versions,
+                    std::map<uint32_t, uint64_t>* synced) {
+  CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.packs->SyncLane(PackLane::kIngest, synced)));
+  // A fresh version may reuse chunks that another save stored without a
+  // sync (another process's, or an earlier non-durable one of ours in a
+  // pack no longer active): those packs must be durable too.
+  auto unsynced = UnsyncedPacksOf(parts, versions);
+  if (!unsynced.ok()) return unsynced.status();
+  if (unsynced->empty()) return Status::Ok();
+  Status s = parts.packs->SyncPacks(*unsynced, synced);
+  // A failed sync of one of ours stops every write (FORMAT.md); of
+  // another process's pack, it fails this commit only.
+  if (!s.ok() && !parts.packs->failed().ok()) return parts.NoteSyncResult(s);
+  return s;
 }
 
 TreeEdit TreeEdit::PutExisting(std::string path, uint32_t mode, int64_t mtime_ns, const VersionId& v) {
@@ -224,26 +279,29 @@ Result<Snapshot> CommitSnapshot(const StoreParts& parts, const CommitRequest& re
   std::map<ChunkId, PackLocation> pending_locs;
   for (const TreeEdit& e : req.edits)
     if (e.pending) pending_locs.merge(parts.pins->PendingLocations(e.pending->pinned()));
+  std::vector<VersionId> extent_ids(req.edits.size());
+  std::vector<uint32_t> extents;
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (size_t i = 0; i < req.edits.size(); ++i) {
+    if (req.edits[i].extent == 0) continue;
+    extent_ids[i] = ExtentVersionId(req.edits[i].extent, req.edits[i].length, now);
+    extents.push_back(req.edits[i].extent);
+  }
   std::map<uint32_t, uint64_t> synced;
   if (req.durable) {
-    CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.packs->SyncLane(PackLane::kIngest, &synced)));
-    // A fresh version may reuse chunks that another save stored without a
-    // sync (another process's, or an earlier non-durable one of ours in a
-    // pack no longer active): those packs must be durable too.
-    auto unsynced = UnsyncedPacksOf(parts, req);
-    if (!unsynced.ok()) return unsynced.status();
-    if (!unsynced->empty()) {
-      Status s = parts.packs->SyncPacks(*unsynced, &synced);
-      // A failed sync of one of ours stops every write (FORMAT.md); of
-      // another process's pack, it fails this commit only.
-      if (!s.ok() && !parts.packs->failed().ok()) return parts.NoteSyncResult(s);
-      if (!s.ok()) return s;
-    }
+    // The extents' bytes first, then the packs', then the index names them.
+    CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.extents->SyncCommitted(extents)));
+    std::vector<const PendingVersion*> fresh;
+    for (const TreeEdit& e : req.edits)
+      if (e.pending) fresh.push_back(e.pending);
+    CIUIC_RETURN_IF_ERROR(SyncChunksOf(parts, fresh, &synced));
   }
   Snapshot snap;
-  CIUIC_RETURN_IF_ERROR(
-      parts.env->Write([&](Txn& txn) { return CommitInTxn(parts, txn, req, pending_locs, synced, &snap); }));
+  CIUIC_RETURN_IF_ERROR(parts.env->Write(
+      [&](Txn& txn) { return CommitInTxn(parts, txn, req, extent_ids, pending_locs, synced, &snap); }));
   CrashPoint("commit.after_txn");
+  for (uint32_t e : extents) parts.extents->NoteCommitted(e);
   for (const TreeEdit& e : req.edits)
     if (e.pending) parts.pins->MarkIndexed(e.pending->pinned());  // rows exist now
   if (req.durable) CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.env->Sync()));

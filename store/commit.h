@@ -5,11 +5,13 @@
 #ifndef CIUICFS_STORE_COMMIT_H_
 #define CIUICFS_STORE_COMMIT_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "store/base/status.h"
+#include "store/index/lmdb_env.h"
 #include "store/index/rows.h"
 #include "store/ingest/ingest_session.h"
 
@@ -25,11 +27,15 @@ struct TreeEdit {
   std::string from;  // kRename: the source
   uint32_t mode = 0644;
   int64_t mtime_ns = 0;
-  // For kPutFile/kPutSymlink: either a fresh ingest or an existing version.
+  // For kPutFile/kPutSymlink: a fresh ingest, bytes [0, length) of an
+  // extent (FORMAT.md, "Extents"), or an existing version.
   const PendingVersion* pending = nullptr;
+  uint32_t extent = 0;
+  uint64_t length = 0;
   VersionId existing;
 
   static TreeEdit PutFile(std::string path, uint32_t mode, int64_t mtime_ns, const PendingVersion* v);
+  static TreeEdit PutExtent(std::string path, uint32_t mode, int64_t mtime_ns, uint32_t extent, uint64_t length);
   static TreeEdit PutExisting(std::string path, uint32_t mode, int64_t mtime_ns, const VersionId& v);
   static TreeEdit PutDirectory(std::string path, uint32_t mode, int64_t mtime_ns);
   // Removes the entry and, for a directory, everything below it.
@@ -48,6 +54,24 @@ struct CommitRequest {
 };
 
 Result<Snapshot> CommitSnapshot(const StoreParts& parts, const CommitRequest& req);
+
+// Pieces of a commit that the background ingest (extent/ingest_job.h) uses
+// for the versions it makes.
+struct PackDelta {
+  uint64_t end = 0;
+  uint64_t bytes = 0;
+  uint64_t records = 0;
+};
+// Rows for the chunks of `pv` that have none (or a lost one), from where
+// the pin table says they lie; what they add to each pack.
+Status IndexPendingChunks(Txn& txn, const PendingVersion& pv, const std::map<ChunkId, PackLocation>& pending_locs,
+                          std::map<uint32_t, PackDelta>* deltas, uint64_t* bytes_added);
+// How far the index reaches into each pack, and what is synced.
+Status UpdatePackRows(Txn& txn, std::map<uint32_t, PackDelta> deltas, const std::map<uint32_t, uint64_t>& synced);
+// Makes the versions' chunks durable: the ingest lane's packs, and every
+// pack holding a chunk they reuse beyond its synced end.
+Status SyncChunksOf(const StoreParts& parts, const std::vector<const PendingVersion*>& versions,
+                    std::map<uint32_t, uint64_t>* synced);
 
 }  // namespace ciuicfs
 

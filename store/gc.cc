@@ -136,6 +136,17 @@ Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options
     auto candidates = UnreferencedChunks(parts);
     if (!candidates.ok()) return candidates.status();
     if (!candidates->empty()) CIUIC_RETURN_IF_ERROR(DeleteChunkRows(parts, *candidates, &stats.chunks_deleted));
+    // Extents: those no row lists and nobody writes (released, ingested).
+    std::set<uint32_t> listed;
+    auto txn = parts.env->BeginRead();
+    if (!txn.ok()) return txn.status();
+    auto rows = LoadExtentRows(**txn);
+    if (!rows.ok()) return rows.status();
+    txn->reset();
+    for (auto& [e, row] : *rows) listed.insert(e);
+    auto removed = parts.extents->RemoveUnlisted(listed);
+    if (!removed.ok()) return removed.status();
+    stats.extents_deleted = *removed;
   }
   CompactOptions compact{options.compact_below};
   CIUIC_RETURN_IF_ERROR(

@@ -28,6 +28,7 @@ struct GcStats {
   uint64_t packs_deleted = 0;
   uint64_t bytes_before = 0;  // pack file bytes
   uint64_t bytes_after = 0;
+  uint64_t extents_deleted = 0;  // extent files no version names any more
 };
 
 // Never the head, never a tagged snapshot; one transaction.

@@ -16,6 +16,7 @@
 #include "store/background/scheduler.h"
 #include "store/chain/refs.h"
 #include "store/chain/snapshot_chain.h"
+#include "store/extent/extent_store.h"
 #include "store/index/lmdb_env.h"
 #include "store/ingest/chunker.h"
 #include "store/ingest/pin_table.h"
@@ -38,6 +39,8 @@ struct StoreParts {
   const SnapshotChain* chain = nullptr;
   const Refs* refs = nullptr;
   BackgroundScheduler* background = nullptr;
+  ExtentStore* extents = nullptr;
+  const Chunker* chunker = nullptr;
 
   // OK when the store takes writes: not read-only, no background error.
   Status CanWrite() const;

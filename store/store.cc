@@ -6,6 +6,8 @@
 
 
 #include "store/background/scheduler.h"
+#include "store/extent/extent_store.h"
+#include "store/extent/ingest_job.h"
 #include "store/chain/branches.h"
 #include "store/chain/refs.h"
 #include "store/chain/snapshot_chain.h"
@@ -44,6 +46,7 @@ Status StoreParts::NoteSyncResult(Status s) const {
 
 Store::~Store() {
   if (background_) background_->Stop();
+  extents_.reset();
   parts_.reset();
   chunks_.reset();
   pins_.reset();
@@ -126,7 +129,64 @@ Status Store::OpenParts(const StoreOptions& options) {
   parts_->trees = trees_.get();
   parts_->chain = chain_.get();
   parts_->refs = refs_.get();
+  parts_->chunker = chunker_.get();
+  // Extents: the highest number any row lists, the files, the backlog.
+  std::map<uint32_t, ExtentRow> rows;
+  CIUIC_RETURN_IF_ERROR(InRead(env_.get(), [&](Txn& txn) -> Status {
+    auto loaded = LoadExtentRows(txn);
+    if (!loaded.ok()) return loaded.status();
+    rows = std::move(loaded.value());
+    return Status::Ok();
+  }));
+  extents_ = std::make_unique<ExtentStore>(parts_->dir);
+  CIUIC_RETURN_IF_ERROR(extents_->Open(rows.empty() ? 0 : rows.rbegin()->first, options.read_only));
+  parts_->extents = extents_.get();
+  ingest_stats_ = std::make_unique<IngestJobStats>();
+  if (options.read_only) return Status::Ok();
+  extents_->SetOnSealed([this](uint32_t e) { ScheduleIngest(e); });
+  if (!repair_on_open_) return Status::Ok();  // another process may be writing the unlisted ones
+  std::set<uint32_t> listed;
+  for (auto& [e, row] : rows) listed.insert(e);
+  auto removed = extents_->RemoveUnlisted(listed);
+  if (!removed.ok()) return removed.status();
+  for (uint32_t e : listed) ScheduleIngest(e);  // a backlog left by the last process
   return Status::Ok();
+}
+
+void Store::ScheduleIngest(uint32_t extent) {
+  {
+    std::lock_guard<std::mutex> lock(ingest_mu_);
+    if (!ingest_queued_.insert(extent).second) return;
+  }
+  background_->Schedule(std::make_unique<IngestExtentJob>(*parts_, extent, ingest_stats_.get(), [this, extent] {
+    std::lock_guard<std::mutex> lock(ingest_mu_);
+    ingest_queued_.erase(extent);
+  }));
+}
+
+Result<std::unique_ptr<ExtentWriter>> Store::NewExtent() {
+  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
+  return extents_->Create();
+}
+
+Status Store::DrainIngest() {
+  size_t before = SIZE_MAX;
+  for (;;) {
+    std::map<uint32_t, ExtentRow> rows;
+    CIUIC_RETURN_IF_ERROR(InRead(env_.get(), [&](Txn& txn) -> Status {
+      auto loaded = LoadExtentRows(txn);
+      if (!loaded.ok()) return loaded.status();
+      rows = std::move(loaded.value());
+      return Status::Ok();
+    }));
+    std::vector<std::future<Status>> jobs;
+    for (auto& [e, row] : rows)
+      if (!extents_->IsWriting(e))
+        jobs.push_back(background_->Schedule(std::make_unique<IngestExtentJob>(*parts_, e, ingest_stats_.get())));
+    if (jobs.empty() || rows.size() >= before) return Status::Ok();  // done, or only lost ones left
+    before = rows.size();
+    for (auto& j : jobs) CIUIC_RETURN_IF_ERROR(j.get());
+  }
 }
 
 std::unique_ptr<IngestSession> Store::NewIngest() {
@@ -138,6 +198,7 @@ Result<Snapshot> Store::Commit(const CommitRequest& req) { return CommitSnapshot
 Status Store::Sync() {
   if (parts_->read_only) return Status::Ok();  // nothing of ours to sync
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
+  CIUIC_RETURN_IF_ERROR(parts_->NoteSyncResult(extents_->SyncCommitted({})));
   std::map<uint32_t, uint64_t> synced;
   CIUIC_RETURN_IF_ERROR(parts_->NoteSyncResult(packs_->SyncAll(&synced)));
   if (!synced.empty()) {
@@ -201,9 +262,18 @@ Result<std::vector<std::pair<uint64_t, Change>>> Store::PathHistory(std::string_
 }
 
 Result<std::unique_ptr<VersionReader>> Store::OpenVersion(const VersionId& id) {
-  auto m = GetManifest(id);
-  if (!m.ok()) return m.status();
-  return std::make_unique<VersionReader>(chunks_.get(), std::move(m.value()));
+  for (int attempt = 0;; ++attempt) {
+    auto m = GetManifest(id);
+    if (!m.ok()) return m.status();
+    if (m->extent == 0) return std::make_unique<VersionReader>(chunks_.get(), std::move(m.value()));
+    auto fd = extents_->OpenRead(m->extent);
+    // Gone: ingested and removed since the manifest was read; read again.
+    if (!fd.ok() && fd.status().IsNotFound() && attempt == 0) continue;
+    if (!fd.ok()) return fd.status().IsNotFound() ? Status::Corruption("version " + id.Hex() + ": its extent " +
+                                                                       extents_->Name(m->extent) + " is missing (lost)")
+                                                  : fd.status();
+    return std::make_unique<VersionReader>(std::move(fd.value()), std::move(m.value()));
+  }
 }
 
 std::unique_ptr<VersionReader> Store::OpenPending(const PendingVersion& version) {
@@ -285,6 +355,20 @@ Result<StoreStats> Store::Stats() {
       packs.push_back(pack);
       st.live_bytes += row.live_bytes;
     }
+    auto extents = LoadExtentRows(**txn);
+    if (!extents.ok()) return extents.status();
+    for (auto& [e, row] : *extents) {
+      st.backlog_versions += row.versions.size();
+      st.backlog_bytes += row.max_length();
+    }
+  }
+  auto files = extents_->List();
+  if (!files.ok()) return files.status();
+  for (uint32_t e : *files) {
+    auto size = extents_->FileSize(e);
+    if (!size.ok()) continue;  // removed meanwhile
+    ++st.extent_files;
+    st.extent_bytes += *size;
   }
   for (uint32_t pack : packs) {
     auto size = packs_->FileSize(pack);

@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,6 +37,7 @@
 #include "store/base/status.h"
 #include "store/chain/branch_name.h"
 #include "store/commit.h"
+#include "store/extent/extent_store.h"
 #include "store/gc.h"
 #include "store/index/rows.h"
 #include "store/ingest/chunker.h"
@@ -46,6 +48,9 @@
 namespace ciuicfs {
 
 class BackgroundScheduler;
+class ExtentStore;
+class ExtentWriter;
+struct IngestJobStats;
 class NodeTreeStore;
 class LmdbEnv;
 class PackBackend;
@@ -85,6 +90,11 @@ struct StoreStats {
   uint64_t pack_files = 0;
   uint64_t stored_bytes = 0;  // sum of pack file sizes
   uint64_t live_bytes = 0;    // record bytes the index points at
+  uint64_t extent_files = 0;  // files in extents/
+  uint64_t extent_bytes = 0;  // their sizes
+  // The background ingest's backlog: versions still in extents, their bytes.
+  uint64_t backlog_versions = 0;
+  uint64_t backlog_bytes = 0;
 };
 
 class Store {
@@ -95,6 +105,13 @@ class Store {
   ~Store();
 
   std::unique_ptr<IngestSession> NewIngest();
+  // A new extent for a file being written (FORMAT.md, "Extents"); commit
+  // its bytes with TreeEdit::PutExtent, then Seal it (or destroy it) so the
+  // background ingest can take it.
+  Result<std::unique_ptr<ExtentWriter>> NewExtent();
+  // Ingests every sealed extent now listed and waits for it (umount,
+  // tests). Extents whose bytes are lost stay listed.
+  Status DrainIngest();
   Result<Snapshot> Commit(const CommitRequest& req);
   // Makes everything committed so far survive power loss.
   Status Sync();
@@ -182,6 +199,11 @@ class Store {
   std::unique_ptr<Refs> refs_;
   std::unique_ptr<BackgroundScheduler> background_;
   std::unique_ptr<Chunker> chunker_;
+  std::unique_ptr<ExtentStore> extents_;
+  void ScheduleIngest(uint32_t extent);
+  std::mutex ingest_mu_;
+  std::set<uint32_t> ingest_queued_;  // guarded by ingest_mu_
+  std::unique_ptr<IngestJobStats> ingest_stats_;
   std::unique_ptr<StoreParts> parts_;  // views of the parts above
   std::mutex gc_mu_;  // one gc at a time
   bool shared_ = false;

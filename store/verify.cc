@@ -4,6 +4,7 @@
 #include "store/verify.h"
 #include "store/parts.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -11,6 +12,19 @@
 #include "store/upgrade.h"
 
 namespace ciuicfs {
+
+namespace {
+
+// Whether version `vid` has left its extent since the walk's transaction
+// began (a mount beside a read-only verify ingests as it goes).
+bool IngestedSince(const StoreParts& parts, const VersionId& vid) {
+  auto txn = parts.env->BeginRead();
+  if (!txn.ok()) return false;
+  auto m = LoadManifest(**txn, vid, nullptr);
+  return m.ok() && m->extent == 0;
+}
+
+}  // namespace
 
 Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<void(uint64_t, uint64_t)>& progress) {
   BackgroundPause pause(parts.background);  // no compaction moves chunks under the walk
@@ -26,6 +40,7 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
   std::map<ChunkId, std::set<VersionId>> chunk_versions;
   std::map<ChunkId, ChunkRow> rows;
   std::map<uint32_t, PackRow> pack_rows;
+  std::map<uint32_t, std::vector<std::pair<VersionId, uint64_t>>> in_extents;  // extent -> (version, length)
   {
     auto txn = parts.env->BeginRead();
     if (!txn.ok()) return txn.status();
@@ -68,7 +83,36 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
         ++chunk_refs[c.id];
         chunk_versions[c.id].insert(vid);
       }
+      if (m->extent != 0) in_extents[m->extent].emplace_back(vid, m->size);
     }
+    // Versions still in extents: listed in their extent's row, whose file
+    // holds at least their bytes.
+    auto extent_rows = LoadExtentRows(**txn);
+    if (!extent_rows.ok()) return extent_rows.status();
+    for (auto& [e, held] : in_extents) {
+      const std::string name = parts.extents->Name(e);
+      auto row = extent_rows->find(e);
+      auto size = parts.extents->FileSize(e);
+      for (auto& [vid, length] : held) {
+        const std::string which = "version " + vid.ShortHex() + " (" + version_example[vid] + ")";
+        bool listed = false;
+        if (row != extent_rows->end())
+          for (const ExtentRow::Held& h : row->second.versions) listed |= h.version == vid && h.length == length;
+        if (!listed) problem(which + " is in " + name + ", whose row does not list it");
+        if (!size.ok() && IngestedSince(parts, vid)) continue;  // a mount's ingest moved it meanwhile
+        if (!size.ok()) problem(which + ": " + name + " is missing (" + size.status().message() + ")");
+        else if (*size < length)
+          problem(which + ": " + name + " is " + std::to_string(*size) + " bytes, the version " + std::to_string(length) +
+                  " (lost)");
+      }
+      report.extent_versions += held.size();
+    }
+    for (auto& [e, row] : *extent_rows)
+      for (const ExtentRow::Held& h : row.versions)
+        if (!in_extents.count(e) || std::none_of(in_extents[e].begin(), in_extents[e].end(),
+                                                 [&](const auto& v) { return v.first == h.version; }))
+          problem(parts.extents->Name(e) + ": its row lists version " + h.version.ShortHex() +
+                  ", which is not stored in it");
     // Rows that do not decode are problems to report, and the walk goes on.
     auto bad_row = [&](Db db, std::string_view k) { problem(CorruptRow(db, k).message()); };
     CIUIC_RETURN_IF_ERROR((*txn)->Scan(Db::kManifests, "", [&](std::string_view k, std::string_view) {

@@ -19,6 +19,7 @@ struct StoreParts;
 
 struct VerifyReport {
   uint64_t snapshots = 0, versions = 0, chunks = 0, packs = 0;
+  uint64_t extent_versions = 0;  // versions still in extents (not ingested yet)
   std::vector<std::string> problems;  // one line each, naming chunk, pack and files
   bool ok() const { return problems.empty(); }
 };

@@ -130,6 +130,10 @@ int Serve(MountOptions options, bool create_branch, bool foreground, int notify_
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
+  // The saves' extents not ingested yet: done now, so the store is left
+  // with its chunks in packs (a kill here leaves them for the next open).
+  Status drained = store->get()->DrainIngest();
+  if (!drained.ok()) LogLine("umount: the background ingest stopped: " + drained.message());
   return rc == 0 ? kExitOk : kExitFailed;
 }
 
@@ -147,7 +151,9 @@ int RunMount(const std::vector<std::string>& args) {
       "regex with one capture group for the step number in a path component")(
       "allow-other", po::bool_switch(), "let other users see the mount")(
       "branch", po::value<std::string>()->default_value("main"), "the branch whose head the live tree is")(
-      "create", po::bool_switch(), "with --branch: create the branch at main's head when it does not exist");
+      "create", po::bool_switch(), "with --branch: create the branch at main's head when it does not exist")(
+      "no-passthrough", po::bool_switch(),
+      "write files through the daemon even where the kernel could write them straight into the store");
   po::positional_options_description pos;
   pos.add("mountpoint", 1);
   po::variables_map vm;
@@ -161,6 +167,7 @@ int RunMount(const std::vector<std::string>& args) {
   while (options.store_dir.size() > 1 && options.store_dir.back() == '/') options.store_dir.pop_back();
   options.allow_other = vm["allow-other"].as<bool>();
   options.branch = vm["branch"].as<std::string>();
+  options.passthrough = !vm["no-passthrough"].as<bool>();
   const bool create_branch = vm["create"].as<bool>();
   if (Status bad = ValidateBranchName(options.branch); !bad.ok()) {
     Fail("mount: " + bad.message());
@@ -256,10 +263,11 @@ int RunUmount(const std::vector<std::string>& args) {
     Fail("umount: fusermount3 -u " + mnt + " failed (files still open?)");
     return kExitFailed;
   }
-  // Return once the daemon is gone (it removes its entry as it exits), so
-  // the store can be opened again right away.
-  for (int i = 0; entry && i < 600; ++i) {
+  // Return once the daemon is gone (it removes its entry as it exits, after
+  // ingesting the saves' extents), so the store can be opened again right away.
+  for (int i = 0; entry && i < 20 * 60 * 20; ++i) {
     if (kill(entry->pid, 0) != 0 && errno == ESRCH) break;
+    if (i == 40 && isatty(STDERR_FILENO)) std::cerr << "ciuicfs: umount: waiting for the background ingest to finish\n";
     usleep(50000);
   }
   return kExitOk;

@@ -25,19 +25,27 @@ int RunStats(const std::vector<std::string>& args) {
   for (const Snapshot& s : *snaps)
     for (const Change& c : s.changes)
       if (c.kind == ChangeKind::kPut) raw += c.size;
-  double ratio = st->stored_bytes ? double(raw) / double(st->stored_bytes) : 0.0;
+  // Stored: packs and extents alike (a save's bytes sit in its extent until
+  // the background ingest has cut them into chunks).
+  const uint64_t stored = st->stored_bytes + st->extent_bytes;
+  double ratio = stored ? double(raw) / double(stored) : 0.0;
   if (vm["json"].as<bool>()) {
-    std::fprintf(Out(), 
+    std::fprintf(Out(),
         "{\"snapshots\":%llu,\"versions\":%llu,\"chunks\":%llu,\"packs\":%llu,\"raw_bytes\":%llu,"
-        "\"stored_bytes\":%llu,\"dedup_ratio\":%.4f}\n",
+        "\"stored_bytes\":%llu,\"pack_bytes\":%llu,\"extent_bytes\":%llu,\"backlog_versions\":%llu,"
+        "\"backlog_bytes\":%llu,\"dedup_ratio\":%.4f}\n",
         (unsigned long long)st->snapshots, (unsigned long long)st->versions, (unsigned long long)st->chunks,
-        (unsigned long long)st->pack_files, (unsigned long long)raw, (unsigned long long)st->stored_bytes, ratio);
+        (unsigned long long)st->pack_files, (unsigned long long)raw, (unsigned long long)stored,
+        (unsigned long long)st->stored_bytes, (unsigned long long)st->extent_bytes,
+        (unsigned long long)st->backlog_versions, (unsigned long long)st->backlog_bytes, ratio);
   } else {
     std::fprintf(Out(), "snapshots     %llu\nversions      %llu\nchunks        %llu\npacks         %llu\n",
                 (unsigned long long)st->snapshots, (unsigned long long)st->versions, (unsigned long long)st->chunks,
                 (unsigned long long)st->pack_files);
     std::fprintf(Out(), "raw bytes     %llu\nstored bytes  %llu\ndedup ratio   %.2fx\n", (unsigned long long)raw,
-                (unsigned long long)st->stored_bytes, ratio);
+                (unsigned long long)stored, ratio);
+    std::fprintf(Out(), "backlog       %llu versions, %llu bytes in extents, not ingested yet\n",
+                (unsigned long long)st->backlog_versions, (unsigned long long)st->backlog_bytes);
   }
   return kExitOk;
 }

@@ -21,6 +21,10 @@ bool DecodeHashKey(std::string_view k, Hash128* id);
 std::string PackKey(uint32_t pack);
 bool DecodePackKey(std::string_view k, uint32_t* pack);
 
+// extents: extent number u32 (the same shape as a pack key).
+inline std::string ExtentKey(uint32_t extent) { return PackKey(extent); }
+inline bool DecodeExtentKey(std::string_view k, uint32_t* extent) { return DecodePackKey(k, extent); }
+
 // snapshots: sequence u64.
 std::string SeqKey(uint64_t seq);
 bool DecodeSeqKey(std::string_view k, uint64_t* seq);

@@ -6,7 +6,7 @@ namespace ciuicfs {
 namespace {
 
 const char* const kDbNames[] = {"meta", "chunks", "packs", "manifests", "trees",
-                                "snapshots", "snapshot_ids", "steps", "paths", "tags", "nodes", "ref_log", "branches", "parents"};
+                                "snapshots", "snapshot_ids", "steps", "paths", "tags", "nodes", "ref_log", "branches", "parents", "extents"};
 
 MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 std::string_view View(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }

@@ -25,7 +25,7 @@
 
 namespace ciuicfs {
 
-enum class Db { kMeta, kChunks, kPacks, kManifests, kTrees, kSnapshots, kSnapshotIds, kSteps, kPaths, kTags, kNodes, kRefLog, kBranches, kParents, kCount };
+enum class Db { kMeta, kChunks, kPacks, kManifests, kTrees, kSnapshots, kSnapshotIds, kSteps, kPaths, kTags, kNodes, kRefLog, kBranches, kParents, kExtents, kCount };
 
 // "chunks", "packs", ...: the database's name in the environment and in messages.
 const char* DbName(Db db);

@@ -79,6 +79,16 @@ Result<std::map<uint32_t, PackRow>> LoadPackRows(Txn& txn) {
   return rows;
 }
 
+// Takes `vid` off the row of `extent`.
+static Status RemoveFromExtentRow(Txn& txn, uint32_t extent, const VersionId& vid) {
+  auto row = GetExtentRow(txn, extent);
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Ok();
+  auto& held = (*row)->versions;
+  std::erase_if(held, [&](const ExtentRow::Held& h) { return h.version == vid; });
+  return PutExtentRow(txn, extent, **row);
+}
+
 Result<Manifest> LoadManifest(Txn& txn, const VersionId& id, uint32_t* refcount) {
   Manifest m;
   m.id = id;
@@ -138,9 +148,68 @@ Status DropVersionRefs(Txn& txn, const VersionUses& uses) {
       continue;
     }
     CIUIC_RETURN_IF_ERROR(txn.Del(Db::kManifests, HashKey(vid)));
-    CIUIC_RETURN_IF_ERROR(AddChunkRefs(txn, ChunkUses(*m), false));
+    if (m->extent != 0) CIUIC_RETURN_IF_ERROR(RemoveFromExtentRow(txn, m->extent, vid));
+    else CIUIC_RETURN_IF_ERROR(AddChunkRefs(txn, ChunkUses(*m), false));
   }
   return Status::Ok();
+}
+
+Result<std::optional<ExtentRow>> GetExtentRow(Txn& txn, uint32_t extent) {
+  const std::string key = ExtentKey(extent);
+  auto v = txn.Get(Db::kExtents, key);
+  if (!v.ok()) return v.status();
+  if (!*v) return std::optional<ExtentRow>();
+  ExtentRow row;
+  if (!DecodeExtentRow(**v, &row)) return CorruptRow(Db::kExtents, key);
+  return std::optional<ExtentRow>(std::move(row));
+}
+
+Status PutExtentRow(Txn& txn, uint32_t extent, const ExtentRow& row) {
+  if (row.versions.empty()) {
+    Status s = txn.Del(Db::kExtents, ExtentKey(extent));
+    return s.IsNotFound() ? Status::Ok() : s;
+  }
+  return txn.Put(Db::kExtents, ExtentKey(extent), EncodeExtentRow(row));
+}
+
+Result<std::map<uint32_t, ExtentRow>> LoadExtentRows(Txn& txn) {
+  std::map<uint32_t, ExtentRow> rows;
+  Status bad;
+  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kExtents, "", [&](std::string_view k, std::string_view v) {
+    uint32_t extent;
+    ExtentRow row;
+    if (!DecodeExtentKey(k, &extent) || !DecodeExtentRow(v, &row)) bad = CorruptRow(Db::kExtents, k);
+    else rows[extent] = std::move(row);
+    return bad.ok();
+  }));
+  CIUIC_RETURN_IF_ERROR(bad);
+  return rows;
+}
+
+Status AddExtentVersion(Txn& txn, const VersionId& id, uint32_t extent, uint64_t length) {
+  Manifest m;
+  m.id = id;
+  m.size = length;
+  m.extent = extent;
+  CIUIC_RETURN_IF_ERROR(txn.Put(Db::kManifests, HashKey(id), EncodeManifest(m, 0)));
+  auto row = GetExtentRow(txn, extent);
+  if (!row.ok()) return row.status();
+  ExtentRow r = *row ? **row : ExtentRow{};
+  r.versions.push_back(ExtentRow::Held{id, length});
+  return PutExtentRow(txn, extent, r);
+}
+
+Result<bool> ReplaceExtentManifest(Txn& txn, uint32_t extent, const Manifest& ingested) {
+  uint32_t refcount = 0;
+  auto m = LoadManifest(txn, ingested.id, &refcount);
+  if (!m.ok()) return m.status().IsNotFound() ? Result<bool>(false) : Result<bool>(m.status());
+  if (m->extent != extent || m->size != ingested.size) return false;
+  Manifest chunks = ingested;
+  chunks.extent = 0;
+  CIUIC_RETURN_IF_ERROR(txn.Put(Db::kManifests, HashKey(chunks.id), EncodeManifest(chunks, refcount)));
+  CIUIC_RETURN_IF_ERROR(AddChunkRefs(txn, ChunkUses(chunks), true));
+  CIUIC_RETURN_IF_ERROR(RemoveFromExtentRow(txn, extent, chunks.id));
+  return true;
 }
 
 }  // namespace ciuicfs

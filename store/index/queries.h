@@ -47,8 +47,22 @@ Result<std::map<std::string, uint64_t>> LoadNamedSeqs(Txn& txn, Db db);
 // nodes); a missing row is Corruption ("a tree names missing <what>").
 Status AddRowRefs(Txn& txn, Db db, const Hash128& id, uint64_t n, const char* what);
 // manifests.refcount -= n; a version that reaches 0 is deleted and its
-// chunks' refcounts drop (rows stay, for gc).
+// chunks' refcounts drop (rows stay, for gc); one in an extent leaves the
+// extent's row (the file stays, for gc).
 Status DropVersionRefs(Txn& txn, const VersionUses& uses);
+
+// Extents (FORMAT.md, "Extents"). NotFound-free: a missing row is nullopt.
+Result<std::optional<ExtentRow>> GetExtentRow(Txn& txn, uint32_t extent);
+// Writes the row, or deletes it when it holds no version.
+Status PutExtentRow(Txn& txn, uint32_t extent, const ExtentRow& row);
+Result<std::map<uint32_t, ExtentRow>> LoadExtentRows(Txn& txn);
+// Stores version `id` (refcount 0) as bytes [0, length) of `extent`.
+Status AddExtentVersion(Txn& txn, const VersionId& id, uint32_t extent, uint64_t length);
+// The background ingest of one extent version: when `ingested.id` still
+// has its extent form, its manifest becomes `ingested`'s chunk list (the
+// refcount kept, the chunks counted) and it leaves the extent's row.
+// Returns whether it did; every chunk must have a row.
+Result<bool> ReplaceExtentManifest(Txn& txn, uint32_t extent, const Manifest& ingested);
 
 }  // namespace ciuicfs
 

@@ -84,11 +84,18 @@ size_t Manifest::ChunkAt(uint64_t offset) const {
   return static_cast<size_t>(it - chunks.begin());
 }
 
+constexpr uint32_t kExtentForm = 0xFFFFFFFF;
+
 std::string EncodeManifest(const Manifest& m, uint32_t refcount) {
   std::string out;
   out.reserve(16 + m.chunks.size() * 24);
   PutLE<uint32_t>(&out, refcount);
   PutLE<uint64_t>(&out, m.size);
+  if (m.extent != 0) {
+    PutLE<uint32_t>(&out, kExtentForm);
+    PutLE<uint32_t>(&out, m.extent);
+    return out;
+  }
   PutLE<uint32_t>(&out, static_cast<uint32_t>(m.chunks.size()));
   for (const ChunkRef& c : m.chunks) {
     c.id.AppendTo(&out);
@@ -103,6 +110,12 @@ bool DecodeManifest(std::string_view v, Manifest* m, uint32_t* refcount) {
   if (refcount) *refcount = rc;
   m->size = d.LE<uint64_t>();
   uint32_t n = d.LE<uint32_t>();
+  m->extent = 0;
+  m->chunks.clear();
+  if (d.ok() && n == kExtentForm) {
+    m->extent = d.LE<uint32_t>();
+    return d.done() && m->extent != 0;
+  }
   if (!d.ok() || v.size() != 16 + size_t{n} * 24) return false;
   m->chunks.resize(n);
   uint64_t prev = 0;
@@ -113,6 +126,34 @@ bool DecodeManifest(std::string_view v, Manifest* m, uint32_t* refcount) {
     prev = c.end;
   }
   return d.done() && prev == m->size;
+}
+
+uint64_t ExtentRow::max_length() const {
+  uint64_t n = 0;
+  for (const Held& h : versions) n = std::max(n, h.length);
+  return n;
+}
+
+std::string EncodeExtentRow(const ExtentRow& row) {
+  std::string out;
+  PutLE<uint32_t>(&out, static_cast<uint32_t>(row.versions.size()));
+  for (const ExtentRow::Held& h : row.versions) {
+    h.version.AppendTo(&out);
+    PutLE<uint64_t>(&out, h.length);
+  }
+  return out;
+}
+
+bool DecodeExtentRow(std::string_view v, ExtentRow* row) {
+  Decoder d(v);
+  uint32_t n = d.LE<uint32_t>();
+  if (!d.ok() || v.size() != 4 + size_t{n} * 24) return false;
+  row->versions.resize(n);
+  for (ExtentRow::Held& h : row->versions) {
+    h.version = ReadHash(&d);
+    h.length = d.LE<uint64_t>();
+  }
+  return d.done();
 }
 
 std::string EncodeTree(const Tree& tree) {

@@ -49,17 +49,31 @@ struct ChunkRef {
   uint64_t end = 0;  // cumulative: offset just past this chunk in the file
 };
 
-// A file version: its id (XXH3-128 of all bytes), size and chunks.
+// A file version: its id, size and chunks; or, before its background
+// ingest, the extent holding its bytes (FORMAT.md, "Extents").
 struct Manifest {
   VersionId id;
   uint64_t size = 0;
   std::vector<ChunkRef> chunks;
+  uint32_t extent = 0;  // nonzero: bytes [0, size) are in this extent; chunks is empty
   // Index of the chunk holding byte `offset` (< size).
   size_t ChunkAt(uint64_t offset) const;
   uint64_t ChunkStart(size_t i) const { return i == 0 ? 0 : chunks[i - 1].end; }
 };
 std::string EncodeManifest(const Manifest& m, uint32_t refcount);
 bool DecodeManifest(std::string_view v, Manifest* m, uint32_t* refcount);
+
+// The versions whose bytes one extent holds (the `extents` row).
+struct ExtentRow {
+  struct Held {
+    VersionId version;
+    uint64_t length = 0;
+  };
+  std::vector<Held> versions;
+  uint64_t max_length() const;
+};
+std::string EncodeExtentRow(const ExtentRow& row);
+bool DecodeExtentRow(std::string_view v, ExtentRow* row);
 
 enum class EntryKind : uint8_t { kFile = 1, kDirectory = 2, kSymlink = 3 };
 

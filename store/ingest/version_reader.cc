@@ -1,4 +1,9 @@
 #include "store/ingest/version_reader.h"
+#include "store/extent/extent_store.h"
+
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cstring>
@@ -40,7 +45,30 @@ Status ChunkReader::Read(const ChunkId& id, std::string* out) {
   }
 }
 
+VersionReader::VersionReader(std::shared_ptr<ExtentFd> extent, Manifest m)
+    : extent_(std::move(extent)), manifest_(std::move(m)) {}
+
+VersionReader::~VersionReader() = default;
+
+Result<size_t> VersionReader::ReadExtent(uint64_t offset, size_t n, char* dst) {
+  if (offset >= manifest_.size) return size_t{0};
+  n = static_cast<size_t>(std::min<uint64_t>(n, manifest_.size - offset));
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = pread(extent_->get(), dst + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "read extent of version " + manifest_.id.Hex());
+    }
+    if (r == 0)
+      return Status::Corruption("the extent of version " + manifest_.id.Hex() + " is shorter than the version (lost)");
+    done += static_cast<size_t>(r);
+  }
+  return done;
+}
+
 Result<size_t> VersionReader::Read(uint64_t offset, size_t n, char* dst) {
+  if (extent_) return ReadExtent(offset, n, dst);
   size_t done = 0;
   while (done < n && offset < manifest_.size) {
     size_t i = manifest_.ChunkAt(offset);

@@ -6,6 +6,7 @@
 #define CIUICFS_STORE_INGEST_VERSION_READER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "store/index/rows.h"
@@ -13,6 +14,7 @@
 
 namespace ciuicfs {
 
+class ExtentFd;
 class LmdbEnv;
 class PackStore;
 class PinTable;
@@ -31,10 +33,17 @@ class ChunkReader {
   PinTable* const pins_;
 };
 
-// Reads one version. Not thread-safe: one reader per thread, or a lock.
+// Reads one version: its chunks, or bytes [0, size) of its extent file
+// (FORMAT.md, "Extents"). Not thread-safe: one reader per thread, or a lock.
 class VersionReader {
  public:
   VersionReader(ChunkReader* chunks, Manifest m) : chunks_(chunks), manifest_(std::move(m)) {}
+  // `extent` must stay readable for the reader's life (an open descriptor
+  // does, even after the file is removed).
+  VersionReader(std::shared_ptr<ExtentFd> extent, Manifest m);
+  ~VersionReader();
+  // The extent's descriptor while the version is in one (else null).
+  const std::shared_ptr<ExtentFd>& extent() const { return extent_; }
   uint64_t size() const { return manifest_.size; }
   const Manifest& manifest() const { return manifest_; }
   // Reads up to `n` bytes at `offset`; returns how many (0 at or past the
@@ -42,7 +51,10 @@ class VersionReader {
   Result<size_t> Read(uint64_t offset, size_t n, char* dst);
 
  private:
-  ChunkReader* chunks_;
+  Result<size_t> ReadExtent(uint64_t offset, size_t n, char* dst);
+
+  ChunkReader* chunks_ = nullptr;
+  std::shared_ptr<ExtentFd> extent_;
   Manifest manifest_;
   size_t cached_index_ = SIZE_MAX;
   std::string cached_;

@@ -41,6 +41,52 @@ class MountTest : public ::testing::Test {
   std::unique_ptr<Mount> mount_;
 };
 
+// The mount says which write path it took; with --no-passthrough (the
+// suite's second run) it is the daemon's. Either way a saved file's bytes
+// are in an extent at close() and reach packs only in the background.
+TEST_F(MountTest, ASaveLandsInAnExtentAndIsIngestedInTheBackground) {
+  const char* more = getenv("CIUICFS_TEST_MOUNT_ARGS");
+  const bool forced_off = more && std::string(more).find("--no-passthrough") != std::string::npos;
+  const std::string log = ReadFile(dir_.Sub("store.log"));
+  if (forced_off) EXPECT_NE(log.find("through the daemon into the store's extents (no passthrough: --no-passthrough)"), std::string::npos) << log;
+  else EXPECT_TRUE(log.find("writes go through kernel passthrough") != std::string::npos ||
+                   log.find("this libfuse or kernel lacks it") != std::string::npos) << log;
+  const std::string data = RandomBytes(5, 6 << 20);
+  ASSERT_TRUE(WriteFile(M("model.pt"), data));
+  EXPECT_EQ(ReadFile(M("@latest/model.pt")), data);
+  EXPECT_EQ(ReadFile(M("model.pt")), data);
+  mount_->Unmount();  // ingests the backlog before the daemon exits
+  CommandResult st = RunCiuicfs("stats --json --store '" + dir_.Sub("store") + "'", dir_.path());
+  ASSERT_EQ(st.code, 0) << st.err;
+  EXPECT_NE(st.out.find("\"backlog_versions\":0,"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("\"extent_bytes\":0,"), std::string::npos) << st.out;
+  CommandResult v = RunCiuicfs("verify '" + dir_.Sub("store") + "'", dir_.path());
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
+  ASSERT_TRUE(mount_->Start());
+  EXPECT_EQ(ReadFile(M("@latest/model.pt")), data) << "read back from packs after ingest";
+}
+
+// One writer and one reader of the same live file at once see what a local
+// disk gives: the reader reads what was written so far, bit for bit.
+TEST_F(MountTest, AReaderOfAFileBeingWrittenSeesWhatWasWritten) {
+  const std::string data = RandomBytes(6, 4 << 20);
+  int w = open(M("live.bin").c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  ASSERT_GE(w, 0);
+  ASSERT_EQ(write(w, data.data(), data.size() / 2), ssize_t(data.size() / 2));
+  int r = open(M("live.bin").c_str(), O_RDONLY);
+  ASSERT_GE(r, 0) << strerror(errno);
+  std::string got(data.size() / 2, '\0');
+  ASSERT_EQ(pread(r, got.data(), got.size(), 0), ssize_t(got.size()));
+  EXPECT_EQ(got, data.substr(0, data.size() / 2));
+  ASSERT_EQ(write(w, data.data() + data.size() / 2, data.size() - data.size() / 2), ssize_t(data.size() - data.size() / 2));
+  got.assign(data.size(), '\0');
+  ASSERT_EQ(pread(r, got.data(), got.size(), 0), ssize_t(got.size()));
+  EXPECT_EQ(got, data);
+  ASSERT_EQ(close(w), 0);
+  close(r);
+  EXPECT_EQ(ReadFile(M("@latest/live.bin")), data);
+}
+
 // Runs the same operation on a native directory and on the mount; the
 // outcome (return value, errno, and what it reads back) must match.
 TEST_F(MountTest, PosixOperationsMatchANativeDirectory) {
@@ -227,11 +273,14 @@ TEST_F(MountTest, RollbackByCopyAddsOneSnapshotAndNoChunkBytes) {
   ASSERT_EQ(rename(M("x_step_2.pt").c_str(), M("x.pt").c_str()), 0);
   EXPECT_EQ(Diff(ReadFile(M("@latest/x.pt")), b), "same");
   const int before = HistoryCount();
+  ASSERT_TRUE(WaitForIngest(mount_->path(), dir_.path()));
   const uint64_t packs_before = DirBytes(dir_.Sub("store/packs"));
   ASSERT_EQ(system(("cp '" + M("@step-1/x.pt") + "' '" + M("x.pt") + "'").c_str()), 0);
   EXPECT_EQ(Diff(ReadFile(M("x.pt")), a), "same");
   EXPECT_EQ(Diff(ReadFile(M("@latest/x.pt")), a), "same");
   EXPECT_EQ(HistoryCount(), before + 1);
+  // The copy lands in an extent; its ingest finds every chunk stored.
+  ASSERT_TRUE(WaitForIngest(mount_->path(), dir_.path()));
   EXPECT_EQ(DirBytes(dir_.Sub("store/packs")), packs_before);
 }
 

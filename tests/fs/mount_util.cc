@@ -55,8 +55,11 @@ Mount::~Mount() {
 bool Mount::Start() {
   pid_ = fork();
   if (pid_ == 0) {
+    // CIUICFS_TEST_MOUNT_ARGS: the same tests over another write path
+    // (tests/CMakeLists.txt runs them again with --no-passthrough).
+    const char* more = getenv("CIUICFS_TEST_MOUNT_ARGS");
     std::string cmd = std::string("exec ") + CIUICFS_BIN + " mount -f '" + mountpoint_ + "' --store '" + store_ +
-                      "' " + extra_ + " 2>>'" + store_ + ".log'";
+                      "' " + extra_ + " " + (more ? more : "") + " 2>>'" + store_ + ".log'";
     execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
     _exit(127);
   }
@@ -80,6 +83,20 @@ void Mount::Unmount() {
   int status;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+bool Mount::ExitsWithin(int ms) {
+  for (int waited = 0; pid_ > 0 && waited <= ms; waited += 10) {
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      std::string cmd = "fusermount3 -u -z '" + mountpoint_ + "' 2>/dev/null";
+      (void)!system(cmd.c_str());
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 void Mount::KillHard() {
@@ -158,6 +175,15 @@ std::string Diff(const std::string& got, const std::string& want) {
   while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
   return "got " + std::to_string(got.size()) + " bytes, want " + std::to_string(want.size()) +
          ", first difference at " + std::to_string(i);
+}
+
+bool WaitForIngest(const std::string& mountpoint, const std::string& scratch_dir) {
+  for (int i = 0; i < 600; ++i) {
+    CommandResult st = RunCiuicfs("stats --json '" + mountpoint + "'", scratch_dir);
+    if (st.code == 0 && st.out.find("\"backlog_versions\":0,") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 }  // namespace ciuicfs::testing

@@ -20,6 +20,9 @@ class Mount {
   bool Start();
   void Unmount();    // clean: fusermount3 -u, wait for the daemon to exit
   void KillHard();   // SIGKILL the daemon, then detach the dead mount
+  // True when the daemon exits (by itself, e.g. at a crash point) within
+  // `ms`; the dead mount is detached then.
+  bool ExitsWithin(int ms);
   const std::string& path() const { return mountpoint_; }
   std::string At(const std::string& rel) const { return mountpoint_ + "/" + rel; }
 
@@ -47,6 +50,11 @@ struct CommandResult {
 // Runs `ciuicfs ARGS` (a shell fragment), capturing stdout and stderr.
 // `env` is an optional "NAME=value ..." prefix.
 CommandResult RunCiuicfs(const std::string& args, const std::string& scratch_dir, const std::string& env = "");
+
+// Waits (up to 60 s) until the background ingest of the store mounted at
+// `mountpoint` has no backlog (`ciuicfs stats --json` beside the mount);
+// false when it still has one.
+bool WaitForIngest(const std::string& mountpoint, const std::string& scratch_dir);
 
 // "same" or a short description of how two byte strings differ (never the
 // bytes themselves, which may be megabytes).

@@ -51,6 +51,7 @@ TEST(BranchTrainTest, ABranchTrainsBesideMainAtASecondMountpoint) {
   const std::string main200 = ReadFile(a->At(step200));
   ASSERT_NE(main200, "<missing>");
   const std::string main_head = run("log -n 1 --store " + a->path()).out;
+  ASSERT_TRUE(WaitForIngest(a->path(), dir.path()));  // stored bytes: the saves' chunks, not their extents
   const std::string stats_before = run("stats " + a->path() + " --json").out;
 
   CommandResult fork = run("branch lr-half step-100 --store " + a->path());
@@ -81,6 +82,7 @@ TEST(BranchTrainTest, ABranchTrainsBesideMainAtASecondMountpoint) {
   check("both mounted");
   // The shared steps are stored once: the branch added about its own two
   // checkpoints (150, 200), not a copy of the four.
+  ASSERT_TRUE(WaitForIngest(a->path(), dir.path()));
   const std::string stats_after = run("stats " + a->path() + " --json").out;
   const uint64_t added = StatsField(stats_after, "stored_bytes") - StatsField(stats_before, "stored_bytes");
   const uint64_t one = DirBytes(a->At("run/step_00000200"));
@@ -104,6 +106,7 @@ TEST(BranchTrainTest, ABranchTrainsBesideMainAtASecondMountpoint) {
   CommandResult gc = run("gc " + a->path());
   ASSERT_EQ(gc.code, 0) << gc.err;
   const uint64_t before = StatsField(stats_before, "stored_bytes");
+  ASSERT_TRUE(WaitForIngest(a->path(), dir.path()));
   const uint64_t now = StatsField(run("stats " + a->path() + " --json").out, "stored_bytes");
   EXPECT_LT(double(now), 1.05 * double(before)) << before << " -> " << now;
   std::printf("stored bytes: %llu before the branch, +%llu for its checkpoints 150 and 200 (one checkpoint: %llu), "

@@ -1,0 +1,254 @@
+// Versions saved as extents (store/FORMAT.md, "Extents"): a commit names
+// the extent's bytes as they are, reads come from the extent until the
+// background ingest has cut it into chunks, and then from packs, bit-exact
+// either way; prune before ingest, gc, kills during ingest, durability.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "store/store.h"
+#include "tests/store/test_util.h"
+
+namespace ciuicfs {
+namespace {
+
+using namespace ciuicfs::testing;
+
+// Writes `data` into a new extent and commits it at `path`.
+Snapshot SaveAsExtent(Store* store, const std::string& path, const std::string& data, bool durable = false,
+                      bool seal = true, std::unique_ptr<ExtentWriter>* keep = nullptr) {
+  auto w = store->NewExtent();
+  EXPECT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(pwrite((*w)->fd(), data.data(), data.size(), 0), ssize_t(data.size()));
+  CommitRequest req;
+  req.edits.push_back(TreeEdit::PutExtent(path, 0644, 1, (*w)->number(), data.size()));
+  req.durable = durable;
+  auto snap = store->Commit(req);
+  EXPECT_TRUE(snap.ok()) << snap.status().ToString();
+  if (seal) (*w)->Seal();
+  if (keep) *keep = std::move(w.value());
+  return *snap;
+}
+
+size_t ExtentFiles(const std::string& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(dir + "/extents", ec)) n += e.is_regular_file();
+  return n;
+}
+
+void ExpectVerifyClean(Store* store) {
+  auto report = store->Verify();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  for (const std::string& p : report->problems) ADD_FAILURE() << p;
+}
+
+TEST(ExtentTest, ACommittedExtentReadsBackBeforeAndAfterIngest) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  const std::string data = RandomBytes(7, 3 << 20);
+  std::unique_ptr<ExtentWriter> w;
+  Snapshot snap = SaveAsExtent(store.get(), "run/model.pt", data, false, false, &w);  // not sealed: not ingested
+  const VersionId v = VersionIn(store.get(), snap, "run/model.pt");
+  auto m = store->GetManifest(v);
+  ASSERT_TRUE(m.ok());
+  EXPECT_NE(m->extent, 0u) << "before ingest the version is its extent";
+  EXPECT_EQ(m->size, data.size());
+  EXPECT_EQ(ReadVersion(store.get(), v), data);
+  auto st = store->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->backlog_versions, 1u);
+  EXPECT_EQ(st->backlog_bytes, data.size());
+  EXPECT_EQ(st->chunks, 0u) << "nothing was hashed on the save path";
+  ExpectVerifyClean(store.get());
+
+  w->Seal();
+  ASSERT_TRUE(store->DrainIngest().ok());
+  m = store->GetManifest(v);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->extent, 0u);
+  EXPECT_GT(m->chunks.size(), 1u);
+  EXPECT_EQ(ReadVersion(store.get(), v), data);
+  st = store->Stats();
+  EXPECT_EQ(st->backlog_versions, 0u);
+  EXPECT_GE(st->live_bytes, data.size());
+  w.reset();
+  EXPECT_EQ(ExtentFiles(dir.path()), 0u) << "the ingested extent is removed";
+  ExpectVerifyClean(store.get());
+}
+
+TEST(ExtentTest, AReaderOpenedBeforeIngestKeepsReadingAfterTheExtentIsRemoved) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  const std::string data = RandomBytes(8, 2 << 20);
+  std::unique_ptr<ExtentWriter> w;
+  Snapshot snap = SaveAsExtent(store.get(), "x.pt", data, false, false, &w);
+  auto reader = store->OpenVersion(VersionIn(store.get(), snap, "x.pt"));
+  ASSERT_TRUE(reader.ok());
+  w->Seal();
+  ASSERT_TRUE(store->DrainIngest().ok());
+  EXPECT_EQ(ExtentFiles(dir.path()), 0u);
+  std::string out(data.size(), '\0');
+  auto n = (*reader)->Read(0, out.size(), out.data());
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, data.size());
+  EXPECT_EQ(out, data);
+}
+
+TEST(ExtentTest, IdenticalSavesShareChunksAfterIngest) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  const std::string data = RandomBytes(9, 4 << 20);
+  Snapshot a = SaveAsExtent(store.get(), "a.pt", data);
+  Snapshot b = SaveAsExtent(store.get(), "b.pt", data);
+  ASSERT_TRUE(store->DrainIngest().ok());
+  auto ma = store->GetManifest(VersionIn(store.get(), b, "a.pt"));
+  auto mb = store->GetManifest(VersionIn(store.get(), b, "b.pt"));
+  ASSERT_TRUE(ma.ok() && mb.ok());
+  ASSERT_EQ(ma->chunks.size(), mb->chunks.size());
+  for (size_t i = 0; i < ma->chunks.size(); ++i) EXPECT_EQ(ma->chunks[i].id, mb->chunks[i].id);
+  auto st = store->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_LT(st->live_bytes, data.size() + data.size() / 10) << "one copy of the bytes";
+  ExpectVerifyClean(store.get());
+  (void)a;
+}
+
+TEST(ExtentTest, PruneBeforeIngestReleasesTheExtentAndGcRemovesIt) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  std::unique_ptr<ExtentWriter> w;
+  Snapshot first = SaveAsExtent(store.get(), "m.pt", RandomBytes(10, 1 << 20), false, false, &w);
+  Snapshot second = CommitFile(store.get(), "m.pt", "replaced");
+  ASSERT_TRUE(store->DropSnapshots({first.seq}).ok());
+  auto st = store->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->backlog_versions, 0u) << "the released version left its extent's row";
+  w.reset();
+  auto gc = store->Gc({});
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_EQ(gc->extents_deleted, 1u);
+  EXPECT_EQ(ExtentFiles(dir.path()), 0u);
+  EXPECT_EQ(ReadVersion(store.get(), VersionIn(store.get(), second, "m.pt")), "replaced");
+  ExpectVerifyClean(store.get());
+}
+
+TEST(ExtentTest, AnExtentNoCommitNamedIsRemovedWithItsWriter) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  {
+    auto w = store->NewExtent();
+    ASSERT_TRUE(w.ok());
+    ASSERT_EQ(pwrite((*w)->fd(), "abc", 3, 0), 3);
+    EXPECT_EQ(ExtentFiles(dir.path()), 1u);
+  }
+  EXPECT_EQ(ExtentFiles(dir.path()), 0u);
+}
+
+TEST(ExtentTest, ABacklogLeftByAClosedStoreIsIngestedByTheNextOpen) {
+  TempDir dir;
+  const std::string data = RandomBytes(11, 2 << 20);
+  pid_t pid = fork();
+  if (pid == 0) {  // commits, then dies before anything ingests the extent (as kill -9 would)
+    auto store = OpenStore(dir.path());
+    std::unique_ptr<ExtentWriter> w;
+    SaveAsExtent(store.get(), "m.pt", data, false, false, &w);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto store = OpenStore(dir.path());
+  auto head = store->Head();
+  ASSERT_TRUE(head.ok() && head->has_value());
+  const VersionId v = VersionIn(store.get(), **head, "m.pt");
+  ASSERT_TRUE(store->DrainIngest().ok());
+  auto m = store->GetManifest(v);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->extent, 0u);
+  EXPECT_EQ(ReadVersion(store.get(), v), data);
+  ExpectVerifyClean(store.get());
+}
+
+// A child commits an extent version and is killed at a point of its ingest;
+// the parent reopens: the version reads back whole, verify is clean and the
+// extent is ingested (again) or gone.
+class IngestCrashTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(IngestCrashTest, KillDuringIngestLosesNothing) {
+  TempDir dir;
+  const std::string data = RandomBytes(12, 3 << 20);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("CIUICFS_CRASH_AT", GetParam(), 1);
+    auto store = OpenStore(dir.path());
+    SaveAsExtent(store.get(), "m.pt", data);
+    (void)store->DrainIngest();
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the crash point was not reached";
+  auto store = OpenStore(dir.path());
+  auto head = store->Head();
+  ASSERT_TRUE(head.ok() && head->has_value());
+  const VersionId v = VersionIn(store.get(), **head, "m.pt");
+  EXPECT_EQ(ReadVersion(store.get(), v), data);
+  ExpectVerifyClean(store.get());
+  ASSERT_TRUE(store->DrainIngest().ok());
+  EXPECT_EQ(ReadVersion(store.get(), v), data);
+  auto m = store->GetManifest(v);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->extent, 0u);
+  EXPECT_EQ(ExtentFiles(dir.path()), 0u);
+  ExpectVerifyClean(store.get());
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, IngestCrashTest,
+                         ::testing::Values("ingest.before_sync", "ingest.before_txn_commit", "ingest.after_txn"));
+
+// What power loss can do to a version committed without fsync: its extent
+// comes back short. It reads as lost (never other bytes), verify names it,
+// and the ingest leaves it alone.
+TEST(ExtentTest, AShortExtentReadsAsLostAndVerifyNamesIt) {
+  TempDir dir;
+  pid_t pid = fork();
+  if (pid == 0) {  // commits, cuts the extent short (what power loss may leave), dies
+    auto store = OpenStore(dir.path());
+    std::unique_ptr<ExtentWriter> w;
+    SaveAsExtent(store.get(), "m.pt", RandomBytes(15, 1 << 20), false, false, &w);
+    _exit(truncate(w->path().c_str(), 4096) == 0 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto store = OpenStore(dir.path());
+  auto head = store->Head();
+  ASSERT_TRUE(head.ok() && head->has_value());
+  const VersionId v = VersionIn(store.get(), **head, "m.pt");
+  auto m0 = store->GetManifest(v);
+  ASSERT_TRUE(m0.ok());
+  const uint32_t extent = m0->extent;
+  ASSERT_NE(extent, 0u);
+  ASSERT_TRUE(store->DrainIngest().ok());
+  auto reader = store->OpenVersion(v);
+  ASSERT_TRUE(reader.ok());
+  std::string out(1 << 20, '\0');
+  auto n = (*reader)->Read(0, out.size(), out.data());
+  ASSERT_FALSE(n.ok());
+  EXPECT_TRUE(n.status().IsCorruption()) << n.status().ToString();
+  auto report = store->Verify();
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->problems.size(), 1u);
+  EXPECT_NE(report->problems[0].find("lost"), std::string::npos) << report->problems[0];
+  auto m = store->GetManifest(v);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->extent, extent) << "not ingested: its bytes are not there";
+}
+
+}  // namespace
+}  // namespace ciuicfs
