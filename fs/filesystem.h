@@ -131,6 +131,8 @@ class Filesystem {
   Status EnsureExtent(Node& n);
   // Opens of live files: passthrough where it can be used (data_mu held).
   void SetupBacking(fuse_req_t req, Node& n, FileHandle& fh, fuse_file_info* fi);
+  bool CanBack(Node& n);  // a backing may be set up for a writable open of `n`
+  Status NoteOpenedContent(Node& n);
   void ReleaseBacking(fuse_req_t req, const NodePtr& n, FileHandle& fh);
   Status WriteAt(Node& n, const char* buf, size_t size, uint64_t off);
   Result<size_t> ReadLive(Node& n, FileHandle& fh, char* buf, size_t size, uint64_t off);

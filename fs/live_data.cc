@@ -80,9 +80,31 @@ Status Filesystem::EnsureExtent(Node& n) {
   return Status::Ok();
 }
 
+// The content as opened: with passthrough, the kernel's writes are told
+// apart from it by the extent's size and mtime (an open that writes
+// nothing commits nothing).
+Status Filesystem::NoteOpenedContent(Node& n) {
+  WriteState* ws = n.write.get();
+  auto st = StatFd(ws->extent->fd(), ws->extent->path());
+  if (!st.ok()) return st.status();
+  ws->committed = true;  // what it holds is the committed content, not a new version
+  ws->dirty = false;
+  ws->committed_size = uint64_t(st->st_size);
+  ws->committed_mtime = MtimeNs(*st);
+  return Status::Ok();
+}
+
+bool Filesystem::CanBack(Node& n) {
+  if (!passthrough_ || n.kind != kLiveFile) return false;
+  if (n.write && n.write->backing_id > 0) return true;
+  // The kernel refuses passthrough beside cached opens of the inode.
+  std::lock_guard<std::mutex> lock(mu_);
+  return n.open_handles <= 1;
+}
+
 void Filesystem::SetupBacking(fuse_req_t req, Node& n, FileHandle& fh, fuse_file_info* fi) {
 #ifdef CIUICFS_HAVE_PASSTHROUGH
-  if (!passthrough_ || n.kind != kLiveFile) return;
+  if (n.kind != kLiveFile) return;
   WriteState* ws = n.write.get();
   if (ws && ws->backing_id > 0) {  // every open of the inode shares its one backing file
     fi->backing_id = ws->backing_id;
@@ -91,14 +113,9 @@ void Filesystem::SetupBacking(fuse_req_t req, Node& n, FileHandle& fh, fuse_file
     fh.backing = true;
     return;
   }
-  if (!fh.writable || !ws) return;  // readers of a file nobody writes: through the daemon
-  {
-    // The kernel refuses passthrough beside cached opens of the inode.
-    std::lock_guard<std::mutex> lock(mu_);
-    if (n.open_handles > 1) return;
-  }
+  if (!fh.writable || !ws || !CanBack(n)) return;  // readers of a file nobody writes: through the daemon
   int id = fuse_passthrough_open(req, ws->extent->fd());
-  if (id <= 0) {
+  if (id <= 0) {  // new backings only; inodes that have one keep sharing it
     LogLine("mount: kernel passthrough refused (needs CAP_SYS_ADMIN and a kernel with it); writes go through the daemon");
     passthrough_ = false;
     return;
@@ -137,6 +154,14 @@ void Filesystem::ReleaseBacking(fuse_req_t req, const NodePtr& n, FileHandle& fh
 }
 
 Status Filesystem::TruncateLive(Node& n, uint64_t size) {
+  if (n.write && n.write->backing_id > 0 && n.write->committed) {
+    // The kernel keeps this extent as the file's backing, and a version
+    // names its bytes: they move to a copy first, so it never changes.
+    auto copy = store_->NewExtent();
+    if (!copy.ok()) return copy.status();
+    CIUIC_RETURN_IF_ERROR(store_->MoveExtentVersions(n.write->extent->number(), copy->get()));
+    n.write->committed = false;
+  }
   if (size == 0 && (!n.write || n.write->backing_id == 0)) {
     auto extent = store_->NewExtent();
     if (!extent.ok()) return extent.status();
@@ -284,12 +309,19 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   } else {
     std::lock_guard<std::mutex> data(n->data_mu);
     Status s;
-    if (writable && (fi->flags & O_TRUNC)) s = TruncateLive(*n, 0);
-    // With passthrough the kernel writes the extent itself: it must hold
-    // the content from the start.
-    else if (writable && passthrough_) s = EnsureExtent(*n);
+    if (writable && (fi->flags & O_TRUNC)) {
+      s = TruncateLive(*n, 0);
+    } else if (writable && !n->write && CanBack(*n)) {
+      // With passthrough the kernel writes the extent itself: it must hold
+      // the content from the start.
+      s = EnsureExtent(*n);
+      if (s.ok()) s = NoteOpenedContent(*n);
+    }
     if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
     SetupBacking(req, *n, *fh, fi);
+    // A copy made for a backing the kernel then refused, with nothing
+    // written yet: dropped (the first write makes another).
+    if (n->write && n->write->backing_id == 0 && !n->write->dirty) n->write.reset();
   }
   undo.armed = false;  // Release gives them back
   fi->fh = reinterpret_cast<uint64_t>(fh.release());

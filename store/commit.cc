@@ -132,6 +132,16 @@ Status IndexPendingChunks(Txn& txn, const PendingVersion& pv, const std::map<Chu
 Status UpdatePackRows(Txn& txn, std::map<uint32_t, PackDelta> deltas, const std::map<uint32_t, uint64_t>& synced) {
   for (auto& [pack, end] : synced) deltas.try_emplace(pack);
   for (auto& [pack, d] : deltas) {
+    if (pack & kExtentPackFlag) {  // chunks kept in an extent: its row counts them
+      const uint32_t extent = pack & ~kExtentPackFlag;
+      auto row = GetExtentRow(txn, extent);
+      if (!row.ok()) return row.status();
+      ExtentRow r = *row ? **row : ExtentRow{};
+      r.live_records += d.records;
+      r.live_bytes += d.bytes;
+      CIUIC_RETURN_IF_ERROR(PutExtentRow(txn, extent, r));
+      continue;
+    }
     auto found = GetPackRow(txn, pack);
     if (!found.ok()) return found.status();
     if (!*found && d.records == 0) continue;  // synced, but nothing of it indexed yet
@@ -161,6 +171,7 @@ Result<std::vector<uint32_t>> UnsyncedPacksOf(const StoreParts& parts, const std
       if (!row.ok()) return row.status();
       if (!*row || (*row)->location.pack == kLostPack) continue;
       const PackLocation& loc = (*row)->location;
+      if (loc.in_extent()) continue;  // synced by its ingest before its row was written
       auto it = rows.find(loc.pack);
       if (it == rows.end()) {
         auto pr = GetPackRow(**txn, loc.pack);

@@ -1,4 +1,5 @@
 #include "store/gc.h"
+#include "store/commit.h"
 #include "store/chain/branches.h"
 #include "store/parts.h"
 
@@ -41,13 +42,18 @@ Result<std::vector<ChunkId>> UnreferencedChunks(const StoreParts& parts) {
 
 // Deletes the candidates that are still unreferenced and unpinned, in one
 // short transaction during which no ingest can pin one of them.
-Status DeleteChunkRows(const StoreParts& parts, const std::vector<ChunkId>& candidates, uint64_t* deleted) {
+// Chunks kept in extents whose rows it deleted go into `*punch`: their
+// ranges hold no live bytes from then on.
+Status DeleteChunkRows(const StoreParts& parts, const std::vector<ChunkId>& candidates, uint64_t* deleted,
+                       std::vector<PackLocation>* punch) {
   return parts.pins->LockForDelete([&](const std::function<bool(const ChunkId&)>& pinned) {
     return parts.env->Write([&](Txn& txn) -> Status {
       *deleted = 0;
+      punch->clear();
       auto rows = LoadPackRows(txn);
       if (!rows.ok()) return rows.status();
       std::set<uint32_t> touched;
+      std::map<uint32_t, PackDelta> in_extents;  // extent -> what left it
       for (const ChunkId& id : candidates) {
         auto row = GetChunkRow(txn, id);
         if (!row.ok()) return row.status();
@@ -55,6 +61,13 @@ Status DeleteChunkRows(const StoreParts& parts, const std::vector<ChunkId>& cand
         CIUIC_RETURN_IF_ERROR(txn.Del(Db::kChunks, HashKey(id)));
         ++*deleted;
         const PackLocation& loc = (*row)->location;
+        if (loc.in_extent()) {
+          PackDelta& d = in_extents[loc.extent()];
+          d.bytes += loc.record_bytes();
+          d.records += 1;
+          punch->push_back(loc);
+          continue;
+        }
         if (loc.pack == kLostPack || !rows->count(loc.pack)) continue;
         PackRow& pr = (*rows)[loc.pack];
         pr.live_bytes = pr.live_bytes > loc.record_bytes() ? pr.live_bytes - loc.record_bytes() : 0;
@@ -62,6 +75,15 @@ Status DeleteChunkRows(const StoreParts& parts, const std::vector<ChunkId>& cand
         touched.insert(loc.pack);
       }
       for (uint32_t pack : touched) CIUIC_RETURN_IF_ERROR(PutPackRow(txn, pack, (*rows)[pack]));
+      for (auto& [extent, d] : in_extents) {
+        auto er = GetExtentRow(txn, extent);
+        if (!er.ok()) return er.status();
+        if (!*er) continue;
+        ExtentRow r = **er;
+        r.live_records = r.live_records > d.records ? r.live_records - d.records : 0;
+        r.live_bytes = r.live_bytes > d.bytes ? r.live_bytes - d.bytes : 0;
+        CIUIC_RETURN_IF_ERROR(PutExtentRow(txn, extent, r));  // gone with its last chunk
+      }
       return Status::Ok();
     });
   });
@@ -135,16 +157,24 @@ Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options
     BackgroundPause pause(parts.background);
     auto candidates = UnreferencedChunks(parts);
     if (!candidates.ok()) return candidates.status();
-    if (!candidates->empty()) CIUIC_RETURN_IF_ERROR(DeleteChunkRows(parts, *candidates, &stats.chunks_deleted));
+    std::vector<PackLocation> punch;
+    if (!candidates->empty()) CIUIC_RETURN_IF_ERROR(DeleteChunkRows(parts, *candidates, &stats.chunks_deleted, &punch));
+    // The dead ranges of extents that keep other chunks become holes (a
+    // kill before this leaves them allocated, unreferenced).
+    for (const PackLocation& loc : punch) {
+      Status s = parts.extents->Punch(loc.extent(), loc.offset, loc.stored_len);
+      if (!s.ok() && !s.IsNotFound()) return s;
+    }
     // Extents: those no row lists and nobody writes (released, ingested).
-    std::set<uint32_t> listed;
-    auto txn = parts.env->BeginRead();
-    if (!txn.ok()) return txn.status();
-    auto rows = LoadExtentRows(**txn);
-    if (!rows.ok()) return rows.status();
-    txn->reset();
-    for (auto& [e, row] : *rows) listed.insert(e);
-    auto removed = parts.extents->RemoveUnlisted(listed);
+    auto removed = parts.extents->RemoveUnlisted([&]() -> Result<std::set<uint32_t>> {
+      auto txn = parts.env->BeginRead();
+      if (!txn.ok()) return txn.status();
+      auto rows = LoadExtentRows(**txn);
+      if (!rows.ok()) return rows.status();
+      std::set<uint32_t> listed;
+      for (auto& [e, row] : *rows) listed.insert(e);
+      return listed;
+    });
     if (!removed.ok()) return removed.status();
     stats.extents_deleted = *removed;
   }

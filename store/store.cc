@@ -139,17 +139,25 @@ Status Store::OpenParts(const StoreOptions& options) {
     return Status::Ok();
   }));
   extents_ = std::make_unique<ExtentStore>(parts_->dir);
+  packs_->SetExtentReader(
+      [this](uint32_t e, uint64_t off, size_t n, char* dst) { return extents_->ReadAt(e, off, n, dst); });
   CIUIC_RETURN_IF_ERROR(extents_->Open(rows.empty() ? 0 : rows.rbegin()->first, options.read_only));
   parts_->extents = extents_.get();
   ingest_stats_ = std::make_unique<IngestJobStats>();
   if (options.read_only) return Status::Ok();
   extents_->SetOnSealed([this](uint32_t e) { ScheduleIngest(e); });
   if (!repair_on_open_) return Status::Ok();  // another process may be writing the unlisted ones
-  std::set<uint32_t> listed;
-  for (auto& [e, row] : rows) listed.insert(e);
-  auto removed = extents_->RemoveUnlisted(listed);
+  auto removed = extents_->RemoveUnlisted([&]() -> Result<std::set<uint32_t>> {
+    std::set<uint32_t> listed;
+    for (auto& [e, row] : rows) listed.insert(e);
+    return listed;
+  });
   if (!removed.ok()) return removed.status();
-  for (uint32_t e : listed) ScheduleIngest(e);  // a backlog left by the last process
+  for (auto& [e, row] : rows) {
+    if (row.versions.empty()) continue;
+    extents_->NoteCommitted(e);  // a durable commit or Sync syncs it too
+    ScheduleIngest(e);           // a backlog left by the last process
+  }
   return Status::Ok();
 }
 
@@ -169,6 +177,23 @@ Result<std::unique_ptr<ExtentWriter>> Store::NewExtent() {
   return extents_->Create();
 }
 
+Status Store::MoveExtentVersions(uint32_t from, ExtentWriter* to) {
+  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
+  std::optional<ExtentRow> row;
+  CIUIC_RETURN_IF_ERROR(InRead(env_.get(), [&](Txn& txn) -> Status {
+    auto r = GetExtentRow(txn, from);
+    if (!r.ok()) return r.status();
+    row = std::move(r.value());
+    return Status::Ok();
+  }));
+  if (!row || row->versions.empty()) return Status::Ok();
+  CIUIC_RETURN_IF_ERROR(extents_->CopyInto(from, to->fd(), row->max_length()));
+  CIUIC_RETURN_IF_ERROR(parts_->NoteSyncResult(extents_->SyncCommitted({to->number()})));
+  CIUIC_RETURN_IF_ERROR(env_->Write([&](Txn& txn) { return MoveExtentRows(txn, from, to->number()); }));
+  extents_->NoteCommitted(to->number());
+  return parts_->NoteSyncResult(env_->Sync());
+}
+
 Status Store::DrainIngest() {
   size_t before = SIZE_MAX;
   for (;;) {
@@ -180,6 +205,11 @@ Status Store::DrainIngest() {
       return Status::Ok();
     }));
     std::vector<std::future<Status>> jobs;
+    std::erase_if(rows, [](const auto& r) { return r.second.versions.empty(); });  // ingested: chunks kept in place
+    if (shared_) {  // another mount may still be writing its own extents: only ours
+      const std::set<uint32_t> ours = extents_->committed_here();
+      std::erase_if(rows, [&](const auto& r) { return !ours.count(r.first); });
+    }
     for (auto& [e, row] : rows)
       if (!extents_->IsWriting(e))
         jobs.push_back(background_->Schedule(std::make_unique<IngestExtentJob>(*parts_, e, ingest_stats_.get())));
@@ -268,10 +298,18 @@ Result<std::unique_ptr<VersionReader>> Store::OpenVersion(const VersionId& id) {
     if (m->extent == 0) return std::make_unique<VersionReader>(chunks_.get(), std::move(m.value()));
     auto fd = extents_->OpenRead(m->extent);
     // Gone: ingested and removed since the manifest was read; read again.
-    if (!fd.ok() && fd.status().IsNotFound() && attempt == 0) continue;
+    if (!fd.ok() && fd.status().IsNotFound() && attempt < 3) continue;
     if (!fd.ok()) return fd.status().IsNotFound() ? Status::Corruption("version " + id.Hex() + ": its extent " +
                                                                        extents_->Name(m->extent) + " is missing (lost)")
                                                   : fd.status();
+    // The file is that extent only if a row still named it once it was
+    // open (a number freed by ingest may be taken again by another process).
+    auto again = GetManifest(id);
+    if (!again.ok()) return again.status();
+    if (again->extent != m->extent) {
+      if (attempt < 3) continue;
+      return Status::IOError("version " + id.Hex() + " keeps moving; try again");
+    }
     return std::make_unique<VersionReader>(std::move(fd.value()), std::move(m.value()));
   }
 }
@@ -365,7 +403,7 @@ Result<StoreStats> Store::Stats() {
   auto files = extents_->List();
   if (!files.ok()) return files.status();
   for (uint32_t e : *files) {
-    auto size = extents_->FileSize(e);
+    auto size = extents_->AllocatedSize(e);  // punched ranges take no space
     if (!size.ok()) continue;  // removed meanwhile
     ++st.extent_files;
     st.extent_bytes += *size;

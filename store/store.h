@@ -91,7 +91,7 @@ struct StoreStats {
   uint64_t stored_bytes = 0;  // sum of pack file sizes
   uint64_t live_bytes = 0;    // record bytes the index points at
   uint64_t extent_files = 0;  // files in extents/
-  uint64_t extent_bytes = 0;  // their sizes
+  uint64_t extent_bytes = 0;  // the disk space they take (holes punched by ingest and gc do not count)
   // The background ingest's backlog: versions still in extents, their bytes.
   uint64_t backlog_versions = 0;
   uint64_t backlog_bytes = 0;
@@ -110,8 +110,13 @@ class Store {
   // background ingest can take it.
   Result<std::unique_ptr<ExtentWriter>> NewExtent();
   // Ingests every sealed extent now listed and waits for it (umount,
-  // tests). Extents whose bytes are lost stay listed.
+  // tests). Extents whose bytes are lost stay listed. A shared store
+  // drains only the extents this process committed.
   Status DrainIngest();
+  // Moves the versions committed from extent `from` to a copy of its bytes
+  // in `to` (a new extent, synced before the index names it), so `from`
+  // can be truncated or rewritten by the kernel without changing them.
+  Status MoveExtentVersions(uint32_t from, ExtentWriter* to);
   Result<Snapshot> Commit(const CommitRequest& req);
   // Makes everything committed so far survive power loss.
   Status Sync();

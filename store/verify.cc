@@ -41,6 +41,7 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
   std::map<ChunkId, ChunkRow> rows;
   std::map<uint32_t, PackRow> pack_rows;
   std::map<uint32_t, std::vector<std::pair<VersionId, uint64_t>>> in_extents;  // extent -> (version, length)
+  std::map<uint32_t, ExtentRow> extent_rows_all;
   {
     auto txn = parts.env->BeginRead();
     if (!txn.ok()) return txn.status();
@@ -89,6 +90,7 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
     // holds at least their bytes.
     auto extent_rows = LoadExtentRows(**txn);
     if (!extent_rows.ok()) return extent_rows.status();
+    extent_rows_all = *extent_rows;
     for (auto& [e, held] : in_extents) {
       const std::string name = parts.extents->Name(e);
       auto row = extent_rows->find(e);
@@ -179,18 +181,40 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
     if (!s.ok()) problem(s.message() + "; affects " + affected(id));
   }
   if (progress) progress(total, total);
-  // Every index row points inside a listed pack; live accounting matches.
+  // Every index row points inside a listed pack (or a listed extent);
+  // live accounting matches.
   std::map<uint32_t, std::pair<uint64_t, uint64_t>> live;  // pack -> (bytes, max end)
+  std::map<uint32_t, std::pair<uint64_t, uint64_t>> kept;  // extent -> (records, bytes)
   for (auto& [id, row] : rows) {
     if (row.location.pack == kLostPack) continue;  // reported above
     if (row.refcount != 0 && !chunk_refs.count(id))
       problem("chunk " + id.Hex() + ": refcount " + std::to_string(row.refcount) + " but no version uses it");
+    if (row.location.in_extent()) {
+      const uint32_t e = row.location.extent();
+      kept[e].first += 1;
+      kept[e].second += row.location.record_bytes();
+      auto size = parts.extents->FileSize(e);
+      if (!size.ok()) problem("chunk " + id.Hex() + " is in " + parts.extents->Name(e) + ", which is missing");
+      else if (*size < row.location.end()) problem("chunk " + id.Hex() + " lies past the end of " + parts.extents->Name(e));
+      continue;
+    }
     auto& l = live[row.location.pack];
     l.first += kRecordHeaderSize + row.location.stored_len;
     l.second = std::max(l.second, row.location.end());
     if (!pack_rows.count(row.location.pack))
       problem("chunk " + id.Hex() + " points at " + parts.packs->Name(row.location.pack) + ", which the index does not list");
   }
+  for (auto& [e, row] : extent_rows_all) {
+    auto k = kept.find(e);
+    const uint64_t records = k == kept.end() ? 0 : k->second.first, bytes = k == kept.end() ? 0 : k->second.second;
+    if (records != row.live_records || bytes != row.live_bytes)
+      problem(parts.extents->Name(e) + ": " + std::to_string(row.live_records) + " chunks of " +
+              std::to_string(row.live_bytes) + " bytes recorded, " + std::to_string(records) + " of " +
+              std::to_string(bytes) + " counted");
+  }
+  for (auto& [e, k] : kept)
+    if (!extent_rows_all.count(e))
+      problem(parts.extents->Name(e) + " holds " + std::to_string(k.first) + " chunks, and the index has no row for it");
   for (auto& [pack, row] : pack_rows) {
     auto size = parts.packs->FileSize(pack);
     const std::string name = parts.packs->Name(pack);

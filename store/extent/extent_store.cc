@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,7 +79,7 @@ Result<std::unique_ptr<ExtentWriter>> ExtentStore::Create() {
     if (fd < 0 && errno == EEXIST) continue;  // another process took it
     if (fd < 0) return Status::FromErrno(errno, "create " + Name(n));
     writing_.insert(n);
-    dir_dirty_ = true;
+    dir_created_gen_ = ++generation_;
     ++created_;
     return std::unique_ptr<ExtentWriter>(new ExtentWriter(this, n, path, fd));
   }
@@ -99,19 +100,91 @@ Result<uint64_t> ExtentStore::FileSize(uint32_t extent) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+Result<uint64_t> ExtentStore::AllocatedSize(uint32_t extent) {
+  struct stat st;
+  if (stat(Path(extent).c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + Name(extent));
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+Result<std::shared_ptr<ExtentFd>> ExtentStore::OpenForUpdate(uint32_t extent) {
+  int fd = open(Path(extent).c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound(Name(extent) + " is gone");
+    return Status::FromErrno(errno, "open " + Name(extent));
+  }
+  return std::make_shared<ExtentFd>(fd);
+}
+
+Status ExtentStore::ReadAt(uint32_t extent, uint64_t offset, size_t n, char* dst) {
+  std::shared_ptr<ExtentFd> fd;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = read_fds_.find(extent);
+    if (it != read_fds_.end()) fd = it->second;
+  }
+  if (!fd) {
+    auto opened = OpenRead(extent);
+    if (!opened.ok()) return opened.status();
+    fd = *opened;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (read_fds_.size() >= 256) read_fds_.clear();  // a small cache of descriptors
+    read_fds_[extent] = fd;
+  }
+  for (size_t done = 0; done < n;) {
+    ssize_t r = pread(fd->get(), dst + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Status::FromErrno(errno, "read " + Name(extent));
+    if (r == 0) return Status::Corruption(Name(extent) + " is shorter than a chunk it holds (lost)");
+    done += static_cast<size_t>(r);
+  }
+  return Status::Ok();
+}
+
+Status ExtentStore::CopyInto(uint32_t extent, int fd, uint64_t n) {
+  auto from = OpenRead(extent);
+  if (!from.ok()) return from.status();
+  loff_t in = 0, out = 0;
+  while (static_cast<uint64_t>(in) < n) {
+    ssize_t c = copy_file_range((*from)->get(), &in, fd, &out, n - uint64_t(in), 0);
+    if (c < 0 && errno == EINTR) continue;
+    if (c < 0) return Status::FromErrno(errno, "copy " + Name(extent));
+    if (c == 0) return Status::Corruption(Name(extent) + " is shorter than its versions (lost)");
+  }
+  return Status::Ok();
+}
+
+Status ExtentStore::Punch(uint32_t extent, uint64_t offset, uint64_t n) {
+  if (n == 0) return Status::Ok();
+  auto fd = OpenForUpdate(extent);
+  if (!fd.ok()) return fd.status();
+  if (fallocate((*fd)->get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                static_cast<off_t>(n)) != 0 && errno != EOPNOTSUPP)
+    return Status::FromErrno(errno, "punch " + Name(extent));
+  return Status::Ok();
+}
+
 void ExtentStore::NoteCommitted(uint32_t extent) {
   std::lock_guard<std::mutex> lock(mu_);
-  committed_.insert(extent);
+  committed_[extent] = ++generation_;
   ever_committed_.insert(extent);
+}
+
+std::set<uint32_t> ExtentStore::committed_here() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ever_committed_;
 }
 
 Status ExtentStore::SyncCommitted(const std::vector<uint32_t>& also) {
   std::set<uint32_t> todo(also.begin(), also.end());
+  std::map<uint32_t, uint64_t> seen;  // what this sync covers: only those are marked synced after it
   bool dir;
+  uint64_t dir_gen;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    todo.insert(committed_.begin(), committed_.end());
-    dir = dir_dirty_;
+    seen = committed_;
+    for (auto& [e, gen] : committed_) todo.insert(e);
+    dir_gen = dir_created_gen_;
+    dir = dir_created_gen_ > dir_synced_gen_;
   }
   for (uint32_t e : todo) {
     int fd = open(Path(e).c_str(), O_RDONLY | O_CLOEXEC);
@@ -133,8 +206,11 @@ Status ExtentStore::SyncCommitted(const std::vector<uint32_t>& also) {
     if (rc != 0) return Status::FromErrno(err, "sync " + dir_);
   }
   std::lock_guard<std::mutex> lock(mu_);
-  for (uint32_t e : todo) committed_.erase(e);
-  if (dir) dir_dirty_ = false;
+  for (auto& [e, gen] : seen) {  // a commit noted during the sync needs the next one
+    auto it = committed_.find(e);
+    if (it != committed_.end() && it->second == gen) committed_.erase(it);
+  }
+  if (dir) dir_synced_gen_ = std::max(dir_synced_gen_, dir_gen);
   return Status::Ok();
 }
 
@@ -143,6 +219,7 @@ Status ExtentStore::Remove(uint32_t extent) {
     std::lock_guard<std::mutex> lock(mu_);
     committed_.erase(extent);
     ever_committed_.erase(extent);
+    read_fds_.erase(extent);
   }
   if (unlink(Path(extent).c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "remove " + Name(extent));
   return Status::Ok();
@@ -164,12 +241,19 @@ Result<std::vector<uint32_t>> ExtentStore::List() const {
   return out;
 }
 
-Result<uint64_t> ExtentStore::RemoveUnlisted(const std::set<uint32_t>& listed) {
+Result<uint64_t> ExtentStore::RemoveUnlisted(const std::function<Result<std::set<uint32_t>>()>& listed_now) {
   auto present = List();
   if (!present.ok()) return present.status();
+  std::set<uint32_t> writing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing = writing_;
+  }
+  auto listed = listed_now();
+  if (!listed.ok()) return listed.status();
   uint64_t removed = 0;
   for (uint32_t e : *present) {
-    if (listed.count(e) || IsWriting(e)) continue;
+    if (listed->count(e) || writing.count(e)) continue;
     CIUIC_RETURN_IF_ERROR(Remove(e));
     ++removed;
   }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -73,6 +74,18 @@ class ExtentStore {
   // NotFound when the file is gone (ingested and removed).
   Result<std::shared_ptr<ExtentFd>> OpenRead(uint32_t extent);
   Result<uint64_t> FileSize(uint32_t extent);
+  // Bytes the file takes on disk (punched ranges do not count).
+  Result<uint64_t> AllocatedSize(uint32_t extent);
+  // Read and write, for the ingest's trailer and holes.
+  Result<std::shared_ptr<ExtentFd>> OpenForUpdate(uint32_t extent);
+  // Reads exactly `n` bytes at `offset` (a chunk kept in place); Corruption
+  // when the file is shorter, NotFound when it is gone.
+  Status ReadAt(uint32_t extent, uint64_t offset, size_t n, char* dst);
+  // Copies bytes [0, n) of `extent` to `fd` from offset 0 (in the kernel).
+  Status CopyInto(uint32_t extent, int fd, uint64_t n);
+  // Frees the disk blocks of [offset, offset + n) (the file keeps its size;
+  // the range reads as zeros). NotFound when the file is gone.
+  Status Punch(uint32_t extent, uint64_t offset, uint64_t n);
   std::string Name(uint32_t extent) const;  // "extents/0000002a.ext"
   std::string Path(uint32_t extent) const;
 
@@ -85,9 +98,13 @@ class ExtentStore {
   Status Remove(uint32_t extent);
   // The files present, by number.
   Result<std::vector<uint32_t>> List() const;
-  // Removes every file not in `listed` and not being written now; returns
-  // how many.
-  Result<uint64_t> RemoveUnlisted(const std::set<uint32_t>& listed);
+  // Removes every file that `listed` (the extents the index lists, read
+  // when called) does not name and that was not being written when this
+  // began; returns how many. The files and the writers are taken before
+  // the index is read, so an extent committed meanwhile is never taken.
+  Result<uint64_t> RemoveUnlisted(const std::function<Result<std::set<uint32_t>>()>& listed);
+  // Extents this process named in a commit and has not removed.
+  std::set<uint32_t> committed_here() const;
   bool IsWriting(uint32_t extent) const;
   // Files being written now (unsealed writers).
   size_t writing() const;
@@ -102,11 +119,14 @@ class ExtentStore {
   mutable std::mutex mu_;
   uint32_t next_ = 1;
   std::set<uint32_t> writing_;    // unsealed
-  std::set<uint32_t> committed_;  // named by a commit, not synced since
+  std::map<uint32_t, uint64_t> committed_;  // named by a commit, not synced since -> generation
+  uint64_t generation_ = 0;       // bumped by every NoteCommitted and Create
+  uint64_t dir_synced_gen_ = 0;   // the folder's fsync covers files created up to here
+  uint64_t dir_created_gen_ = 0;  // generation of the newest file created
   std::set<uint32_t> ever_committed_;  // named by a commit in this process (never abandoned)
-  bool dir_dirty_ = false;
   uint64_t created_ = 0;
   std::function<void(uint32_t)> on_sealed_;
+  std::map<uint32_t, std::shared_ptr<ExtentFd>> read_fds_;  // for chunks kept in place
 };
 
 }  // namespace ciuicfs

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
+#include "store/base/coding.h"
 #include "store/base/crash_point.h"
 #include "store/base/log.h"
 #include "store/commit.h"
@@ -40,19 +42,20 @@ Status IngestExtentJob::Prepare() {
 
 Status IngestExtentJob::Run() {
   if (row_.versions.empty()) return Status::Ok();
-  auto fd = parts_.extents->OpenRead(extent_);
+  auto fd = parts_.extents->OpenForUpdate(extent_);
   if (!fd.ok()) {
     if (!fd.status().IsNotFound()) return fd.status();
     LogLine("ingest: " + parts_.extents->Name(extent_) + " is missing; its versions read as lost");
     stats_->lost += row_.versions.size();
     return Status::Ok();
   }
+  fd_ = *fd;
   std::string buf(kPiece, '\0');
   for (const ExtentRow::Held& held : row_.versions) {
-    IngestSession session(parts_.chunker, parts_.pins);
+    IngestSession session(parts_.chunker, parts_.pins, extent_);  // new chunks stay where they are
     bool short_file = false;
     for (uint64_t off = 0; off < held.length;) {
-      ssize_t r = pread((*fd)->get(), buf.data(), std::min<uint64_t>(kPiece, held.length - off), off_t(off));
+      ssize_t r = pread(fd_->get(), buf.data(), std::min<uint64_t>(kPiece, held.length - off), off_t(off));
       if (r < 0) {
         if (errno == EINTR) continue;
         return Status::FromErrno(errno, "read " + parts_.extents->Name(extent_));
@@ -63,7 +66,7 @@ Status IngestExtentJob::Run() {
       }
       CIUIC_RETURN_IF_ERROR(session.Append(buf.data(), size_t(r)));
       off += uint64_t(r);
-      throttle_.Account(2 * uint64_t(r));  // read + write at most
+      throttle_.Account(uint64_t(r));
     }
     if (short_file) {
       LogLine("ingest: " + parts_.extents->Name(extent_) + " is shorter than version " + held.version.ShortHex() +
@@ -76,21 +79,59 @@ Status IngestExtentJob::Run() {
     ids_.push_back(held.version);
     ingested_.push_back(std::move(pending.value()));
   }
+  if (ingested_.empty()) return Status::Ok();
+  CIUIC_RETURN_IF_ERROR(WriteTrailer());
   CrashPoint("ingest.before_sync");
+  // The kept chunks' bytes are durable before a row names them, and so are
+  // the packs of the chunks the versions reuse.
+  if (fdatasync(fd_->get()) != 0)
+    return parts_.NoteSyncResult(Status::FromErrno(errno, "sync " + parts_.extents->Name(extent_)));
   std::vector<const PendingVersion*> versions;
   for (const PendingVersion& pv : ingested_) versions.push_back(&pv);
   return SyncChunksOf(parts_, versions, &synced_);
 }
 
+// After the versions' bytes: per chunk kept in place, offset u64, length
+// u32, chunk id (16); then the count u32, the data length u64, the magic
+// "CIUICEX1" and XXH3-64 (seed 0) of everything before it (FORMAT.md).
+Status IngestExtentJob::WriteTrailer() {
+  const uint64_t data_end = row_.max_length();
+  std::string t;
+  uint32_t count = 0;
+  for (const PendingVersion& pv : ingested_)
+    for (auto& [id, loc] : pv.placed()) {
+      PutLE<uint64_t>(&t, loc.offset);
+      PutLE<uint32_t>(&t, loc.stored_len);
+      id.AppendTo(&t);
+      ++count;
+    }
+  PutLE<uint32_t>(&t, count);
+  PutLE<uint64_t>(&t, data_end);
+  t.append("CIUICEX1");
+  PutLE<uint64_t>(&t, Hash64(t, 0));
+  // An earlier ingest killed before its install may have left a trailer.
+  if (ftruncate(fd_->get(), off_t(data_end)) != 0)
+    return Status::FromErrno(errno, "truncate " + parts_.extents->Name(extent_));
+  for (size_t done = 0; done < t.size();) {
+    ssize_t w = pwrite(fd_->get(), t.data() + done, t.size() - done, off_t(data_end + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return Status::FromErrno(errno, "write " + parts_.extents->Name(extent_));
+    done += size_t(w);
+  }
+  return Status::Ok();
+}
+
 Status IngestExtentJob::Install() {
-  if (row_.versions.empty()) return Status::Ok();
+  if (ingested_.empty()) return Status::Ok();
   CIUIC_RETURN_IF_ERROR(parts_.CanWrite());
   std::map<ChunkId, PackLocation> pending_locs;
   for (const PendingVersion& pv : ingested_) pending_locs.merge(parts_.pins->PendingLocations(pv.pinned()));
   bool row_gone = false;
   uint64_t moved = 0, bytes = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> kept;  // ranges of the extent that chunk rows name
   CIUIC_RETURN_IF_ERROR(parts_.env->Write([&](Txn& txn) -> Status {
     moved = bytes = 0;
+    kept.clear();
     std::map<uint32_t, PackDelta> deltas;
     uint64_t added = 0;
     for (size_t i = 0; i < ingested_.size(); ++i) {
@@ -108,6 +149,15 @@ Status IngestExtentJob::Install() {
       }
     }
     CIUIC_RETURN_IF_ERROR(UpdatePackRows(txn, std::move(deltas), synced_));
+    // What of the extent stays: every chunk of its versions whose row
+    // points into it (placed by this ingest, or by one that shared a pin).
+    for (const PendingVersion& pv : ingested_)
+      for (const ChunkId& id : pv.pinned()) {
+        auto row = GetChunkRow(txn, id);
+        if (!row.ok()) return row.status();
+        if (*row && (*row)->location.in_extent() && (*row)->location.extent() == extent_)
+          kept.emplace_back((*row)->location.offset, (*row)->location.end());
+      }
     auto row = GetExtentRow(txn, extent_);
     if (!row.ok()) return row.status();
     row_gone = !*row;
@@ -119,8 +169,27 @@ Status IngestExtentJob::Install() {
   CrashPoint("ingest.after_txn");
   stats_->versions += moved;
   stats_->bytes += bytes;
-  if (row_gone) CIUIC_RETURN_IF_ERROR(parts_.extents->Remove(extent_));
+  if (row_gone) return parts_.extents->Remove(extent_);  // every chunk was stored already
+  // The ranges no kept chunk covers hold bytes the store has elsewhere.
+  std::sort(kept.begin(), kept.end());
+  uint64_t at = 0;
+  for (auto& [from, to] : kept) {
+    if (from > at) CIUIC_RETURN_IF_ERROR(Punch(at, from - at));
+    at = std::max(at, to);
+  }
+  const uint64_t data_end = row_.max_length();
+  if (data_end > at) CIUIC_RETURN_IF_ERROR(Punch(at, data_end - at));
+  stats_->kept_bytes += [&] {
+    uint64_t n = 0;
+    for (auto& [from, to] : kept) n += to - from;
+    return n;
+  }();
   return Status::Ok();
+}
+
+Status IngestExtentJob::Punch(uint64_t offset, uint64_t n) {
+  Status s = parts_.extents->Punch(extent_, offset, n);
+  return s.IsNotFound() ? Status::Ok() : s;
 }
 
 }  // namespace ciuicfs

@@ -25,6 +25,7 @@ struct IngestJobStats {
   uint64_t versions = 0;  // versions moved from an extent to chunks
   uint64_t bytes = 0;     // their bytes
   uint64_t lost = 0;      // versions whose extent was shorter than the version
+  uint64_t kept_bytes = 0;  // bytes left in place as new chunks (not copied)
 };
 
 class IngestExtentJob : public BackgroundJob {
@@ -41,8 +42,12 @@ class IngestExtentJob : public BackgroundJob {
   Status Install() override;
 
  private:
+  Status WriteTrailer();
+  Status Punch(uint64_t offset, uint64_t n);
+
   StoreParts parts_;
   const uint32_t extent_;
+  std::shared_ptr<ExtentFd> fd_;
   IngestJobStats* stats_;
   std::function<void()> done_;
   Throttle throttle_;

@@ -165,7 +165,7 @@ Result<std::optional<ExtentRow>> GetExtentRow(Txn& txn, uint32_t extent) {
 }
 
 Status PutExtentRow(Txn& txn, uint32_t extent, const ExtentRow& row) {
-  if (row.versions.empty()) {
+  if (row.empty()) {
     Status s = txn.Del(Db::kExtents, ExtentKey(extent));
     return s.IsNotFound() ? Status::Ok() : s;
   }
@@ -210,6 +210,27 @@ Result<bool> ReplaceExtentManifest(Txn& txn, uint32_t extent, const Manifest& in
   CIUIC_RETURN_IF_ERROR(AddChunkRefs(txn, ChunkUses(chunks), true));
   CIUIC_RETURN_IF_ERROR(RemoveFromExtentRow(txn, extent, chunks.id));
   return true;
+}
+
+Status MoveExtentRows(Txn& txn, uint32_t from, uint32_t to) {
+  auto row = GetExtentRow(txn, from);
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Ok();
+  auto dest = GetExtentRow(txn, to);
+  if (!dest.ok()) return dest.status();
+  ExtentRow moved = *dest ? **dest : ExtentRow{};
+  for (const ExtentRow::Held& h : (*row)->versions) {
+    uint32_t refcount = 0;
+    auto m = LoadManifest(txn, h.version, &refcount);
+    if (!m.ok()) return m.status();
+    if (m->extent != from) continue;
+    m->extent = to;
+    CIUIC_RETURN_IF_ERROR(txn.Put(Db::kManifests, HashKey(h.version), EncodeManifest(*m, refcount)));
+    moved.versions.push_back(h);
+  }
+  (*row)->versions.clear();
+  CIUIC_RETURN_IF_ERROR(PutExtentRow(txn, from, **row));
+  return PutExtentRow(txn, to, moved);
 }
 
 }  // namespace ciuicfs

@@ -53,7 +53,7 @@ Status DropVersionRefs(Txn& txn, const VersionUses& uses);
 
 // Extents (FORMAT.md, "Extents"). NotFound-free: a missing row is nullopt.
 Result<std::optional<ExtentRow>> GetExtentRow(Txn& txn, uint32_t extent);
-// Writes the row, or deletes it when it holds no version.
+// Writes the row, or deletes it when it holds no version and no chunk.
 Status PutExtentRow(Txn& txn, uint32_t extent, const ExtentRow& row);
 Result<std::map<uint32_t, ExtentRow>> LoadExtentRows(Txn& txn);
 // Stores version `id` (refcount 0) as bytes [0, length) of `extent`.
@@ -63,6 +63,8 @@ Status AddExtentVersion(Txn& txn, const VersionId& id, uint32_t extent, uint64_t
 // refcount kept, the chunks counted) and it leaves the extent's row.
 // Returns whether it did; every chunk must have a row.
 Result<bool> ReplaceExtentManifest(Txn& txn, uint32_t extent, const Manifest& ingested);
+// Every version in extent `from` now has its bytes in extent `to` (a copy).
+Status MoveExtentRows(Txn& txn, uint32_t from, uint32_t to);
 
 }  // namespace ciuicfs
 

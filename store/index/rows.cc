@@ -141,18 +141,22 @@ std::string EncodeExtentRow(const ExtentRow& row) {
     h.version.AppendTo(&out);
     PutLE<uint64_t>(&out, h.length);
   }
+  PutLE<uint64_t>(&out, row.live_records);
+  PutLE<uint64_t>(&out, row.live_bytes);
   return out;
 }
 
 bool DecodeExtentRow(std::string_view v, ExtentRow* row) {
   Decoder d(v);
   uint32_t n = d.LE<uint32_t>();
-  if (!d.ok() || v.size() != 4 + size_t{n} * 24) return false;
+  if (!d.ok() || v.size() != 4 + size_t{n} * 24 + 16) return false;
   row->versions.resize(n);
   for (ExtentRow::Held& h : row->versions) {
     h.version = ReadHash(&d);
     h.length = d.LE<uint64_t>();
   }
+  row->live_records = d.LE<uint64_t>();
+  row->live_bytes = d.LE<uint64_t>();
   return d.done();
 }
 

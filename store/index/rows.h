@@ -70,7 +70,12 @@ struct ExtentRow {
     uint64_t length = 0;
   };
   std::vector<Held> versions;
+  // Chunks kept in place in the extent after its ingest (chunk rows at
+  // kExtentPackFlag | E): how many, and their bytes.
+  uint64_t live_records = 0;
+  uint64_t live_bytes = 0;
   uint64_t max_length() const;
+  bool empty() const { return versions.empty() && live_records == 0; }
 };
 std::string EncodeExtentRow(const ExtentRow& row);
 bool DecodeExtentRow(std::string_view v, ExtentRow* row);

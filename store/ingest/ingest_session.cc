@@ -10,6 +10,7 @@ PendingVersion::PendingVersion(PendingVersion&& o) noexcept
     : table_(std::exchange(o.table_, nullptr)),
       manifest_(std::move(o.manifest_)),
       pins_(std::move(o.pins_)),
+      placed_(std::move(o.placed_)),
       bytes_written_(o.bytes_written_) {}
 
 PendingVersion& PendingVersion::operator=(PendingVersion&& o) noexcept {
@@ -18,6 +19,7 @@ PendingVersion& PendingVersion::operator=(PendingVersion&& o) noexcept {
     table_ = std::exchange(o.table_, nullptr);
     manifest_ = std::move(o.manifest_);
     pins_ = std::move(o.pins_);
+    placed_ = std::move(o.placed_);
     bytes_written_ = o.bytes_written_;
   }
   return *this;
@@ -39,6 +41,10 @@ IngestSession::IngestSession(const Chunker* chunker, PinTable* pins)
                }),
       pending_(pins) {
   pins_->IngestStarted();
+}
+
+IngestSession::IngestSession(const Chunker* chunker, PinTable* pins, uint32_t extent) : IngestSession(chunker, pins) {
+  in_extent_ = extent;
 }
 
 IngestSession::~IngestSession() {
@@ -113,13 +119,23 @@ Status IngestSession::StoreChunk(const uint8_t* data, size_t n) {
   hasher_.Update(data, n);
   ChunkId id = Hash128::Of(data, n);
   if (seen_.insert(id).second) {
-    auto added = pins_->PinOrStore(id, data, n);
-    if (!added.ok()) {
-      seen_.erase(id);
-      return added.status();
+    if (in_extent_ != 0) {
+      const PackLocation here = PackLocation::InExtent(in_extent_, pending_.manifest_.size, uint32_t(n));
+      auto placed = pins_->PinOrPlace(id, here);
+      if (!placed.ok()) {
+        seen_.erase(id);
+        return placed.status();
+      }
+      if (*placed) pending_.placed_.emplace_back(id, here);
+    } else {
+      auto added = pins_->PinOrStore(id, data, n);
+      if (!added.ok()) {
+        seen_.erase(id);
+        return added.status();
+      }
+      pending_.bytes_written_ += *added;
     }
     pending_.pins_.push_back(id);
-    pending_.bytes_written_ += *added;
   }
   pending_.manifest_.size += n;
   pending_.manifest_.chunks.push_back(ChunkRef{id, pending_.manifest_.size});

@@ -35,6 +35,9 @@ class PendingVersion {
   uint64_t bytes_written() const { return bytes_written_; }
   // The distinct chunk ids this version pins.
   const std::vector<ChunkId>& pinned() const { return pins_; }
+  // The chunks this ingest placed in its extent (none without one), by
+  // their place there.
+  const std::vector<std::pair<ChunkId, PackLocation>>& placed() const { return placed_; }
 
  private:
   friend class IngestSession;
@@ -43,6 +46,7 @@ class PendingVersion {
   PinTable* table_ = nullptr;
   Manifest manifest_;
   std::vector<ChunkId> pins_;
+  std::vector<std::pair<ChunkId, PackLocation>> placed_;
   uint64_t bytes_written_ = 0;
 };
 
@@ -55,6 +59,10 @@ class PendingVersion {
 class IngestSession {
  public:
   IngestSession(const Chunker* chunker, PinTable* pins);
+  // Ingest in place: the bytes already lie in extent `extent` at their
+  // file offsets; a new chunk is not written anywhere, its location is its
+  // range of the extent (the background ingest, FORMAT.md "Extents").
+  IngestSession(const Chunker* chunker, PinTable* pins, uint32_t extent);
   ~IngestSession();
   Status Append(const void* data, size_t n);
   Result<PendingVersion> Finish();
@@ -73,6 +81,7 @@ class IngestSession {
   Status StopWorker();
 
   PinTable* pins_;
+  uint32_t in_extent_ = 0;
   StreamChunker chunker_;
   Hasher hasher_;  // whole-content hash; worker-owned while it runs
   PendingVersion pending_;

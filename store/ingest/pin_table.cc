@@ -37,6 +37,28 @@ Result<uint64_t> PinTable::PinOrStore(const ChunkId& id, const uint8_t* data, si
   return loc->record_bytes();
 }
 
+Result<bool> PinTable::PinOrPlace(const ChunkId& id, const PackLocation& in_place) {
+  CIUIC_RETURN_IF_ERROR(can_write_());
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pins_.find(id);
+  if (it != pins_.end()) {
+    ++it->second.count;
+    return false;
+  }
+  {
+    auto txn = env_->BeginRead();  // under mu_, as in PinOrStore
+    if (!txn.ok()) return txn.status();
+    auto row = GetChunkRow(**txn, id);
+    if (!row.ok()) return row.status();
+    if (*row && (*row)->location.pack != kLostPack) {
+      pins_[id] = Pin{1, false, {}};
+      return false;
+    }
+  }
+  pins_[id] = Pin{1, true, in_place};
+  return true;
+}
+
 void PinTable::Unpin(const std::vector<ChunkId>& ids) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const ChunkId& id : ids) {

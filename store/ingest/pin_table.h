@@ -38,6 +38,10 @@ class PinTable {
   // bytes present) or another ingest already has it. Returns the record
   // bytes appended (0 if none).
   Result<uint64_t> PinOrStore(const ChunkId& id, const uint8_t* data, size_t n);
+  // Pins `id`; unless the index (with its bytes present) or another ingest
+  // already has it, its bytes are the ones at `in_place` (an extent's) and
+  // nothing is written. Returns whether it took `in_place`.
+  Result<bool> PinOrPlace(const ChunkId& id, const PackLocation& in_place);
   void Unpin(const std::vector<ChunkId>& ids);
 
   // Where the pinned chunk `id` lies while it has no index row.

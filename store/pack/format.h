@@ -12,20 +12,31 @@
 
 namespace ciuicfs {
 
-enum class Encoding : uint8_t { kRaw = 0, kZstd = 1, kXorDeltaZstd = 2 };
+// kInExtent: raw bytes left in place in an extent, with no record header
+// (a chunk row only; never in a pack; FORMAT.md, "Extents").
+enum class Encoding : uint8_t { kRaw = 0, kZstd = 1, kXorDeltaZstd = 2, kInExtent = 3 };
 
 inline constexpr size_t kPackHeaderSize = 16;
 inline constexpr size_t kRecordHeaderSize = 64;
 
+// A chunk kept in extent E is located at "pack" kExtentPackFlag | E, so no
+// pack number ever matches it.
+inline constexpr uint32_t kExtentPackFlag = 0x80000000u;
+
 // Where a chunk record lives.
 struct PackLocation {
   uint32_t pack = 0;
-  uint64_t offset = 0;  // of the record header
+  uint64_t offset = 0;  // of the record header (of the bytes, in an extent)
   uint32_t stored_len = 0;
   uint32_t raw_len = 0;
   Encoding encoding = Encoding::kRaw;
-  uint64_t end() const { return offset + kRecordHeaderSize + stored_len; }
-  uint64_t record_bytes() const { return kRecordHeaderSize + stored_len; }
+  bool in_extent() const { return encoding == Encoding::kInExtent; }
+  uint32_t extent() const { return pack & ~kExtentPackFlag; }
+  uint64_t end() const { return offset + record_bytes(); }
+  uint64_t record_bytes() const { return (in_extent() ? 0 : kRecordHeaderSize) + stored_len; }
+  static PackLocation InExtent(uint32_t extent, uint64_t offset, uint32_t n) {
+    return PackLocation{kExtentPackFlag | extent, offset, n, n, Encoding::kInExtent};
+  }
 };
 
 // A record header as found by a scan.

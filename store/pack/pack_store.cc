@@ -84,6 +84,16 @@ Result<PackLocation> PackStore::Append(const ChunkId& id, const uint8_t* data, s
 }
 
 Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* out) {
+  if (loc.in_extent()) {
+    const std::string where = "chunk " + id.Hex() + " in extent " + std::to_string(loc.extent()) + " at offset " +
+                              std::to_string(loc.offset);
+    if (!extent_reader_) return Status::Corruption(where + ": no extent reader");
+    out->resize(loc.raw_len);
+    Status s = extent_reader_(loc.extent(), loc.offset, loc.raw_len, out->data());
+    if (s.ok() && Hash128::Of(out->data(), out->size()) != id) s = Status::Corruption(where + ": content does not match its id");
+    if (!s.ok()) out->clear();  // never hand out unverified bytes
+    return s;
+  }
   const std::string where =
       "chunk " + id.Hex() + " in " + backend_->Name(loc.pack) + " at offset " + std::to_string(loc.offset);
   uint8_t header[kRecordHeaderSize];

@@ -19,6 +19,7 @@
 #define CIUICFS_STORE_PACK_PACK_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <memory>
@@ -51,7 +52,12 @@ class PackStore {
 
   // Reads and verifies the chunk at `loc` into `out` (resized to raw_len).
   // Any mismatch with `id` or `loc` is Corruption naming chunk and pack.
+  // A chunk kept in an extent is read through the extent reader.
   Status Read(const ChunkId& id, const PackLocation& loc, std::string* out);
+  // Reads `n` bytes at `offset` of extent `extent` into `dst` (the owner of
+  // the extents sets it; set before any read).
+  using ExtentReader = std::function<Status(uint32_t extent, uint64_t offset, size_t n, char* dst)>;
+  void SetExtentReader(ExtentReader reader) { extent_reader_ = std::move(reader); }
 
   // Makes every byte appended so far to the packs of `lane` (SyncAll: of
   // both lanes; SyncPacks: of `packs`, also packs this process did not
@@ -95,6 +101,7 @@ class PackStore {
   };
 
   PackBackend* const backend_;
+  ExtentReader extent_reader_;
   const uint64_t target_size_;
   Lane lanes_[2];
 

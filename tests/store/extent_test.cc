@@ -75,9 +75,55 @@ TEST(ExtentTest, ACommittedExtentReadsBackBeforeAndAfterIngest) {
   EXPECT_EQ(ReadVersion(store.get(), v), data);
   st = store->Stats();
   EXPECT_EQ(st->backlog_versions, 0u);
-  EXPECT_GE(st->live_bytes, data.size());
+  EXPECT_EQ(st->stored_bytes, 0u) << "new chunks stay in the extent: no pack was written";
+  EXPECT_GE(st->extent_bytes, data.size());
+  for (const ChunkRef& c : m->chunks) {
+    std::string bytes;
+    EXPECT_TRUE(store->ReadChunk(c.id, &bytes).ok());
+  }
   w.reset();
-  EXPECT_EQ(ExtentFiles(dir.path()), 0u) << "the ingested extent is removed";
+  EXPECT_EQ(ExtentFiles(dir.path()), 1u) << "the extent holds the version's chunks now";
+  ExpectVerifyClean(store.get());
+}
+
+// A second save whose bytes the store has (all of them, or a part): the
+// ingest references the stored chunks and the extent keeps only the rest;
+// an extent that keeps nothing is removed, the others have holes.
+TEST(ExtentTest, StoredBytesAreReferencedAndPunchedOutOfTheExtent) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  const std::string a = RandomBytes(20, 4 << 20), b = RandomBytes(21, 4 << 20), c = RandomBytes(22, 4 << 20);
+  SaveAsExtent(store.get(), "one.pt", a + b);
+  ASSERT_TRUE(store->DrainIngest().ok());
+  Snapshot two = SaveAsExtent(store.get(), "two.pt", a + c);
+  Snapshot three = SaveAsExtent(store.get(), "three.pt", a + b);
+  ASSERT_TRUE(store->DrainIngest().ok());
+  EXPECT_EQ(ExtentFiles(dir.path()), 2u) << "the identical save kept nothing, so its extent is gone";
+  EXPECT_EQ(ReadVersion(store.get(), VersionIn(store.get(), three, "two.pt")), a + c);
+  EXPECT_EQ(ReadVersion(store.get(), VersionIn(store.get(), three, "three.pt")), a + b);
+  auto st = store->Stats();
+  ASSERT_TRUE(st.ok());
+  // a, b and c once each (plus a chunk's worth at the boundaries).
+  EXPECT_LT(st->extent_bytes, a.size() + b.size() + c.size() + (2u << 20)) << "two.pt's copy of a was punched out";
+  EXPECT_GE(st->extent_bytes, a.size() + b.size() + c.size() - (2u << 20));
+  ExpectVerifyClean(store.get());
+  (void)two;
+}
+
+TEST(ExtentTest, GcRemovesAnIngestedExtentOnceNoChunkInItIsUsed) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  Snapshot first = SaveAsExtent(store.get(), "m.pt", RandomBytes(23, 2 << 20));
+  ASSERT_TRUE(store->DrainIngest().ok());
+  ASSERT_EQ(ExtentFiles(dir.path()), 1u);
+  Snapshot second = CommitFile(store.get(), "m.pt", "replaced");
+  ASSERT_TRUE(store->DropSnapshots({first.seq}).ok());
+  auto gc = store->Gc({});
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_GT(gc->chunks_deleted, 0u);
+  EXPECT_EQ(gc->extents_deleted, 1u);
+  EXPECT_EQ(ExtentFiles(dir.path()), 0u);
+  EXPECT_EQ(ReadVersion(store.get(), VersionIn(store.get(), second, "m.pt")), "replaced");
   ExpectVerifyClean(store.get());
 }
 
@@ -85,13 +131,16 @@ TEST(ExtentTest, AReaderOpenedBeforeIngestKeepsReadingAfterTheExtentIsRemoved) {
   TempDir dir;
   auto store = OpenStore(dir.path());
   const std::string data = RandomBytes(8, 2 << 20);
+  SaveAsExtent(store.get(), "first.pt", data);  // stored: the second save's extent keeps nothing
+  ASSERT_TRUE(store->DrainIngest().ok());
+  ASSERT_EQ(ExtentFiles(dir.path()), 1u);
   std::unique_ptr<ExtentWriter> w;
   Snapshot snap = SaveAsExtent(store.get(), "x.pt", data, false, false, &w);
   auto reader = store->OpenVersion(VersionIn(store.get(), snap, "x.pt"));
   ASSERT_TRUE(reader.ok());
   w->Seal();
   ASSERT_TRUE(store->DrainIngest().ok());
-  EXPECT_EQ(ExtentFiles(dir.path()), 0u);
+  EXPECT_EQ(ExtentFiles(dir.path()), 1u) << "x.pt's extent is gone";
   std::string out(data.size(), '\0');
   auto n = (*reader)->Read(0, out.size(), out.data());
   ASSERT_TRUE(n.ok());
@@ -113,7 +162,8 @@ TEST(ExtentTest, IdenticalSavesShareChunksAfterIngest) {
   for (size_t i = 0; i < ma->chunks.size(); ++i) EXPECT_EQ(ma->chunks[i].id, mb->chunks[i].id);
   auto st = store->Stats();
   ASSERT_TRUE(st.ok());
-  EXPECT_LT(st->live_bytes, data.size() + data.size() / 10) << "one copy of the bytes";
+  EXPECT_LT(st->extent_bytes + st->stored_bytes, data.size() + data.size() / 10) << "one copy of the bytes";
+  EXPECT_EQ(ExtentFiles(dir.path()), 1u);
   ExpectVerifyClean(store.get());
   (void)a;
 }
@@ -204,7 +254,7 @@ TEST_P(IngestCrashTest, KillDuringIngestLosesNothing) {
   auto m = store->GetManifest(v);
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->extent, 0u);
-  EXPECT_EQ(ExtentFiles(dir.path()), 0u);
+  EXPECT_EQ(ExtentFiles(dir.path()), 1u) << "the chunks stay in the extent";
   ExpectVerifyClean(store.get());
 }
 
