@@ -89,6 +89,54 @@ TEST_F(MountTest, AReaderOfAFileBeingWrittenSeesWhatWasWritten) {
   EXPECT_EQ(ReadFile(M("@latest/live.bin")), data);
 }
 
+// A file overwritten in place (O_TRUNC) while another handle still holds
+// it open: the version its first close committed stays what it was, in
+// @history, on both write paths (with passthrough the kernel still writes
+// the same backing file: the committed bytes are moved aside first).
+TEST_F(MountTest, OverwritingAFileAnotherHandleHoldsKeepsTheCommittedVersion) {
+  const std::string v1 = RandomBytes(30, 3 << 20), v2 = RandomBytes(31, 2 << 20);
+  int w = open(M("x.pt").c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  ASSERT_GE(w, 0);
+  ASSERT_EQ(write(w, v1.data(), v1.size()), ssize_t(v1.size()));
+  int r = open(M("x.pt").c_str(), O_RDONLY);  // shares the writer's backing file, if it has one
+  ASSERT_GE(r, 0) << strerror(errno);
+  ASSERT_EQ(close(w), 0);  // v1 committed; the reader keeps the file open
+  const int after_v1 = HistoryCount();
+  w = open(M("x.pt").c_str(), O_WRONLY | O_TRUNC);
+  ASSERT_GE(w, 0) << strerror(errno);
+  ASSERT_EQ(write(w, v2.data(), v2.size()), ssize_t(v2.size()));
+  ASSERT_EQ(close(w), 0);
+  std::string got(v2.size(), '\0');
+  EXPECT_EQ(pread(r, got.data(), got.size(), 0), ssize_t(v2.size())) << "the reader sees the file as it is now";
+  EXPECT_EQ(got, v2);
+  close(r);
+  EXPECT_EQ(Diff(ReadFile(M("@latest/x.pt")), v2), "same");
+  DIR* d = opendir(M("@history").c_str());
+  ASSERT_NE(d, nullptr);
+  std::vector<std::string> names;
+  while (struct dirent* e = readdir(d))
+    if (e->d_name[0] != '.') names.push_back(e->d_name);
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  ASSERT_GE(int(names.size()), after_v1);
+  EXPECT_EQ(Diff(ReadFile(M("@history/" + names[size_t(after_v1 - 1)] + "/x.pt")), v1), "same");
+  mount_->Unmount();
+  CommandResult v = RunCiuicfs("verify '" + dir_.Sub("store") + "'", dir_.path());
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
+  ASSERT_TRUE(mount_->Start());
+  EXPECT_EQ(Diff(ReadFile(M("@history/" + names[size_t(after_v1 - 1)] + "/x.pt")), v1), "same");
+}
+
+// Opening a file for writing and closing it without a write saves nothing.
+TEST_F(MountTest, AWritableOpenWithoutWritesAddsNoSnapshot) {
+  ASSERT_TRUE(WriteFile(M("y.pt"), RandomBytes(32, 1 << 20)));
+  const int before = HistoryCount();
+  int fd = open(M("y.pt").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(close(fd), 0);
+  EXPECT_EQ(HistoryCount(), before);
+}
+
 // Runs the same operation on a native directory and on the mount; the
 // outcome (return value, errno, and what it reads back) must match.
 TEST_F(MountTest, PosixOperationsMatchANativeDirectory) {
