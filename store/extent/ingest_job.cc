@@ -1,9 +1,12 @@
 #include "store/extent/ingest_job.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <string>
 
 #include "store/base/coding.h"
@@ -65,6 +68,11 @@ Status IngestExtentJob::Run() {
         break;
       }
       CIUIC_RETURN_IF_ERROR(session.Append(buf.data(), size_t(r)));
+      // Written back now, at the job's pace, when no file is being saved:
+      // a disk busy with writeback throttles a save's writes (the kernel's
+      // dirty-page limits), so the sync before the install waits for a lull.
+      if (parts_.extents->writing() == 0)
+        (void)sync_file_range(fd_->get(), off_t(off), off_t(r), SYNC_FILE_RANGE_WRITE);
       off += uint64_t(r);
       throttle_.Account(uint64_t(r));
     }
@@ -81,6 +89,7 @@ Status IngestExtentJob::Run() {
   }
   if (ingested_.empty()) return Status::Ok();
   CIUIC_RETURN_IF_ERROR(WriteTrailer());
+  WaitForLull();
   CrashPoint("ingest.before_sync");
   // The kept chunks' bytes are durable before a row names them, and so are
   // the packs of the chunks the versions reuse.
@@ -185,6 +194,14 @@ Status IngestExtentJob::Install() {
     return n;
   }();
   return Status::Ok();
+}
+
+// Waits (up to kMaxWait) until no file is being written through the mount.
+void IngestExtentJob::WaitForLull() {
+  constexpr auto kStep = std::chrono::milliseconds(20);
+  constexpr auto kMaxWait = std::chrono::seconds(30);
+  for (auto waited = std::chrono::milliseconds(0); waited < kMaxWait && parts_.extents->writing() > 0; waited += kStep)
+    std::this_thread::sleep_for(kStep);
 }
 
 Status IngestExtentJob::Punch(uint64_t offset, uint64_t n) {

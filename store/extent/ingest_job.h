@@ -43,6 +43,7 @@ class IngestExtentJob : public BackgroundJob {
 
  private:
   Status WriteTrailer();
+  void WaitForLull();
   Status Punch(uint64_t offset, uint64_t n);
 
   StoreParts parts_;
