@@ -142,7 +142,7 @@ while True:
     if not b:
         break
     os.write(fd, b)
-t0 = time.monotonic(); os.close(fd); print(time.monotonic() - t0)
+t0 = time.monotonic(); os.close(fd); print('%.6f' % (time.monotonic() - t0))
 PY
 }
 
@@ -440,7 +440,7 @@ mib() { echo "$1 / 1048576" | bc -l | xargs printf "%.${2:-1}f"; }
   echo "Rows 1-4: ${gib} GiB of fresh pseudo-random data per write from RAM, 1 MiB writes (dd bs=1M), caches"
   echo "dropped before each write and before each cold read; the targets in a rotated order."
   echo "ciuicfs: kernel passthrough into extents; fallback: the same build with --no-passthrough;"
-  echo "passthrough_hp: libfuse $(pkg-config --modversion fuse3 2>/dev/null || true)'s example (.deps/libfuse) with kernel passthrough."
+  echo "passthrough_hp: the example of the libfuse in .deps/libfuse ($(PKG_CONFIG_PATH=$PWD/.deps/libfuse/lib/pkgconfig pkg-config --modversion fuse3 2>/dev/null || echo none)), kernel passthrough on."
   echo
   if want 1; then
     hp() { [ -n "$hp_bin" ] && gbps "${T[hp,$1]}" || echo "-"; }

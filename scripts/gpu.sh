@@ -3,10 +3,15 @@
 # directory, with the figures the trainer issue asks for:
 #   tokens/s, checkpoint size, save time (mount vs plain), CUDA resume bit-exactness.
 #
-# On a CUDA machine it builds ciuic-train against the LibTorch inside the
-# machine's PyTorch (python3 -c 'import torch; print(torch.utils.cmake_prefix_path)').
+# On a CUDA machine it builds only ciuic-train (trainer/ configured alone),
+# against the LibTorch inside the machine's PyTorch
+# (python3 -c 'import torch; print(torch.utils.cmake_prefix_path)'). That
+# machine has no FUSE, LMDB or Boost libraries, so ciuicfs is not built
+# there: scripts/carry.sh builds it here into .deps/carry/ (the binary and
+# its libfuse), which travels with the tree.
 # Knobs (environment): PRESET (gpt2), STEPS (300), SAVE_EVERY (100), BATCH (8),
-# DEVICE (cuda; cpu to rehearse the script), WORK (a temp dir).
+# DEVICE (cuda; cpu to rehearse the script), WORK (a temp dir),
+# CIUICFS (.deps/carry/ciuicfs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +24,10 @@ WORK=${WORK:-$(mktemp -d /tmp/ciuic-gpu-XXXXXX)}
 HALF=$((STEPS / 2 / SAVE_EVERY * SAVE_EVERY))
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "gpu.sh: $1 is required" >&2; exit 1; }; }
-need cmake; need fusermount3
+need cmake
+CIUICFS=${CIUICFS:-.deps/carry/ciuicfs}
+[ -x "$CIUICFS" ] || { echo "gpu.sh: no $CIUICFS: run scripts/carry.sh on the build machine and carry .deps/carry" >&2; exit 1; }
+[ -e /dev/fuse ] || { echo "gpu.sh: no /dev/fuse on this machine: a mount cannot run here" >&2; exit 1; }
 
 torch_prefix=""
 if python3 -c 'import torch' 2>/dev/null; then
@@ -30,16 +38,16 @@ elif [ "$DEVICE" = cuda ]; then
   exit 1
 fi
 build=build-gpu
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release ${torch_prefix:+-DCMAKE_PREFIX_PATH="$torch_prefix"} >/dev/null
-cmake --build "$build" --parallel "$(nproc)" --target ciuicfs ciuic-train
+cmake -S trainer -B "$build" -DCMAKE_BUILD_TYPE=Release ${torch_prefix:+-DCMAKE_PREFIX_PATH="$torch_prefix"} >/dev/null
+cmake --build "$build" --parallel "$(nproc)" --target ciuic-train
 
-train=("$build/trainer/ciuic-train" --preset "$PRESET" --steps "$STEPS" --batch "$BATCH" --device "$DEVICE"
+train=("$build/ciuic-train" --preset "$PRESET" --steps "$STEPS" --batch "$BATCH" --device "$DEVICE"
        --save-every "$SAVE_EVERY" --log-every 20)
 mnt="$WORK/mnt"; store="$WORK/store"; plain="$WORK/plain"
 mkdir -p "$mnt" "$plain"
-cleanup() { "$build/fs/ciuicfs" umount "$mnt" >/dev/null 2>&1 || true; }
+cleanup() { "$CIUICFS" umount "$mnt" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
-"$build/fs/ciuicfs" mount "$mnt" --store "$store"
+"$CIUICFS" mount "$mnt" --store "$store"
 
 echo "== plain directory"
 "${train[@]}" --ckpt-dir "$plain/run" --weights-out "$plain/final.pt" | tee "$WORK/plain.log"
@@ -60,4 +68,4 @@ echo "  tokens/s (median of log lines): plain $(tok "$WORK/plain.log"), mount $(
 echo "  checkpoint size: $ckpt_bytes bytes"
 echo "  save time per checkpoint (median): plain $(median_save "$WORK/plain.log") s, mount $(median_save "$WORK/mount.log") s"
 echo "  resume from the mount's @step-$HALF bit-exact (final weights): $same"
-"$build/fs/ciuicfs" stats "$mnt"
+"$CIUICFS" stats "$mnt"

@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -259,7 +261,13 @@ int RunUmount(const std::vector<std::string>& args) {
   }
   auto entry = FindMount(*store_dir, mnt);  // the daemon, before it goes
   std::string cmd = "fusermount3 -u '" + mnt + "' 2>/dev/null";
-  if (system(cmd.c_str()) != 0) {
+  const bool have_fusermount = system("command -v fusermount3 >/dev/null 2>&1") == 0;
+  if (!have_fusermount && geteuid() == 0) {  // root on a machine without fuse3's tools (a carried ciuicfs)
+    if (umount2(mnt.c_str(), 0) != 0) {
+      Fail("umount: " + mnt + ": " + strerror(errno) + " (files still open?)");
+      return kExitFailed;
+    }
+  } else if (system(cmd.c_str()) != 0) {
     Fail("umount: fusermount3 -u " + mnt + " failed (files still open?)");
     return kExitFailed;
   }
