@@ -4,9 +4,11 @@
 // either way; prune before ingest, gc, kills during ingest, durability.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <functional>
 
@@ -298,6 +300,55 @@ TEST(ExtentTest, AShortExtentReadsAsLostAndVerifyNamesIt) {
   auto m = store->GetManifest(v);
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->extent, extent) << "not ingested: its bytes are not there";
+}
+
+// A full disk while an extent is ingested (its trailer, the index rows):
+// the ingest fails and changes nothing, the version reads back from its
+// extent, verify is clean, and once space is freed the ingest completes.
+TEST(ExtentTest, ADiskFullDuringIngestLosesNothing) {
+  TempDir dir;
+  const std::string small = dir.Sub("small");
+  ASSERT_EQ(mkdir(small.c_str(), 0700), 0);
+  if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=24m,mode=0700") != 0)
+    GTEST_SKIP() << "skipping: cannot mount a small tmpfs (" << strerror(errno) << "); needs root";
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{small};
+  const std::string data = RandomBytes(24, 6 << 20);
+  {
+    auto store = OpenStore(small + "/store");
+    std::unique_ptr<ExtentWriter> w;
+    Snapshot snap = SaveAsExtent(store.get(), "m.pt", data, false, false, &w);
+    const VersionId v = VersionIn(store.get(), snap, "m.pt");
+    // Fill what is left of the disk, then let the ingest run.
+    const std::string ballast = small + "/ballast";
+    int fd = open(ballast.c_str(), O_WRONLY | O_CREAT, 0600);
+    ASSERT_GE(fd, 0);
+    const std::string mib(1 << 20, 'b');
+    while (write(fd, mib.data(), mib.size()) > 0) {
+    }
+    while (write(fd, mib.data(), 4096) > 0) {
+    }
+    close(fd);
+    w->Seal();
+    Status drained = store->DrainIngest();
+    EXPECT_FALSE(drained.ok()) << "the ingest found room on a full disk";
+    EXPECT_EQ(drained.code(), Status::Code::kNoSpace) << drained.ToString();
+    EXPECT_TRUE(store->background_error().ok()) << "a full disk is not sticky: " << store->background_error().ToString();
+    auto m = store->GetManifest(v);
+    ASSERT_TRUE(m.ok());
+    EXPECT_NE(m->extent, 0u) << "still its extent";
+    EXPECT_EQ(ReadVersion(store.get(), v), data);
+    ExpectVerifyClean(store.get());
+    ASSERT_EQ(unlink(ballast.c_str()), 0);
+    ASSERT_TRUE(store->DrainIngest().ok());
+    m = store->GetManifest(v);
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(m->extent, 0u) << "ingested once there was room";
+    EXPECT_EQ(ReadVersion(store.get(), v), data);
+    ExpectVerifyClean(store.get());
+  }
 }
 
 }  // namespace
