@@ -19,6 +19,8 @@
 # --snapshots snapshots. Row 7: daemon peak RSS. Row 8: the trainer's time
 # per checkpoint, mount vs plain directory. Row 9: a writer's time per save
 # while `ciuicfs gc MNT` compacts packs in the daemon, vs without gc.
+# Row 12: a save while the previous one is ingested in the background, vs
+# on an idle daemon, and the ingest's GB/s and GB per CPU-second.
 # Rows 10-11 (scripts/bench-metadata.py): what a snapshot's metadata costs as
 # the tree grows. Row 10: a Hugging Face Trainer-like run keeping every
 # checkpoint folder (8 small files each, tmp then rename), time per file and
@@ -37,7 +39,7 @@ read_snapshots=20000
 writers=64
 writer_steps=50
 ciuicfs=
-rows=1,2,3,4,5,6,7,8,9,10,11
+rows=1,2,3,4,5,6,7,8,9,10,11,12
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) reps=$2; shift 2 ;;
@@ -56,7 +58,7 @@ while [ $# -gt 0 ]; do
 done
 want() { [[ ",$rows," == *",$1,"* ]]; }
 full_run=false
-[ "$rows" = 1,2,3,4,5,6,7,8,9,10,11 ] && full_run=true
+[ "$rows" = 1,2,3,4,5,6,7,8,9,10,11,12 ] && full_run=true
 
 scripts/setup.sh
 for p in bc fio restic borgbackup python3 openssl; do
@@ -428,6 +430,40 @@ if want 11; then
   while read -r k v; do T[r11,$k]=$v; done < "$work/r11.txt"
 fi
 
+# Row 12: a save while the background ingest cuts the previous one into
+# chunks, vs a save on an idle daemon; the same pair natively (the second of
+# two back-to-back writes), since this disk throttles a write that follows
+# another. And the ingest's throughput: one save's extent (caches warm)
+# from close() to no backlog, and the daemon's CPU seconds meanwhile.
+if want 12; then
+  mount_ciuicfs
+  pid12=$(daemon_of "$mnt")
+  backlog() { "$B" stats "$mnt" --json | grep -o '"backlog_versions":[0-9]*' | cut -d: -f2; }
+  drain() { while [ "$(backlog)" != 0 ]; do sleep 0.05; done; }
+  ticks() { awk '{print $14 + $15}' "/proc/$pid12/stat"; }
+  busy=(); idle=(); nat2=(); ingest_s=(); ingest_cpu=()
+  fresh_src; cp "$src" "$shm/b.bin"
+  for r in $(seq "$reps"); do
+    drop_caches
+    dd if="$src" of="$mnt/a$r.bin" bs=1M status=none              # its ingest starts at close
+    busy+=("$(timed dd if="$shm/b.bin" of="$mnt/b$r.bin" bs=1M)")
+    drain; drop_caches
+    idle+=("$(timed dd if="$shm/b.bin" of="$mnt/c$r.bin" bs=1M)")
+    drain; drop_caches
+    dd if="$src" of="$native/a$r.bin" bs=1M status=none
+    nat2+=("$(timed dd if="$shm/b.bin" of="$native/b$r.bin" bs=1M)")
+    # Ingest throughput: one more save, timed from its close to no backlog.
+    dd if="$src" of="$mnt/d$r.bin" bs=1M status=none
+    t0=$(date +%s.%N); c0=$(ticks); drain; t1=$(date +%s.%N); c1=$(ticks)
+    ingest_s+=("$(echo "$t1 - $t0" | bc -l)"); ingest_cpu+=("$(echo "($c1 - $c0) / $(getconf CLK_TCK)" | bc -l)")
+    rm -f "$mnt"/[abcd]$r.bin "$native"/[ab]$r.bin
+  done
+  T[r12,busy]=$(median "${busy[@]}"); T[r12,idle]=$(median "${idle[@]}"); T[r12,nat2]=$(median "${nat2[@]}")
+  T[r12,ingest_s]=$(median "${ingest_s[@]}"); T[r12,ingest_cpu]=$(median "${ingest_cpu[@]}")
+  "$B" umount "$mnt"
+  rm -rf "$store" "$shm/b.bin"
+fi
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
 disk=$(df -h "$base" | awk 'NR==2 {print $1 " (" $2 ")"}')
 mb() { echo "$1 / 1000000" | bc -l | xargs printf '%.0f'; }
@@ -537,6 +573,17 @@ mib() { echo "$1 / 1048576" | bc -l | xargs printf "%.${2:-1}f"; }
       echo
     fi
     [ "${T[r10,daemon_log_problems]}" = 0 ] || { echo "Row 10: daemon.log had ${T[r10,daemon_log_problems]} lines of trouble (see the run's stderr)."; echo; }
+  fi
+  if want 12; then
+    echo "| 12. a ${gib} GiB save (dd, fresh bytes) | s | / idle | goal |"
+    echo "| --- | --- | --- | --- |"
+    echo "| ciuicfs, while the previous ${gib} GiB save is being ingested | $(fmt "${T[r12,busy]}" 3) | $(ratio "${T[r12,busy]}" "${T[r12,idle]}") | ≤ 1.1× |"
+    echo "| ciuicfs, idle daemon | $(fmt "${T[r12,idle]}" 3) | 1.00 | |"
+    echo "| native, right after another ${gib} GiB write | $(fmt "${T[r12,nat2]}" 3) | | |"
+    echo
+    echo "Background ingest of one ${gib} GiB save (caches warm): $(gbps "${T[r12,ingest_s]}") GB/s from close() to no backlog,"
+    echo "$(echo "$bytes / ${T[r12,ingest_cpu]} / 1000000000" | bc -l | xargs printf '%.2f') GB per CPU-second of the daemon (chunking, hashing, look-ups; fresh bytes stay in place)."
+    echo
   fi
   if want 11; then
     echo "| 11. ${T[r11,writers]} writers × 2 shards of ${T[r11,shard_kib]} KiB per step, rank 0's .metadata last, last 3 step folders kept (${T[r11,steps]} steps) | early | late | late / early | goal |"

@@ -47,6 +47,8 @@ class MountTest : public ::testing::Test {
 TEST_F(MountTest, ASaveLandsInAnExtentAndIsIngestedInTheBackground) {
   const char* more = getenv("CIUICFS_TEST_MOUNT_ARGS");
   const bool forced_off = more && std::string(more).find("--no-passthrough") != std::string::npos;
+  struct stat root;
+  ASSERT_EQ(stat(M("").c_str(), &root), 0);  // a request answered: the daemon's init (which logs the path) is done
   const std::string log = ReadFile(dir_.Sub("store.log"));
   if (forced_off) EXPECT_NE(log.find("through the daemon into the store's extents (no passthrough: --no-passthrough)"), std::string::npos) << log;
   else EXPECT_TRUE(log.find("writes go through kernel passthrough") != std::string::npos ||
