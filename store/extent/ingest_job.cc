@@ -55,7 +55,9 @@ Status IngestExtentJob::Run() {
   fd_ = *fd;
   std::string buf(kPiece, '\0');
   for (const ExtentRow::Held& held : row_.versions) {
-    IngestSession session(parts_.chunker, parts_.pins, extent_);  // new chunks stay where they are
+    // New chunks of a large version stay where they are; a small one's are
+    // copied into packs, so small files do not leave a file each behind.
+    IngestSession session(parts_.chunker, parts_.pins, row_.max_length() >= kInPlaceMin ? extent_ : 0);
     bool short_file = false;
     for (uint64_t off = 0; off < held.length;) {
       ssize_t r = pread(fd_->get(), buf.data(), std::min<uint64_t>(kPiece, held.length - off), off_t(off));

@@ -32,6 +32,9 @@ class IngestExtentJob : public BackgroundJob {
  public:
   // I/O rate (read + written) while any file is being written.
   static constexpr uint64_t kBusyBytesPerSecond = 32ull << 20;
+  // Extents at least this long keep their new chunks in place; shorter
+  // ones have them copied into packs and go (FORMAT.md, "Extents").
+  static constexpr uint64_t kInPlaceMin = 1ull << 20;
 
   // `done` runs after the job, whatever its outcome (the store's queue).
   IngestExtentJob(StoreParts parts, uint32_t extent, IngestJobStats* stats, std::function<void()> done = nullptr);

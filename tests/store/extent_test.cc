@@ -351,5 +351,20 @@ TEST(ExtentTest, ADiskFullDuringIngestLosesNothing) {
   }
 }
 
+// A small save's new chunks go into a pack and its extent is removed.
+TEST(ExtentTest, ASmallSaveIsCopiedIntoAPackAndItsExtentRemoved) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  const std::string data = RandomBytes(25, 3000);
+  Snapshot snap = SaveAsExtent(store.get(), "trainer_state.json", data);
+  ASSERT_TRUE(store->DrainIngest().ok());
+  EXPECT_EQ(ExtentFiles(dir.path()), 0u);
+  auto st = store->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_GT(st->stored_bytes, data.size()) << "in a pack";
+  EXPECT_EQ(ReadVersion(store.get(), VersionIn(store.get(), snap, "trainer_state.json")), data);
+  ExpectVerifyClean(store.get());
+}
+
 }  // namespace
 }  // namespace ciuicfs
