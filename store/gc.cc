@@ -162,7 +162,7 @@ Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options
     // The dead ranges of extents that keep other chunks become holes (a
     // kill before this leaves them allocated, unreferenced).
     for (const PackLocation& loc : punch) {
-      Status s = parts.extents->Punch(loc.extent(), loc.offset, loc.stored_len);
+      Status s = parts.extents->PunchOrDefer(loc.extent(), loc.offset, loc.stored_len);
       if (!s.ok() && !s.IsNotFound()) return s;
     }
     // Extents: those no row lists and nobody writes (released, ingested).

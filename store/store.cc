@@ -296,7 +296,7 @@ Result<std::unique_ptr<VersionReader>> Store::OpenVersion(const VersionId& id) {
     auto m = GetManifest(id);
     if (!m.ok()) return m.status();
     if (m->extent == 0) return std::make_unique<VersionReader>(chunks_.get(), std::move(m.value()));
-    auto fd = extents_->OpenRead(m->extent);
+    auto fd = extents_->OpenVersionReader(m->extent);
     // Gone: ingested and removed since the manifest was read; read again.
     if (!fd.ok() && fd.status().IsNotFound() && attempt < 3) continue;
     if (!fd.ok()) return fd.status().IsNotFound() ? Status::Corruption("version " + id.Hex() + ": its extent " +

@@ -94,6 +94,47 @@ Result<std::shared_ptr<ExtentFd>> ExtentStore::OpenRead(uint32_t extent) {
   return std::make_shared<ExtentFd>(fd);
 }
 
+Result<std::shared_ptr<ExtentFd>> ExtentStore::OpenVersionReader(uint32_t extent) {
+  int fd = open(Path(extent).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound(Name(extent) + " is gone");
+    return Status::FromErrno(errno, "open " + Name(extent));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++version_readers_[extent];
+  }
+  return std::shared_ptr<ExtentFd>(new ExtentFd(fd), [this, extent](ExtentFd* f) {
+    delete f;
+    ReaderClosed(extent);
+  });
+}
+
+void ExtentStore::ReaderClosed(uint32_t extent) {
+  std::vector<std::pair<uint64_t, uint64_t>> punches;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--version_readers_[extent] > 0) return;
+    version_readers_.erase(extent);
+    auto it = deferred_punches_.find(extent);
+    if (it == deferred_punches_.end()) return;
+    punches = std::move(it->second);
+    deferred_punches_.erase(it);
+  }
+  for (auto& [off, n] : punches) (void)Punch(extent, off, n);  // a failure leaves the space allocated, no more
+}
+
+Status ExtentStore::PunchOrDefer(uint32_t extent, uint64_t offset, uint64_t n) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (version_readers_.count(extent)) {
+      deferred_punches_[extent].emplace_back(offset, n);
+      return Status::Ok();
+    }
+  }
+  return Punch(extent, offset, n);
+}
+
 Result<uint64_t> ExtentStore::FileSize(uint32_t extent) {
   struct stat st;
   if (stat(Path(extent).c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + Name(extent));

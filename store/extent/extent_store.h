@@ -73,6 +73,12 @@ class ExtentStore {
   Result<std::unique_ptr<ExtentWriter>> Create();
   // NotFound when the file is gone (ingested and removed).
   Result<std::shared_ptr<ExtentFd>> OpenRead(uint32_t extent);
+  // The same for a reader of a version still in the extent: its bytes are
+  // unchecked, so no range of the extent is punched while it is open here
+  // (PunchOrDefer waits for the last such reader to close).
+  Result<std::shared_ptr<ExtentFd>> OpenVersionReader(uint32_t extent);
+  // Punch now, or when the last version reader of `extent` closes.
+  Status PunchOrDefer(uint32_t extent, uint64_t offset, uint64_t n);
   Result<uint64_t> FileSize(uint32_t extent);
   // Bytes the file takes on disk (punched ranges do not count).
   Result<uint64_t> AllocatedSize(uint32_t extent);
@@ -114,6 +120,7 @@ class ExtentStore {
   friend class ExtentWriter;
   void Sealed(uint32_t extent);
   void Closed(uint32_t extent, const std::string& path);
+  void ReaderClosed(uint32_t extent);
 
   const std::string dir_;
   mutable std::mutex mu_;
@@ -127,6 +134,8 @@ class ExtentStore {
   uint64_t created_ = 0;
   std::function<void(uint32_t)> on_sealed_;
   std::map<uint32_t, std::shared_ptr<ExtentFd>> read_fds_;  // for chunks kept in place
+  std::map<uint32_t, int> version_readers_;                 // open OpenVersionReader descriptors
+  std::map<uint32_t, std::vector<std::pair<uint64_t, uint64_t>>> deferred_punches_;
 };
 
 }  // namespace ciuicfs

@@ -1,6 +1,7 @@
 #include "store/extent/ingest_job.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,6 +54,11 @@ Status IngestExtentJob::Run() {
     return Status::Ok();
   }
   fd_ = *fd;
+  struct stat st;
+  if (fstat(fd_->get(), &st) != 0) return Status::FromErrno(errno, "stat " + parts_.extents->Name(extent_));
+  // The data ends where the longest version ends, never past what the file
+  // holds (a short file's lost version must stay short, never zeros).
+  data_end_ = std::min<uint64_t>(row_.max_length(), uint64_t(st.st_size));
   std::string buf(kPiece, '\0');
   for (const ExtentRow::Held& held : row_.versions) {
     // New chunks of a large version stay where they are; a small one's are
@@ -106,7 +112,7 @@ Status IngestExtentJob::Run() {
 // u32, chunk id (16); then the count u32, the data length u64, the magic
 // "CIUICEX1" and XXH3-64 (seed 0) of everything before it (FORMAT.md).
 Status IngestExtentJob::WriteTrailer() {
-  const uint64_t data_end = row_.max_length();
+  const uint64_t data_end = data_end_;
   std::string t;
   uint32_t count = 0;
   for (const PendingVersion& pv : ingested_)
@@ -140,18 +146,24 @@ Status IngestExtentJob::Install() {
   bool row_gone = false;
   uint64_t moved = 0, bytes = 0;
   std::vector<std::pair<uint64_t, uint64_t>> kept;  // ranges of the extent that chunk rows name
+  bool had_chunks = false;  // an earlier ingest kept chunks here: its trailer, not our pins, lists them
   CIUIC_RETURN_IF_ERROR(parts_.env->Write([&](Txn& txn) -> Status {
     moved = bytes = 0;
     kept.clear();
+    auto before = GetExtentRow(txn, extent_);
+    if (!before.ok()) return before.status();
+    had_chunks = *before && (*before)->live_records > 0;
     std::map<uint32_t, PackDelta> deltas;
     uint64_t added = 0;
     for (size_t i = 0; i < ingested_.size(); ++i) {
       Manifest m = ingested_[i].manifest();
       m.id = ids_[i];  // the version keeps the id its commit gave it
+      // Rows for every chunk placed here, even a released version's (gc
+      // frees them): another ingest may share their pins.
+      CIUIC_RETURN_IF_ERROR(IndexPendingChunks(txn, ingested_[i], pending_locs, &deltas, &added));
       auto uses = txn.Get(Db::kManifests, HashKey(m.id));
       if (!uses.ok()) return uses.status();
       if (!*uses) continue;  // released meanwhile
-      CIUIC_RETURN_IF_ERROR(IndexPendingChunks(txn, ingested_[i], pending_locs, &deltas, &added));
       auto replaced = ReplaceExtentManifest(txn, extent_, m);
       if (!replaced.ok()) return replaced.status();
       if (*replaced) {
@@ -181,6 +193,7 @@ Status IngestExtentJob::Install() {
   stats_->versions += moved;
   stats_->bytes += bytes;
   if (row_gone) return parts_.extents->Remove(extent_);  // every chunk was stored already
+  if (had_chunks) return Status::Ok();  // only ranges this ingest can prove dead are punched
   // The ranges no kept chunk covers hold bytes the store has elsewhere.
   std::sort(kept.begin(), kept.end());
   uint64_t at = 0;
@@ -188,7 +201,7 @@ Status IngestExtentJob::Install() {
     if (from > at) CIUIC_RETURN_IF_ERROR(Punch(at, from - at));
     at = std::max(at, to);
   }
-  const uint64_t data_end = row_.max_length();
+  const uint64_t data_end = data_end_;
   if (data_end > at) CIUIC_RETURN_IF_ERROR(Punch(at, data_end - at));
   stats_->kept_bytes += [&] {
     uint64_t n = 0;
@@ -207,7 +220,7 @@ void IngestExtentJob::WaitForLull() {
 }
 
 Status IngestExtentJob::Punch(uint64_t offset, uint64_t n) {
-  Status s = parts_.extents->Punch(extent_, offset, n);
+  Status s = parts_.extents->PunchOrDefer(extent_, offset, n);
   return s.IsNotFound() ? Status::Ok() : s;
 }
 

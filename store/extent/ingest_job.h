@@ -52,6 +52,7 @@ class IngestExtentJob : public BackgroundJob {
   StoreParts parts_;
   const uint32_t extent_;
   std::shared_ptr<ExtentFd> fd_;
+  uint64_t data_end_ = 0;
   IngestJobStats* stats_;
   std::function<void()> done_;
   Throttle throttle_;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -364,6 +365,71 @@ TEST(ExtentTest, ASmallSaveIsCopiedIntoAPackAndItsExtentRemoved) {
   EXPECT_GT(st->stored_bytes, data.size()) << "in a pack";
   EXPECT_EQ(ReadVersion(store.get(), VersionIn(store.get(), snap, "trainer_state.json")), data);
   ExpectVerifyClean(store.get());
+}
+
+// A reader of a version still in its extent reads unchecked bytes, so the
+// ingest punches no range of that extent while the reader is open; the
+// punches happen when it closes.
+TEST(ExtentTest, NoRangeIsPunchedUnderAnOpenReader) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  const std::string a = RandomBytes(26, 4 << 20), c = RandomBytes(27, 4 << 20);
+  SaveAsExtent(store.get(), "one.pt", a);
+  ASSERT_TRUE(store->DrainIngest().ok());
+  std::unique_ptr<ExtentWriter> w;
+  Snapshot snap = SaveAsExtent(store.get(), "two.pt", a + c, false, false, &w);
+  const std::string path = w->path();
+  auto reader = store->OpenVersion(VersionIn(store.get(), snap, "two.pt"));
+  ASSERT_TRUE(reader.ok());
+  ASSERT_NE((*reader)->extent(), nullptr);
+  w->Seal();
+  ASSERT_TRUE(store->DrainIngest().ok());  // would punch two.pt's copy of a
+  std::string out(a.size() + c.size(), '\0');
+  auto n = (*reader)->Read(0, out.size(), out.data());
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(out, a + c) << "bytes read under an open reader changed";
+  const uint64_t before = [&] { struct stat st; stat(path.c_str(), &st); return uint64_t(st.st_blocks) * 512; }();
+  reader->reset();
+  const uint64_t after = [&] { struct stat st; stat(path.c_str(), &st); return uint64_t(st.st_blocks) * 512; }();
+  EXPECT_LT(after + (2u << 20), before) << "the deferred punch ran when the reader closed";
+  EXPECT_EQ(ReadVersion(store.get(), VersionIn(store.get(), snap, "two.pt")), a + c);
+  ExpectVerifyClean(store.get());
+}
+
+// An extent with two versions whose file came back short of the longer one
+// (power loss): the shorter is ingested, the longer stays lost (never zeros).
+TEST(ExtentTest, ALostVersionStaysLostWhenItsExtentIsIngested) {
+  TempDir dir;
+  const std::string data = RandomBytes(28, 3 << 20);
+  pid_t pid = fork();
+  if (pid == 0) {
+    auto store = OpenStore(dir.path());
+    auto w = store->NewExtent();
+    if (!w.ok() || pwrite((*w)->fd(), data.data(), data.size(), 0) != ssize_t(data.size())) _exit(1);
+    for (uint64_t len : {uint64_t(2 << 20), uint64_t(data.size())}) {  // two commits of one extent
+      CommitRequest req;
+      req.edits.push_back(TreeEdit::PutExtent(len == data.size() ? "long.pt" : "short.pt", 0644, 1, (*w)->number(), len));
+      if (!store->Commit(req).ok()) _exit(2);
+    }
+    _exit(truncate((*w)->path().c_str(), (2 << 20) + 4096) == 0 ? 0 : 3);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto store = OpenStore(dir.path());
+  ASSERT_TRUE(store->DrainIngest().ok());
+  auto head = store->Head();
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ(ReadVersion(store.get(), VersionIn(store.get(), **head, "short.pt")), data.substr(0, 2 << 20));
+  auto reader = store->OpenVersion(VersionIn(store.get(), **head, "long.pt"));
+  ASSERT_TRUE(reader.ok());
+  std::string out(data.size(), '\0');
+  auto n = (*reader)->Read(0, out.size(), out.data());
+  EXPECT_FALSE(n.ok()) << "the lost version read as bytes";
+  auto report = store->Verify();
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->problems.size(), 1u);
+  EXPECT_NE(report->problems[0].find("lost"), std::string::npos) << report->problems[0];
 }
 
 }  // namespace
