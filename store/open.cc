@@ -209,6 +209,15 @@ Status ShareLock(int fd) {
 
 bool TryExclusive(int fd) { return SetLock(fd, F_WRLCK); }
 
+bool OthersHoldLock(int fd) {
+  if (fd < 0) return false;
+  struct flock fl = {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl(fd, F_GETLK, &fl) != 0) return true;  // cannot tell: assume so
+  return fl.l_type != F_UNLCK;
+}
+
 void UnlockStore(int fd) { CloseLockFile(fd); }
 
 Status ReadOrInitMeta(LmdbEnv* env, const ChunkerParams& wanted, bool read_only, ChunkerParams* params,

@@ -34,6 +34,9 @@ Status ShareLock(int fd);
 // Tries to make a shared LOCK exclusive (true) while this process does
 // something only a lone process may (gc); false when others hold it too.
 bool TryExclusive(int fd);
+// Whether another process holds LOCK (shared or exclusive) now; changes
+// no lock (F_GETLK).
+bool OthersHoldLock(int fd);
 // Reads meta/format and meta/chunker, writing them first for a new index
 // (unless `read_only`). `wanted` applies only to a new store. *format: the
 // index's format (1 or kFormatVersion).

@@ -11,6 +11,7 @@
 #ifndef CIUICFS_STORE_PARTS_H_
 #define CIUICFS_STORE_PARTS_H_
 
+#include <functional>
 #include <string>
 
 #include "store/background/scheduler.h"
@@ -41,6 +42,9 @@ struct StoreParts {
   BackgroundScheduler* background = nullptr;
   ExtentStore* extents = nullptr;
   const Chunker* chunker = nullptr;
+  // Whether another process has the store open now (a mount of another
+  // branch, which may read a version still in an extent).
+  std::function<bool()> shared_now;
 
   // OK when the store takes writes: not read-only, no background error.
   Status CanWrite() const;

@@ -130,6 +130,7 @@ Status Store::OpenParts(const StoreOptions& options) {
   parts_->chain = chain_.get();
   parts_->refs = refs_.get();
   parts_->chunker = chunker_.get();
+  parts_->shared_now = [this] { return shared_ && OthersHoldLock(lock_fd_); };
   // Extents: the highest number any row lists, the files, the backlog.
   std::map<uint32_t, ExtentRow> rows;
   CIUIC_RETURN_IF_ERROR(InRead(env_.get(), [&](Txn& txn) -> Status {

@@ -194,6 +194,9 @@ Status IngestExtentJob::Install() {
   stats_->bytes += bytes;
   if (row_gone) return parts_.extents->Remove(extent_);  // every chunk was stored already
   if (had_chunks) return Status::Ok();  // only ranges this ingest can prove dead are punched
+  // Another process may be reading a version of this extent, unchecked:
+  // its ranges stay allocated (space, never wrong bytes).
+  if (parts_.shared_now && parts_.shared_now()) return Status::Ok();
   // The ranges no kept chunk covers hold bytes the store has elsewhere.
   std::sort(kept.begin(), kept.end());
   uint64_t at = 0;

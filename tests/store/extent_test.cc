@@ -432,5 +432,48 @@ TEST(ExtentTest, ALostVersionStaysLostWhenItsExtentIsIngested) {
   EXPECT_NE(report->problems[0].find("lost"), std::string::npos) << report->problems[0];
 }
 
+// While another process has the store open (another mount), whose readers
+// this one cannot see, the ingest punches nothing.
+TEST(ExtentTest, NothingIsPunchedWhileAnotherProcessHasTheStore) {
+  TempDir dir;
+  StoreOptions shared;
+  shared.shared = true;
+  const std::string a = RandomBytes(29, 4 << 20), c = RandomBytes(30, 4 << 20);
+  {
+    auto store = OpenStore(dir.path(), shared);
+    SaveAsExtent(store.get(), "one.pt", a);
+    ASSERT_TRUE(store->DrainIngest().ok());
+  }
+  int ready[2], done[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(done), 0);
+  pid_t pid = fork();
+  if (pid == 0) {  // the other mount: holds the store open until told
+    auto other = OpenStore(dir.path(), shared);
+    char x = 1;
+    (void)!write(ready[1], &x, 1);
+    (void)!read(done[0], &x, 1);
+    _exit(0);
+  }
+  char x;
+  ASSERT_EQ(read(ready[0], &x, 1), 1);
+  {
+    auto store = OpenStore(dir.path(), shared);
+    std::unique_ptr<ExtentWriter> w;
+    Snapshot snap = SaveAsExtent(store.get(), "two.pt", a + c, false, false, &w);
+    const std::string path = w->path();
+    w.reset();
+    ASSERT_TRUE(store->DrainIngest().ok());
+    struct stat st;
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_GE(uint64_t(st.st_blocks) * 512, a.size() + c.size()) << "a range was punched under another process";
+    EXPECT_EQ(ReadVersion(store.get(), VersionIn(store.get(), snap, "two.pt")), a + c);
+    ExpectVerifyClean(store.get());
+  }
+  (void)!write(done[1], &x, 1);
+  int status = 0;
+  waitpid(pid, &status, 0);
+}
+
 }  // namespace
 }  // namespace ciuicfs
