@@ -157,6 +157,18 @@ Result<std::shared_ptr<ExtentFd>> ExtentStore::OpenForUpdate(uint32_t extent) {
 }
 
 Status ExtentStore::ReadAt(uint32_t extent, uint64_t offset, size_t n, char* dst) {
+  Status s = ReadAtOnce(extent, offset, n, dst);
+  if (s.ok()) return s;
+  {  // a descriptor cached before the file was replaced or removed: once more, afresh
+    std::lock_guard<std::mutex> lock(mu_);
+    read_fds_.erase(extent);
+  }
+  s = ReadAtOnce(extent, offset, n, dst);
+  if (s.IsNotFound()) return Status::Corruption(Name(extent) + " is missing; the chunks kept in it are lost");
+  return s;
+}
+
+Status ExtentStore::ReadAtOnce(uint32_t extent, uint64_t offset, size_t n, char* dst) {
   std::shared_ptr<ExtentFd> fd;
   {
     std::lock_guard<std::mutex> lock(mu_);

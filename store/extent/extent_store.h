@@ -121,6 +121,7 @@ class ExtentStore {
   void Sealed(uint32_t extent);
   void Closed(uint32_t extent, const std::string& path);
   void ReaderClosed(uint32_t extent);
+  Status ReadAtOnce(uint32_t extent, uint64_t offset, size_t n, char* dst);
 
   const std::string dir_;
   mutable std::mutex mu_;

@@ -101,8 +101,9 @@ Status IngestExtentJob::Run() {
   CrashPoint("ingest.before_sync");
   // The kept chunks' bytes are durable before a row names them, and so are
   // the packs of the chunks the versions reuse.
-  if (fdatasync(fd_->get()) != 0)
-    return parts_.NoteSyncResult(Status::FromErrno(errno, "sync " + parts_.extents->Name(extent_)));
+  // (and extents/ itself, when a file was created since its last fsync: the
+  // rows must not name a file whose name power loss could take)
+  CIUIC_RETURN_IF_ERROR(parts_.NoteSyncResult(parts_.extents->SyncCommitted({extent_})));
   std::vector<const PendingVersion*> versions;
   for (const PendingVersion& pv : ingested_) versions.push_back(&pv);
   return SyncChunksOf(parts_, versions, &synced_);
