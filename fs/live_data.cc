@@ -188,6 +188,7 @@ Status Filesystem::WriteAt(Node& n, const char* buf, size_t size, uint64_t off) 
     if (w < 0) return Status::FromErrno(errno, "write " + n.write->extent->path());
     done += static_cast<size_t>(w);
   }
+  n.write->extent->Touch();
   n.write->size = std::max<uint64_t>(n.write->size, off + size);
   n.write->dirty = true;
   std::lock_guard<std::mutex> lock(mu_);

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace ciuicfs {
@@ -36,6 +37,8 @@ ExtentWriter::~ExtentWriter() {
   fd_.reset();
   store_->Closed(number_, path_);
 }
+
+void ExtentWriter::Touch() { store_->Touch(); }
 
 void ExtentWriter::Seal() {
   if (sealed_) return;
@@ -79,6 +82,7 @@ Result<std::unique_ptr<ExtentWriter>> ExtentStore::Create() {
     if (fd < 0 && errno == EEXIST) continue;  // another process took it
     if (fd < 0) return Status::FromErrno(errno, "create " + Name(n));
     writing_.insert(n);
+    Touch();
     dir_created_gen_ = ++generation_;
     ++created_;
     return std::unique_ptr<ExtentWriter>(new ExtentWriter(this, n, path, fd));
@@ -220,6 +224,7 @@ void ExtentStore::NoteCommitted(uint32_t extent) {
   std::lock_guard<std::mutex> lock(mu_);
   committed_[extent] = ++generation_;
   ever_committed_.insert(extent);
+  Touch();
 }
 
 std::set<uint32_t> ExtentStore::committed_here() const {
@@ -316,6 +321,17 @@ Result<uint64_t> ExtentStore::RemoveUnlisted(const std::function<Result<std::set
 bool ExtentStore::IsWriting(uint32_t extent) const {
   std::lock_guard<std::mutex> lock(mu_);
   return writing_.count(extent) != 0;
+}
+
+void ExtentStore::Touch() {
+  last_activity_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+bool ExtentStore::saving() const {
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  return writing() > 0 && now - last_activity_ns_.load() < 1000000000;
 }
 
 size_t ExtentStore::writing() const {

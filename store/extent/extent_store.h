@@ -5,6 +5,7 @@
 #ifndef CIUICFS_STORE_EXTENT_EXTENT_STORE_H_
 #define CIUICFS_STORE_EXTENT_EXTENT_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -49,6 +50,8 @@ class ExtentWriter {
   // No more writes reach the file: it may be ingested once committed.
   void Seal();
   bool sealed() const { return sealed_; }
+  // Bytes were written into it (the daemon's write path).
+  void Touch();
 
  private:
   friend class ExtentStore;
@@ -114,6 +117,11 @@ class ExtentStore {
   bool IsWriting(uint32_t extent) const;
   // Files being written now (unsealed writers).
   size_t writing() const;
+  // Whether a save is in progress: an unsealed writer, and an extent made,
+  // written (ExtentWriter::Touch), committed or sealed within the last
+  // second. A writer left unsealed and idle does not count.
+  bool saving() const;
+  void Touch();
   uint64_t created() const;
 
  private:
@@ -133,6 +141,7 @@ class ExtentStore {
   uint64_t dir_created_gen_ = 0;  // generation of the newest file created
   std::set<uint32_t> ever_committed_;  // named by a commit in this process (never abandoned)
   uint64_t created_ = 0;
+  std::atomic<int64_t> last_activity_ns_{0};
   std::function<void(uint32_t)> on_sealed_;
   std::map<uint32_t, std::shared_ptr<ExtentFd>> read_fds_;  // for chunks kept in place
   std::map<uint32_t, int> version_readers_;                 // open OpenVersionReader descriptors

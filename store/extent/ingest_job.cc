@@ -27,7 +27,7 @@ IngestExtentJob::IngestExtentJob(StoreParts parts, uint32_t extent, IngestJobSta
       extent_(extent),
       stats_(stats),
       done_(std::move(done)),
-      throttle_(kBusyBytesPerSecond, [this] { return parts_.extents->writing() > 0; }) {}
+      throttle_(kBusyBytesPerSecond, [this] { return parts_.extents->saving(); }) {}
 
 IngestExtentJob::~IngestExtentJob() {
   ingested_.clear();  // pins first
@@ -79,7 +79,7 @@ Status IngestExtentJob::Run() {
       // Written back now, at the job's pace, when no file is being saved:
       // a disk busy with writeback throttles a save's writes (the kernel's
       // dirty-page limits), so the sync before the install waits for a lull.
-      if (parts_.extents->writing() == 0)
+      if (!parts_.extents->saving())
         (void)sync_file_range(fd_->get(), off_t(off), off_t(r), SYNC_FILE_RANGE_WRITE);
       off += uint64_t(r);
       throttle_.Account(uint64_t(r));
@@ -219,7 +219,7 @@ Status IngestExtentJob::Install() {
 void IngestExtentJob::WaitForLull() {
   constexpr auto kStep = std::chrono::milliseconds(20);
   constexpr auto kMaxWait = std::chrono::seconds(30);
-  for (auto waited = std::chrono::milliseconds(0); waited < kMaxWait && parts_.extents->writing() > 0; waited += kStep)
+  for (auto waited = std::chrono::milliseconds(0); waited < kMaxWait && parts_.extents->saving(); waited += kStep)
     std::this_thread::sleep_for(kStep);
 }
 
