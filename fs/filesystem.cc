@@ -262,18 +262,16 @@ void Filesystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode
 }
 
 void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  // The extent file is made before mu_ is taken (no file creation under
+  // the inode table's lock); a refused name drops it again, unused.
+  auto extent = store_->NewExtent();
+  if (!extent.ok()) return (void)fuse_reply_err(req, StatusToErrno(extent.status()));
   std::unique_lock<std::mutex> lock(mu_);
   NodePtr dir = Get(parent);
   if (int err = CheckNewName(dir, parent, name)) return (void)fuse_reply_err(req, err);
   NodePtr n = AddLiveNode(req, dir.get(), name, kLiveFile, mode, NowNs());
   // No other thread can reach `n` before mu_ is released, so its write
   // state is set without data_mu (taking it here would invert the order).
-  auto extent = store_->NewExtent();
-  if (!extent.ok()) {
-    dir->children.erase(name);
-    nodes_.erase(n->ino);
-    return (void)fuse_reply_err(req, StatusToErrno(extent.status()));
-  }
   n->write = std::make_unique<WriteState>();
   n->write->extent = std::move(extent.value());
   n->write->dirty = true;  // an empty new file is content too

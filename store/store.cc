@@ -132,13 +132,9 @@ Status Store::OpenParts(const StoreOptions& options) {
   parts_->chunker = chunker_.get();
   parts_->shared_now = [this] { return shared_ && OthersHoldLock(lock_fd_); };
   // Extents: the highest number any row lists, the files, the backlog.
-  std::map<uint32_t, ExtentRow> rows;
-  CIUIC_RETURN_IF_ERROR(InRead(env_.get(), [&](Txn& txn) -> Status {
-    auto loaded = LoadExtentRows(txn);
-    if (!loaded.ok()) return loaded.status();
-    rows = std::move(loaded.value());
-    return Status::Ok();
-  }));
+  auto listed = InRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
+  if (!listed.ok()) return listed.status();
+  const std::map<uint32_t, ExtentRow> rows = std::move(listed.value());
   extents_ = std::make_unique<ExtentStore>(parts_->dir);
   packs_->SetExtentReader(
       [this](uint32_t e, uint64_t off, size_t n, char* dst) { return extents_->ReadAt(e, off, n, dst); });
@@ -180,13 +176,9 @@ Result<std::unique_ptr<ExtentWriter>> Store::NewExtent() {
 
 Status Store::MoveExtentVersions(uint32_t from, ExtentWriter* to) {
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
-  std::optional<ExtentRow> row;
-  CIUIC_RETURN_IF_ERROR(InRead(env_.get(), [&](Txn& txn) -> Status {
-    auto r = GetExtentRow(txn, from);
-    if (!r.ok()) return r.status();
-    row = std::move(r.value());
-    return Status::Ok();
-  }));
+  auto found = InRead(env_.get(), [&](Txn& txn) { return GetExtentRow(txn, from); });
+  if (!found.ok()) return found.status();
+  const std::optional<ExtentRow>& row = *found;
   if (!row || row->versions.empty()) return Status::Ok();
   CIUIC_RETURN_IF_ERROR(extents_->CopyInto(from, to->fd(), row->max_length()));
   CIUIC_RETURN_IF_ERROR(parts_->NoteSyncResult(extents_->SyncCommitted({to->number()})));
@@ -198,13 +190,9 @@ Status Store::MoveExtentVersions(uint32_t from, ExtentWriter* to) {
 Status Store::DrainIngest() {
   size_t before = SIZE_MAX;
   for (;;) {
-    std::map<uint32_t, ExtentRow> rows;
-    CIUIC_RETURN_IF_ERROR(InRead(env_.get(), [&](Txn& txn) -> Status {
-      auto loaded = LoadExtentRows(txn);
-      if (!loaded.ok()) return loaded.status();
-      rows = std::move(loaded.value());
-      return Status::Ok();
-    }));
+    auto listed = InRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
+    if (!listed.ok()) return listed.status();
+    std::map<uint32_t, ExtentRow> rows = std::move(listed.value());
     std::vector<std::future<Status>> jobs;
     std::erase_if(rows, [](const auto& r) { return r.second.versions.empty(); });  // ingested: chunks kept in place
     if (shared_) {  // another mount may still be writing its own extents: only ours

@@ -89,26 +89,27 @@ Result<std::unique_ptr<ExtentWriter>> ExtentStore::Create() {
   }
 }
 
+Result<int> ExtentStore::OpenFile(uint32_t extent, int flags) const {
+  int fd = open(Path(extent).c_str(), flags | O_CLOEXEC);
+  if (fd >= 0) return fd;
+  if (errno == ENOENT) return Status::NotFound(Name(extent) + " is gone");
+  return Status::FromErrno(errno, "open " + Name(extent));
+}
+
 Result<std::shared_ptr<ExtentFd>> ExtentStore::OpenRead(uint32_t extent) {
-  int fd = open(Path(extent).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(Name(extent) + " is gone");
-    return Status::FromErrno(errno, "open " + Name(extent));
-  }
-  return std::make_shared<ExtentFd>(fd);
+  auto fd = OpenFile(extent, O_RDONLY);
+  if (!fd.ok()) return fd.status();
+  return std::make_shared<ExtentFd>(*fd);
 }
 
 Result<std::shared_ptr<ExtentFd>> ExtentStore::OpenVersionReader(uint32_t extent) {
-  int fd = open(Path(extent).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(Name(extent) + " is gone");
-    return Status::FromErrno(errno, "open " + Name(extent));
-  }
+  auto fd = OpenFile(extent, O_RDONLY);
+  if (!fd.ok()) return fd.status();
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++version_readers_[extent];
   }
-  return std::shared_ptr<ExtentFd>(new ExtentFd(fd), [this, extent](ExtentFd* f) {
+  return std::shared_ptr<ExtentFd>(new ExtentFd(*fd), [this, extent](ExtentFd* f) {
     delete f;
     ReaderClosed(extent);
   });
@@ -152,12 +153,9 @@ Result<uint64_t> ExtentStore::AllocatedSize(uint32_t extent) {
 }
 
 Result<std::shared_ptr<ExtentFd>> ExtentStore::OpenForUpdate(uint32_t extent) {
-  int fd = open(Path(extent).c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(Name(extent) + " is gone");
-    return Status::FromErrno(errno, "open " + Name(extent));
-  }
-  return std::make_shared<ExtentFd>(fd);
+  auto fd = OpenFile(extent, O_RDWR);
+  if (!fd.ok()) return fd.status();
+  return std::make_shared<ExtentFd>(*fd);
 }
 
 Status ExtentStore::ReadAt(uint32_t extent, uint64_t offset, size_t n, char* dst) {

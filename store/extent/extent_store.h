@@ -129,6 +129,7 @@ class ExtentStore {
   void Sealed(uint32_t extent);
   void Closed(uint32_t extent, const std::string& path);
   void ReaderClosed(uint32_t extent);
+  Result<int> OpenFile(uint32_t extent, int flags) const;  // NotFound when it is gone
   Status ReadAtOnce(uint32_t extent, uint64_t offset, size_t n, char* dst);
 
   const std::string dir_;
