@@ -120,6 +120,7 @@ Result<Snapshot> Filesystem::CommitEdits(std::vector<TreeEdit> edits, std::optio
   req.edits = std::move(edits);
   req.step = step;
   req.durable = durable;
+  req.logged = true;  // close() waits for the commit log, not the index
   return store_->Commit(req);
 }
 

@@ -2,6 +2,7 @@
 #include "store/parts.h"
 
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <map>
 #include <random>
@@ -278,45 +279,100 @@ TreeEdit TreeEdit::Rename(std::string from, std::string to, uint32_t mode, int64
   return e;
 }
 
-Result<Snapshot> CommitSnapshot(const StoreParts& parts, const CommitRequest& req) {
-  CIUIC_RETURN_IF_ERROR(parts.CanWrite());
+static Status ValidateEdits(const CommitRequest& req) {
   for (const TreeEdit& e : req.edits) {
     CIUIC_RETURN_IF_ERROR(ValidatePath(e.path));
     if (e.op == TreeEdit::Op::kRename) CIUIC_RETURN_IF_ERROR(ValidatePath(e.from));
+  }
+  return Status::Ok();
+}
+
+static int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status PrepareForLog(CommitRequest* req) {
+  CIUIC_RETURN_IF_ERROR(ValidateEdits(*req));
+  if (req->time_ns == 0) req->time_ns = NowNs();
+  req->version_ids.assign(req->edits.size(), VersionId{});
+  for (size_t i = 0; i < req->edits.size(); ++i) {
+    const TreeEdit& e = req->edits[i];
+    if (e.pending) return Status::InvalidArgument("a commit of a fresh ingest cannot be logged");
+    if (e.extent != 0) req->version_ids[i] = ExtentVersionId(e.extent, e.length, req->time_ns);
+  }
+  return Status::Ok();
+}
+
+std::vector<Change> LoggedChanges(const CommitRequest& req) {
+  std::vector<Change> out;
+  for (size_t i = 0; i < req.edits.size() && i < req.version_ids.size(); ++i)
+    if (req.edits[i].extent != 0) {
+      Change c;
+      c.path = req.edits[i].path;
+      c.kind = ChangeKind::kPut;
+      c.version = req.version_ids[i];
+      out.push_back(std::move(c));
+    }
+  return out;
+}
+
+Result<std::vector<Snapshot>> CommitMany(const StoreParts& parts, const std::vector<CommitRequest>& reqs,
+                                         const std::function<Status(Txn&)>& also) {
+  CIUIC_RETURN_IF_ERROR(parts.CanWrite());
+  bool durable = false;
+  for (const CommitRequest& req : reqs) {
+    CIUIC_RETURN_IF_ERROR(ValidateEdits(req));
+    durable |= req.durable;
   }
   // Where the not-yet-indexed chunks of the fresh versions lie, read before
   // the write transaction (lock order: PinTable, then LMDB). The versions'
   // pins keep these entries alive until the commit is done.
   std::map<ChunkId, PackLocation> pending_locs;
-  for (const TreeEdit& e : req.edits)
-    if (e.pending) pending_locs.merge(parts.pins->PendingLocations(e.pending->pinned()));
-  std::vector<VersionId> extent_ids(req.edits.size());
+  std::vector<const PendingVersion*> fresh;
+  std::vector<std::vector<VersionId>> extent_ids(reqs.size());
   std::vector<uint32_t> extents;
-  const int64_t now =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  for (size_t i = 0; i < req.edits.size(); ++i) {
-    if (req.edits[i].extent == 0) continue;
-    extent_ids[i] = ExtentVersionId(req.edits[i].extent, req.edits[i].length, now);
-    extents.push_back(req.edits[i].extent);
+  const int64_t now = NowNs();
+  for (size_t r = 0; r < reqs.size(); ++r) {
+    const CommitRequest& req = reqs[r];
+    extent_ids[r].resize(req.edits.size());
+    for (size_t i = 0; i < req.edits.size(); ++i) {
+      const TreeEdit& e = req.edits[i];
+      if (e.pending) {
+        pending_locs.merge(parts.pins->PendingLocations(e.pending->pinned()));
+        fresh.push_back(e.pending);
+      }
+      if (e.extent == 0) continue;
+      extent_ids[r][i] = i < req.version_ids.size() && !req.version_ids[i].IsZero()
+                             ? req.version_ids[i]
+                             : ExtentVersionId(e.extent, e.length, req.time_ns != 0 ? req.time_ns : now);
+      extents.push_back(e.extent);
+    }
   }
   std::map<uint32_t, uint64_t> synced;
-  if (req.durable) {
+  if (durable) {
     // The extents' bytes first, then the packs', then the index names them.
     CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.extents->SyncCommitted(extents)));
-    std::vector<const PendingVersion*> fresh;
-    for (const TreeEdit& e : req.edits)
-      if (e.pending) fresh.push_back(e.pending);
     CIUIC_RETURN_IF_ERROR(SyncChunksOf(parts, fresh, &synced));
   }
-  Snapshot snap;
-  CIUIC_RETURN_IF_ERROR(parts.env->Write(
-      [&](Txn& txn) { return CommitInTxn(parts, txn, req, extent_ids, pending_locs, synced, &snap); }));
+  std::vector<Snapshot> snaps;
+  CIUIC_RETURN_IF_ERROR(parts.env->Write([&](Txn& txn) -> Status {
+    snaps.assign(reqs.size(), Snapshot{});
+    for (size_t r = 0; r < reqs.size(); ++r)
+      CIUIC_RETURN_IF_ERROR(CommitInTxn(parts, txn, reqs[r], extent_ids[r], pending_locs, synced, &snaps[r]));
+    return also ? also(txn) : Status::Ok();
+  }));
   CrashPoint("commit.after_txn");
   for (uint32_t e : extents) parts.extents->NoteCommitted(e);
-  for (const TreeEdit& e : req.edits)
-    if (e.pending) parts.pins->MarkIndexed(e.pending->pinned());  // rows exist now
-  if (req.durable) CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.env->Sync()));
-  return snap;
+  for (const PendingVersion* pv : fresh) parts.pins->MarkIndexed(pv->pinned());  // rows exist now
+  if (durable) CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.env->Sync()));
+  return snaps;
+}
+
+Result<Snapshot> CommitSnapshot(const StoreParts& parts, const CommitRequest& req) {
+  auto snaps = CommitMany(parts, {req}, nullptr);
+  if (!snaps.ok()) return snaps.status();
+  return std::move(snaps->front());
 }
 
 }  // namespace ciuicfs

@@ -5,6 +5,7 @@
 #ifndef CIUICFS_STORE_COMMIT_H_
 #define CIUICFS_STORE_COMMIT_H_
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,9 +52,27 @@ struct CommitRequest {
   std::optional<int64_t> step;  // unset: the head's step (0 for the first)
   int64_t time_ns = 0;          // 0: now
   bool durable = false;         // survive power loss, not only a process kill
+  // Through the commit log (FORMAT.md, "Commit log"): Store::Commit returns
+  // once it is logged, with only the time and the extent versions' changes
+  // of the snapshot; a durable one returns once it is applied and synced.
+  bool logged = false;
+  // Per edit, the id of an extent version, fixed before the commit is
+  // logged (FORMAT.md, "Commit log"); empty or zero: made at commit.
+  std::vector<VersionId> version_ids;
 };
 
 Result<Snapshot> CommitSnapshot(const StoreParts& parts, const CommitRequest& req);
+// Several commits in one index transaction, one snapshot each, in order;
+// `also` (may be empty) writes more rows in the same transaction.
+Result<std::vector<Snapshot>> CommitMany(const StoreParts& parts, const std::vector<CommitRequest>& reqs,
+                                         const std::function<Status(Txn&)>& also);
+// Makes `req` ready to be logged: its paths checked, its time and its
+// extent versions' ids fixed. InvalidArgument for an edit naming a fresh
+// ingest (its pins live only in memory).
+Status PrepareForLog(CommitRequest* req);
+// The puts of extent versions that a prepared `req` will commit, as the
+// snapshot's changes will name them.
+std::vector<Change> LoggedChanges(const CommitRequest& req);
 
 // Pieces of a commit that the background ingest (extent/ingest_job.h) uses
 // for the versions it makes.

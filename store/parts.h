@@ -45,6 +45,9 @@ struct StoreParts {
   // Whether another process has the store open now (a mount of another
   // branch, which may read a version still in an extent).
   std::function<bool()> shared_now;
+  // Waits until every commit this process logged is in the index (the
+  // commit log, FORMAT.md); empty where nothing is logged.
+  std::function<void()> see_log;
 
   // OK when the store takes writes: not read-only, no background error.
   Status CanWrite() const;

@@ -13,6 +13,10 @@
 #include "store/chain/snapshot_chain.h"
 #include "store/index/lmdb_env.h"
 #include "store/index/queries.h"
+#include "store/journal/commit_log.h"
+#include "store/journal/log_applier.h"
+#include "store/base/coding.h"
+#include "store/base/log.h"
 #include "store/open.h"
 #include "store/parts.h"
 #include "store/pack/backend.h"
@@ -45,6 +49,7 @@ Status StoreParts::NoteSyncResult(Status s) const {
 }
 
 Store::~Store() {
+  if (env_) CloseLog();
   if (background_) background_->Stop();
   extents_.reset();
   parts_.reset();
@@ -75,6 +80,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
     return Status::InvalidArgument("store " + uri->path +
                                    " has format 1 (a whole tree per snapshot); this ciuicfs uses format 2: convert it "
                                    "with `ciuicfs upgrade " + uri->path + "` (not while it is mounted)");
+  if (options.read_only) ApplyDeadLogsFirst(uri->path, options);
   bool alone = true;
   if (!options.read_only) {
     auto fd = options.shared && !options.upgrade ? LockStoreShared(uri->path, &alone) : LockStore(uri->path);
@@ -131,18 +137,27 @@ Status Store::OpenParts(const StoreOptions& options) {
   parts_->refs = refs_.get();
   parts_->chunker = chunker_.get();
   parts_->shared_now = [this] { return shared_ && OthersHoldLock(lock_fd_); };
+  parts_->see_log = [this] { SeeLog(); };
   // Extents: the highest number any row lists, the files, the backlog.
   auto listed = InRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
   if (!listed.ok()) return listed.status();
-  const std::map<uint32_t, ExtentRow> rows = std::move(listed.value());
+  std::map<uint32_t, ExtentRow> rows = std::move(listed.value());
   extents_ = std::make_unique<ExtentStore>(parts_->dir);
   packs_->SetExtentReader(
       [this](uint32_t e, uint64_t off, size_t n, char* dst) { return extents_->ReadAt(e, off, n, dst); });
   CIUIC_RETURN_IF_ERROR(extents_->Open(rows.empty() ? 0 : rows.rbegin()->first, options.read_only));
   parts_->extents = extents_.get();
   ingest_stats_ = std::make_unique<IngestJobStats>();
-  if (options.read_only) return Status::Ok();
+  if (options.read_only) {
+    AwaitLiveLogs();
+    return Status::Ok();
+  }
   extents_->SetOnSealed([this](uint32_t e) { ScheduleIngest(e); });
+  // What dead processes logged, before any extent is taken as unlisted.
+  CIUIC_RETURN_IF_ERROR(ReplayDeadLogs());
+  listed = InRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
+  if (!listed.ok()) return listed.status();
+  rows = std::move(listed.value());
   if (!repair_on_open_) return Status::Ok();  // another process may be writing the unlisted ones
   auto removed = extents_->RemoveUnlisted([&]() -> Result<std::set<uint32_t>> {
     std::set<uint32_t> listed;
@@ -175,6 +190,7 @@ Result<std::unique_ptr<ExtentWriter>> Store::NewExtent() {
 }
 
 Status Store::MoveExtentVersions(uint32_t from, ExtentWriter* to) {
+  SeeLog();
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   auto found = InRead(env_.get(), [&](Txn& txn) { return GetExtentRow(txn, from); });
   if (!found.ok()) return found.status();
@@ -188,6 +204,7 @@ Status Store::MoveExtentVersions(uint32_t from, ExtentWriter* to) {
 }
 
 Status Store::DrainIngest() {
+  SeeLog();
   size_t before = SIZE_MAX;
   for (;;) {
     auto listed = InRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
@@ -212,9 +229,187 @@ std::unique_ptr<IngestSession> Store::NewIngest() {
   return std::make_unique<IngestSession>(chunker_.get(), pins_.get());
 }
 
-Result<Snapshot> Store::Commit(const CommitRequest& req) { return CommitSnapshot(*parts_, req); }
+Result<Snapshot> Store::Commit(const CommitRequest& req) {
+  if (!req.logged || parts_->read_only) {
+    SeeLog();  // after every logged commit, as the callers saw them
+    return CommitSnapshot(*parts_, req);
+  }
+  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
+  CommitRequest prepared = req;
+  CIUIC_RETURN_IF_ERROR(PrepareForLog(&prepared));
+  Snapshot snap;
+  snap.time_ns = prepared.time_ns;
+  snap.changes = LoggedChanges(prepared);
+  auto applier = Applier();
+  if (!applier.ok()) return applier.status();
+  std::vector<uint32_t> extents;
+  for (const TreeEdit& e : prepared.edits)
+    if (e.extent != 0) extents.push_back(e.extent);
+  auto seq = (*applier)->Submit(std::move(prepared));
+  if (!seq.ok()) return seq.status();
+  // Named by a commit now: the writer's end keeps the file, a durable
+  // commit syncs it.
+  for (uint32_t e : extents) extents_->NoteCommitted(e);
+  if (req.durable) CIUIC_RETURN_IF_ERROR((*applier)->WaitApplied(*seq));
+  return snap;
+}
+
+void Store::SeeLog() {
+  LogApplier* applier;
+  {
+    std::lock_guard<std::mutex> lock(applier_mu_);
+    applier = applier_.get();
+  }
+  if (applier) (void)applier->Settle();  // a failed application is the writers' error; reads go on
+}
+
+Result<LogApplier*> Store::Applier() {
+  std::lock_guard<std::mutex> lock(applier_mu_);
+  if (applier_) return applier_.get();
+  auto log = CommitLog::Create(dir_);
+  if (!log.ok()) return log.status();
+  applier_ = std::make_unique<LogApplier>(
+      std::move(log.value()),
+      [this](const std::string& id, const std::vector<LoggedCommit>& batch) { return ApplyLogged(id, batch); });
+  return applier_.get();
+}
+
+// One batch of one log in one transaction, with the log's applied sequence.
+Status Store::ApplyLogged(const std::string& log_id, const std::vector<LoggedCommit>& batch) {
+  std::vector<CommitRequest> reqs;
+  reqs.reserve(batch.size());
+  for (const LoggedCommit& c : batch) reqs.push_back(c.req);
+  std::string applied;
+  PutLE<uint64_t>(&applied, batch.back().seq);
+  auto snaps = CommitMany(*parts_, reqs, [&](Txn& txn) { return txn.Put(Db::kMeta, LogMetaKey(log_id), applied); });
+  if (!snaps.ok()) return snaps.status();
+  // An extent sealed before its commit was applied: its seal's job found no row.
+  for (const CommitRequest& r : reqs)
+    for (const TreeEdit& e : r.edits)
+      if (e.extent != 0 && !extents_->IsWriting(e.extent)) ScheduleIngest(e.extent);
+  return Status::Ok();
+}
+
+void Store::ApplyDeadLogsFirst(const std::string& dir, const StoreOptions& options) {
+  auto logs = ListLogs(dir);
+  if (!logs.ok()) return;
+  bool dead = false;
+  for (const FoundLog& found : *logs) {
+    if (LogIsLive(found.path)) continue;
+    auto records = ReadLog(found.path);
+    dead |= records.ok() && !records->empty();
+  }
+  if (!dead) return;
+  StoreOptions writable = options;
+  writable.read_only = false;
+  writable.shared = true;
+  writable.create_if_missing = false;
+  auto store = Store::Open(dir, writable);
+  if (!store.ok())
+    LogLine("store " + dir + ": commits a killed mount logged are not in the index yet (" + store.status().message() +
+            "); the next mount applies them");
+}
+
+// The applier's log goes once everything in it is applied, then its row.
+void Store::CloseLog() {
+  std::unique_ptr<LogApplier> applier;
+  {
+    std::lock_guard<std::mutex> lock(applier_mu_);
+    applier = std::move(applier_);
+  }
+  if (!applier) return;
+  const std::string id = applier->log_id();
+  Status s = applier->Stop();
+  if (s.ok()) s = env_->Write([&](Txn& txn) { return txn.Del(Db::kMeta, LogMetaKey(id)); });
+  if (!s.ok()) LogLine("commit log " + id + ": " + s.message() + " (the next open applies what is left)");
+}
+
+// Applies the logs of processes that died (FORMAT.md, "Commit log"), then
+// deletes them and their rows; drops rows whose log is gone.
+Status Store::ReplayDeadLogs() {
+  auto logs = ListLogs(dir_);
+  if (!logs.ok()) return logs.status();
+  std::set<std::string> present;
+  for (const FoundLog& found : *logs) {
+    present.insert(found.id);
+    int fd = LockDeadLog(found.path);
+    if (fd < 0) continue;  // live, or another opener replays it
+    struct Closer {
+      int fd;
+      ~Closer() { close(fd); }
+    } closer{fd};
+    auto records = ReadLog(found.path);
+    if (!records.ok()) return records.status();
+    auto applied = InRead(env_.get(), [&](Txn& txn) -> Result<uint64_t> {
+      auto v = txn.Get(Db::kMeta, LogMetaKey(found.id));
+      if (!v.ok()) return v.status();
+      return *v && (*v)->size() == 8 ? LoadLE<uint64_t>((*v)->data()) : uint64_t{0};
+    });
+    if (!applied.ok()) return applied.status();
+    std::erase_if(*records, [&](const LoggedCommit& c) { return c.seq <= *applied; });
+    for (size_t at = 0; at < records->size(); at += LogApplier::kMaxBatch) {
+      std::vector<LoggedCommit> batch(records->begin() + at,
+                                      records->begin() + std::min(records->size(), at + LogApplier::kMaxBatch));
+      Status s = ApplyLogged(found.id, batch);
+      if (!s.ok() && (s.code() == Status::Code::kInvalidArgument || s.code() == Status::Code::kNotFound)) {
+        // One commit the tree cannot take must not hold back the others.
+        for (const LoggedCommit& c : batch) {
+          Status one = ApplyLogged(found.id, {c});
+          if (!one.ok())
+            LogLine("commit log " + found.id + ": commit " + std::to_string(c.seq) + " dropped: " + one.message());
+        }
+        continue;
+      }
+      CIUIC_RETURN_IF_ERROR(s);
+    }
+    if (!records->empty()) {
+      LogLine("commit log " + found.id + ": applied " + std::to_string(records->size()) +
+              " commit(s) of a process that ended before it did");
+      CIUIC_RETURN_IF_ERROR(parts_->NoteSyncResult(env_->Sync()));
+    }
+    if (unlink(found.path.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "remove " + found.path);
+    present.erase(found.id);
+  }
+  // Rows of logs that are gone (a clean close deletes its file first).
+  std::vector<std::string> stale;
+  CIUIC_RETURN_IF_ERROR(InRead(env_.get(), [&](Txn& txn) -> Status {
+    return txn.Scan(Db::kMeta, "journal/", [&](std::string_view k, std::string_view) {
+      if (k.substr(0, 8) != "journal/") return false;
+      if (!present.count(std::string(k.substr(8)))) stale.emplace_back(k);
+      return true;
+    });
+  }));
+  if (stale.empty()) return Status::Ok();
+  return env_->Write([&](Txn& txn) -> Status {
+    for (const std::string& k : stale) CIUIC_RETURN_IF_ERROR(txn.Del(Db::kMeta, k));
+    return Status::Ok();
+  });
+}
+
+// A read-only open beside live mounts waits until what they logged is in
+// the index (FORMAT.md, "Commit log").
+void Store::AwaitLiveLogs() {
+  auto logs = ListLogs(dir_);
+  if (!logs.ok()) return;
+  for (const FoundLog& found : *logs) {
+    auto records = ReadLog(found.path);
+    if (!records.ok() || records->empty()) continue;
+    const uint64_t last = records->back().seq;
+    for (int waited_ms = 0; waited_ms < 10000; waited_ms += 2) {
+      auto applied = InRead(env_.get(), [&](Txn& txn) -> Result<uint64_t> {
+        auto v = txn.Get(Db::kMeta, LogMetaKey(found.id));
+        if (!v.ok()) return v.status();
+        return *v && (*v)->size() == 8 ? LoadLE<uint64_t>((*v)->data()) : uint64_t{0};
+      });
+      if (!applied.ok() || *applied >= last || !LogIsLive(found.path)) break;
+      usleep(2000);
+    }
+  }
+}
+
 
 Status Store::Sync() {
+  SeeLog();
   if (parts_->read_only) return Status::Ok();  // nothing of ours to sync
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   CIUIC_RETURN_IF_ERROR(parts_->NoteSyncResult(extents_->SyncCommitted({})));
@@ -237,50 +432,62 @@ Status Store::Sync() {
 }
 
 Result<std::optional<Snapshot>> Store::Head(const std::string& branch) {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->Head(txn, branch); });
 }
 
 Result<Snapshot> Store::GetSnapshot(uint64_t seq) {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->Get(txn, seq); });
 }
 
 Result<std::vector<Snapshot>> Store::ListSnapshots() {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->List(txn); });
 }
 
 Result<std::vector<Snapshot>> Store::BranchLine(const std::string& branch) {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->Line(txn, branch); });
 }
 
 Result<Snapshot> Store::FindByStep(int64_t step, const std::string& branch) {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->FindByStep(txn, step, branch); });
 }
 
 Result<Snapshot> Store::FindByIdPrefix(std::string_view prefix) {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->FindByIdPrefix(txn, prefix); });
 }
 
 Result<Tree> Store::GetTree(const Hash128& tree_id) {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return trees_->Load(txn, tree_id); });
 }
 
 Result<std::optional<TreeEntry>> Store::LookupInTree(const Hash128& tree_id, std::string_view path) {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return trees_->Lookup(txn, tree_id, path); });
 }
 
 Result<std::vector<TreeEntry>> Store::ListTreeDir(const Hash128& tree_id, std::string_view dir) {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return trees_->List(txn, tree_id, dir); });
 }
 
 Result<Manifest> Store::GetManifest(const VersionId& id) {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return LoadManifest(txn, id, nullptr); });
 }
 
 Result<std::vector<std::pair<uint64_t, Change>>> Store::PathHistory(std::string_view path) {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->PathHistory(txn, path); });
 }
 
 Result<std::unique_ptr<VersionReader>> Store::OpenVersion(const VersionId& id) {
+  SeeLog();
   for (int attempt = 0;; ++attempt) {
     auto m = GetManifest(id);
     if (!m.ok()) return m.status();
@@ -310,38 +517,47 @@ std::unique_ptr<VersionReader> Store::OpenPending(const PendingVersion& version)
 Status Store::ReadChunk(const ChunkId& id, std::string* out) { return chunks_->Read(id, out); }
 
 Status Store::SetTag(const std::string& name, uint64_t seq) {
+  SeeLog();
   CIUIC_RETURN_IF_ERROR(Refs::ValidateTagName(name));
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return refs_->SetTag(txn, name, seq); });
 }
 
 Status Store::DeleteTag(const std::string& name) {
+  SeeLog();
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return refs_->DeleteTag(txn, name); });
 }
 
 Result<std::map<std::string, uint64_t>> Store::Tags() {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return refs_->Tags(txn); });
 }
 
 Result<std::map<std::string, uint64_t>> Store::Branches() {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return ListBranches(txn); });
 }
 
 Status Store::CreateBranch(const std::string& name, uint64_t seq) {
+  SeeLog();
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return ciuicfs::CreateBranch(txn, *chain_, name, seq); });
 }
 
-Status Store::DeleteBranch(const std::string& name) { return ciuicfs::DeleteBranch(*parts_, name); }
+Status Store::DeleteBranch(const std::string& name) {
+  SeeLog(); return ciuicfs::DeleteBranch(*parts_, name); }
 
 Result<Snapshot> Store::ResolveRef(const std::string& ref, const std::string& branch) {
+  SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return refs_->Resolve(txn, ref, branch); });
 }
 
-Status Store::DropSnapshots(const std::vector<uint64_t>& seqs) { return ciuicfs::DropSnapshots(*parts_, seqs); }
+Status Store::DropSnapshots(const std::vector<uint64_t>& seqs) {
+  SeeLog(); return ciuicfs::DropSnapshots(*parts_, seqs); }
 
 Result<GcStats> Store::Gc(const GcOptions& options) {
+  SeeLog();
   std::lock_guard<std::mutex> lock(gc_mu_);
   if (!shared_) return CollectGarbage(*parts_, options);
   // Pins live in each process's memory: gc only while no other process
@@ -356,12 +572,14 @@ Result<GcStats> Store::Gc(const GcOptions& options) {
 }
 
 Result<VerifyReport> Store::Verify(const std::function<void(uint64_t, uint64_t)>& progress) {
+  SeeLog();
   return VerifyStore(*parts_, progress);
 }
 
 Status Store::background_error() const { return background_->error(); }
 
 Result<StoreStats> Store::Stats() {
+  SeeLog();
   StoreStats st;
   std::vector<uint32_t> packs;
   {

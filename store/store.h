@@ -53,6 +53,8 @@ class ExtentWriter;
 struct IngestJobStats;
 class NodeTreeStore;
 class LmdbEnv;
+class LogApplier;
+struct LoggedCommit;
 class PackBackend;
 class PackStore;
 class Refs;
@@ -191,6 +193,15 @@ class Store {
  private:
   Store() = default;
   Status OpenParts(const StoreOptions& options);
+  // The commit log (FORMAT.md, "Commit log"): made on the first logged
+  // commit; every read first waits for what is logged (SeeLog).
+  Result<LogApplier*> Applier();
+  void SeeLog();
+  Status ApplyLogged(const std::string& log_id, const std::vector<LoggedCommit>& batch);
+  Status ReplayDeadLogs();
+  void AwaitLiveLogs();
+  void CloseLog();
+  static void ApplyDeadLogsFirst(const std::string& dir, const StoreOptions& options);
 
   std::string dir_;
   int lock_fd_ = -1;
@@ -211,6 +222,8 @@ class Store {
   std::unique_ptr<IngestJobStats> ingest_stats_;
   std::unique_ptr<StoreParts> parts_;  // views of the parts above
   std::mutex gc_mu_;  // one gc at a time
+  std::mutex applier_mu_;
+  std::unique_ptr<LogApplier> applier_;  // the commit log's, once a commit was logged
   bool shared_ = false;
   bool repair_on_open_ = true;  // no other process had the store open
 };

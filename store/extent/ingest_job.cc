@@ -9,6 +9,7 @@
 #include <chrono>
 #include <thread>
 #include <string>
+#include <utility>
 
 #include "store/base/coding.h"
 #include "store/base/crash_point.h"
@@ -35,6 +36,13 @@ IngestExtentJob::~IngestExtentJob() {
 }
 
 Status IngestExtentJob::Prepare() {
+  // From here on a new schedule of this extent queues another job: a
+  // commit applied after this read of the row is seen by that one.
+  if (done_) std::exchange(done_, nullptr)();
+  // Commits of this extent still in the commit log: its row names them
+  // once they are applied (else a version would be missed, and the file
+  // taken as holding nothing more).
+  if (parts_.see_log) parts_.see_log();
   if (parts_.extents->IsWriting(extent_)) return Status::Ok();  // its seal schedules it again
   auto txn = parts_.env->BeginRead();
   if (!txn.ok()) return txn.status();

@@ -154,26 +154,28 @@ TEST(CrashLoopTest, KillAtRandomMomentsKeepsEveryClosedVersion) {
   const std::string store = dir.Sub("store"), mnt = dir.Sub("mnt");
   const int rounds = Scaled(50, 400);
   // The background ingest's points are reached during the round's saves
-  // or, with a backlog left by the last kill, while the daemon mounts.
+  // or, with a backlog left by the last kill, while the daemon mounts; the
+  // commit's points and the commit log's too, by the commits the last kill
+  // left in its log, applied while the daemon mounts.
   // (Fresh bytes stay in their extents, so no pack record is written.)
   const char* kPoints[] = {"ingest.before_sync", "commit.before_txn_commit", "commit.after_txn",
-                           "ingest.before_txn_commit", "ingest.after_txn"};
+                           "ingest.before_txn_commit", "ingest.after_txn", "journal.before_apply"};
+  constexpr int kNumPoints = sizeof(kPoints) / sizeof(kPoints[0]);
   Ledger ledger;
   std::mt19937_64 rng(2026);
   int random_kills = 0, point_kills = 0, gc_rounds = 0, files_checked = 0;
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
   for (int round = 0; round <= rounds; ++round) {
     // Every 5th round the daemon kills itself at a named point of a commit.
-    const char* point = (round % 5 == 4) ? kPoints[(round / 5) % 5] : nullptr;
+    const char* point = (round % 5 == 4) ? kPoints[(round / 5) % kNumPoints] : nullptr;
     if (point) setenv("CIUICFS_CRASH_AT", point, 1);
     Mount m(mnt, store);
     bool started = m.Start();
     unsetenv("CIUICFS_CRASH_AT");
-    // The points of the background ingest (pack records are written there)
-    // are reached while the daemon mounts when the last kill left a
-    // backlog: a kill all the same, and the next round checks what it left.
-    const bool ingest_point = point && std::string(point) != "commit.before_txn_commit" &&
-                              std::string(point) != "commit.after_txn";
+    // Every point may be reached while the daemon mounts (a backlog, or a
+    // log, that the last kill left): a kill all the same, and the next
+    // round checks what it left.
+    const bool armed_point = point != nullptr;
     auto dies_on_backlog = [&] {  // the daemon exits at the point, or its backlog is ingested
       for (int i = 0; i < 300; ++i) {
         if (m.ExitsWithin(50)) return true;
@@ -182,7 +184,7 @@ TEST(CrashLoopTest, KillAtRandomMomentsKeepsEveryClosedVersion) {
       }
       return false;
     };
-    if (ingest_point && (!started || dies_on_backlog())) {
+    if (armed_point && (!started || dies_on_backlog())) {
       ++point_kills;
       if (!started) (void)!system(("fusermount3 -u -z '" + mnt + "' 2>/dev/null").c_str());
       continue;
