@@ -169,7 +169,7 @@ Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options
     auto removed = parts.extents->RemoveUnlisted([&]() -> Result<std::set<uint32_t>> {
       // A commit logged before the writers were taken names its extent in
       // the rows once applied.
-      if (parts.see_log) parts.see_log();
+      if (parts.see_log) CIUIC_RETURN_IF_ERROR(parts.see_log());
       auto txn = parts.env->BeginRead();
       if (!txn.ok()) return txn.status();
       auto rows = LoadExtentRows(**txn);

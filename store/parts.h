@@ -47,7 +47,7 @@ struct StoreParts {
   std::function<bool()> shared_now;
   // Waits until every commit this process logged is in the index (the
   // commit log, FORMAT.md); empty where nothing is logged.
-  std::function<void()> see_log;
+  std::function<Status()> see_log;
 
   // OK when the store takes writes: not read-only, no background error.
   Status CanWrite() const;

@@ -137,7 +137,7 @@ Status Store::OpenParts(const StoreOptions& options) {
   parts_->refs = refs_.get();
   parts_->chunker = chunker_.get();
   parts_->shared_now = [this] { return shared_ && OthersHoldLock(lock_fd_); };
-  parts_->see_log = [this] { SeeLog(); };
+  parts_->see_log = [this] { return SeeLog(); };
   // Extents: the highest number any row lists, the files, the backlog.
   auto listed = InRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
   if (!listed.ok()) return listed.status();
@@ -190,7 +190,7 @@ Result<std::unique_ptr<ExtentWriter>> Store::NewExtent() {
 }
 
 Status Store::MoveExtentVersions(uint32_t from, ExtentWriter* to) {
-  SeeLog();
+  CIUIC_RETURN_IF_ERROR(SeeLog());
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   auto found = InRead(env_.get(), [&](Txn& txn) { return GetExtentRow(txn, from); });
   if (!found.ok()) return found.status();
@@ -204,7 +204,7 @@ Status Store::MoveExtentVersions(uint32_t from, ExtentWriter* to) {
 }
 
 Status Store::DrainIngest() {
-  SeeLog();
+  CIUIC_RETURN_IF_ERROR(SeeLog());
   size_t before = SIZE_MAX;
   for (;;) {
     auto listed = InRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
@@ -254,13 +254,15 @@ Result<Snapshot> Store::Commit(const CommitRequest& req) {
   return snap;
 }
 
-void Store::SeeLog() {
-  LogApplier* applier;
+Status Store::SeeLog() {
+  std::shared_ptr<LogApplier> applier;
   {
     std::lock_guard<std::mutex> lock(applier_mu_);
-    applier = applier_.get();
+    applier = applier_;
   }
-  if (applier) (void)applier->Settle();  // a failed application is the writers' error; reads go on
+  // Reads go on after a failed application (it is the writers' error);
+  // whatever removes or moves extent bytes, or syncs, checks it.
+  return applier ? applier->Settle() : Status::Ok();
 }
 
 Result<LogApplier*> Store::Applier() {
@@ -268,10 +270,32 @@ Result<LogApplier*> Store::Applier() {
   if (applier_) return applier_.get();
   auto log = CommitLog::Create(dir_);
   if (!log.ok()) return log.status();
-  applier_ = std::make_unique<LogApplier>(
+  applier_ = std::make_shared<LogApplier>(
       std::move(log.value()),
-      [this](const std::string& id, const std::vector<LoggedCommit>& batch) { return ApplyLogged(id, batch); });
+      [this](const std::string& id, const std::vector<LoggedCommit>& batch) {
+        Status s = ApplyOrDrop(id, batch);
+        // Anything but a full disk stops every change (FORMAT.md): a direct
+        // commit must not land before logged ones the next open applies.
+        if (!s.ok() && s.code() != Status::Code::kNoSpace) background_->SetError(s);
+        return s;
+      },
+      [this] { return env_->Sync(); });
   return applier_.get();
+}
+
+// A batch, or, when the tree rejects one of its commits, each commit alone:
+// a rejected one is dropped with a line in the log, the others applied.
+Status Store::ApplyOrDrop(const std::string& log_id, const std::vector<LoggedCommit>& batch) {
+  Status s = ApplyLogged(log_id, batch);
+  if (s.code() != Status::Code::kInvalidArgument && s.code() != Status::Code::kNotFound) return s;
+  for (const LoggedCommit& c : batch) {
+    Status one = ApplyLogged(log_id, {c});
+    if (one.code() == Status::Code::kInvalidArgument || one.code() == Status::Code::kNotFound)
+      LogLine("commit log " + log_id + ": commit " + std::to_string(c.seq) + " dropped: " + one.message());
+    else
+      CIUIC_RETURN_IF_ERROR(one);
+  }
+  return Status::Ok();
 }
 
 // One batch of one log in one transaction, with the log's applied sequence.
@@ -312,13 +336,14 @@ void Store::ApplyDeadLogsFirst(const std::string& dir, const StoreOptions& optio
 
 // The applier's log goes once everything in it is applied, then its row.
 void Store::CloseLog() {
-  std::unique_ptr<LogApplier> applier;
+  std::shared_ptr<LogApplier> applier;
   {
     std::lock_guard<std::mutex> lock(applier_mu_);
-    applier = std::move(applier_);
+    applier = applier_;
   }
   if (!applier) return;
   const std::string id = applier->log_id();
+  // Stopped while still published: a job that asks meanwhile waits for it.
   Status s = applier->Stop();
   if (s.ok()) s = env_->Write([&](Txn& txn) { return txn.Del(Db::kMeta, LogMetaKey(id)); });
   if (!s.ok()) LogLine("commit log " + id + ": " + s.message() + " (the next open applies what is left)");
@@ -350,17 +375,7 @@ Status Store::ReplayDeadLogs() {
     for (size_t at = 0; at < records->size(); at += LogApplier::kMaxBatch) {
       std::vector<LoggedCommit> batch(records->begin() + at,
                                       records->begin() + std::min(records->size(), at + LogApplier::kMaxBatch));
-      Status s = ApplyLogged(found.id, batch);
-      if (!s.ok() && (s.code() == Status::Code::kInvalidArgument || s.code() == Status::Code::kNotFound)) {
-        // One commit the tree cannot take must not hold back the others.
-        for (const LoggedCommit& c : batch) {
-          Status one = ApplyLogged(found.id, {c});
-          if (!one.ok())
-            LogLine("commit log " + found.id + ": commit " + std::to_string(c.seq) + " dropped: " + one.message());
-        }
-        continue;
-      }
-      CIUIC_RETURN_IF_ERROR(s);
+      CIUIC_RETURN_IF_ERROR(ApplyOrDrop(found.id, batch));
     }
     if (!records->empty()) {
       LogLine("commit log " + found.id + ": applied " + std::to_string(records->size()) +
@@ -381,7 +396,11 @@ Status Store::ReplayDeadLogs() {
   }));
   if (stale.empty()) return Status::Ok();
   return env_->Write([&](Txn& txn) -> Status {
-    for (const std::string& k : stale) CIUIC_RETURN_IF_ERROR(txn.Del(Db::kMeta, k));
+    for (const std::string& k : stale) {
+      // A log made since the listing has its file before its row.
+      if (access((dir_ + "/journal/" + k.substr(8) + ".log").c_str(), F_OK) == 0) continue;
+      CIUIC_RETURN_IF_ERROR(txn.Del(Db::kMeta, k));
+    }
     return Status::Ok();
   });
 }
@@ -409,7 +428,7 @@ void Store::AwaitLiveLogs() {
 
 
 Status Store::Sync() {
-  SeeLog();
+  CIUIC_RETURN_IF_ERROR(SeeLog());
   if (parts_->read_only) return Status::Ok();  // nothing of ours to sync
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   CIUIC_RETURN_IF_ERROR(parts_->NoteSyncResult(extents_->SyncCommitted({})));
@@ -564,7 +583,10 @@ Result<GcStats> Store::Gc(const GcOptions& options) {
   // could be saving.
   if (!TryExclusive(lock_fd_))
     return Status::Busy("another process (a mount of another branch) is writing this store; gc runs when it is the only one");
-  auto stats = CollectGarbage(*parts_, options);
+  // A mount killed with commits still in its log: they name extents gc
+  // would take as unlisted.
+  Status replayed = ReplayDeadLogs();
+  auto stats = replayed.ok() ? CollectGarbage(*parts_, options) : Result<GcStats>(replayed);
   Status shared = ShareLock(lock_fd_);
   if (!stats.ok()) return stats;
   if (!shared.ok()) return shared;

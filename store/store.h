@@ -196,7 +196,8 @@ class Store {
   // The commit log (FORMAT.md, "Commit log"): made on the first logged
   // commit; every read first waits for what is logged (SeeLog).
   Result<LogApplier*> Applier();
-  void SeeLog();
+  Status SeeLog();
+  Status ApplyOrDrop(const std::string& log_id, const std::vector<LoggedCommit>& batch);
   Status ApplyLogged(const std::string& log_id, const std::vector<LoggedCommit>& batch);
   Status ReplayDeadLogs();
   void AwaitLiveLogs();
@@ -223,7 +224,7 @@ class Store {
   std::unique_ptr<StoreParts> parts_;  // views of the parts above
   std::mutex gc_mu_;  // one gc at a time
   std::mutex applier_mu_;
-  std::unique_ptr<LogApplier> applier_;  // the commit log's, once a commit was logged
+  std::shared_ptr<LogApplier> applier_;  // the commit log's, once a commit was logged
   bool shared_ = false;
   bool repair_on_open_ = true;  // no other process had the store open
 };

@@ -42,7 +42,9 @@ Status IngestExtentJob::Prepare() {
   // Commits of this extent still in the commit log: its row names them
   // once they are applied (else a version would be missed, and the file
   // taken as holding nothing more).
-  if (parts_.see_log) parts_.see_log();
+  // While the log cannot be applied (a full disk) the job waits for the
+  // batch that names the extent: that batch schedules it again.
+  if (parts_.see_log && !parts_.see_log().ok()) return Status::Ok();
   if (parts_.extents->IsWriting(extent_)) return Status::Ok();  // its seal schedules it again
   auto txn = parts_.env->BeginRead();
   if (!txn.ok()) return txn.status();

@@ -142,6 +142,11 @@ Result<std::unique_ptr<CommitLog>> CommitLog::Create(const std::string& store_di
     if (errno != EEXIST || attempt > 8) return Status::FromErrno(errno, "create " + log->path_);
   }
   if (!Lock(log->fd_, F_WRLCK, F_OFD_SETLK)) return Status::FromErrno(errno, "lock " + log->path_);
+  // An opener that replays dead logs may have taken the empty file (and
+  // removed it) between its creation and the lock: make another.
+  struct stat st;
+  if (fstat(log->fd_, &st) != 0) return Status::FromErrno(errno, "stat " + log->path_);
+  if (st.st_nlink == 0) return Create(store_dir);
   return log;
 }
 
@@ -157,19 +162,27 @@ Status CommitLog::Append(const LoggedCommit& c) {
   PutLE<uint64_t>(&rec, Hash64(payload, 0));
   rec.append(payload);
   std::lock_guard<std::mutex> lock(mu_);
+  if (!broken_.ok()) return broken_;
   for (size_t done = 0; done < rec.size();) {
     ssize_t w = write(fd_, rec.data() + done, rec.size() - done);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) {
       int err = errno;
-      // A partial record would hide every later one: cut it off.
-      if (ftruncate(fd_, off_t(size_)) != 0) {}
+      // A partial record would hide every later one: cut it off, or take
+      // no more records.
+      if (ftruncate(fd_, off_t(size_)) != 0)
+        broken_ = Status::FromErrno(errno, "cut a torn record off " + path_ + " (no more commits are logged)");
       return Status::FromErrno(err, "write " + path_);
     }
     done += size_t(w);
   }
   size_ += rec.size();
   return Status::Ok();
+}
+
+uint64_t CommitLog::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return size_;
 }
 
 Status CommitLog::CutIfOver(uint64_t over) {

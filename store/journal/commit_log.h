@@ -41,15 +41,17 @@ class CommitLog {
   // Cuts the file to zero length once it holds more than `over` bytes;
   // the caller knows every record in it is applied.
   Status CutIfOver(uint64_t over);
+  uint64_t size() const;
   // Deletes the file (every record applied).
   Status Remove();
 
  private:
   CommitLog() = default;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::string id_, path_;
   int fd_ = -1;
   uint64_t size_ = 0;
+  Status broken_;  // a record could not be cut off after a failed write
 };
 
 // A log found on disk.

@@ -9,15 +9,29 @@
 
 namespace ciuicfs {
 
-LogApplier::LogApplier(std::unique_ptr<CommitLog> log, ApplyFn apply)
-    : log_(std::move(log)), apply_(std::move(apply)), thread_([this] { Run(); }) {}
+LogApplier::LogApplier(std::unique_ptr<CommitLog> log, ApplyFn apply, std::function<Status()> sync)
+    : log_(std::move(log)), apply_(std::move(apply)), sync_(std::move(sync)), thread_([this] { Run(); }) {}
+
+Status LogApplier::RetryStalled(std::unique_lock<std::mutex>& lock) {
+  if (stalled_.ok()) return Status::Ok();
+  const uint64_t tried = attempts_;
+  retry_now_ = true;
+  work_cv_.notify_all();
+  done_cv_.wait(lock, [&] { return attempts_ > tried || stopped_ || !error_.ok(); });
+  return stalled_;
+}
 
 LogApplier::~LogApplier() { (void)Stop(); }
 
 Result<uint64_t> LogApplier::Submit(CommitRequest req) {
   std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return queue_.size() < kMaxQueued || !error_.ok() || stop_; });
   if (!error_.ok()) return error_;
+  if (stop_) return Status::IOError("the store is closing");
+  // A full disk: refused, as a commit into a full index would be.
+  CIUIC_RETURN_IF_ERROR(RetryStalled(lock));
+  done_cv_.wait(lock, [&] { return queue_.size() < kMaxQueued || !error_.ok() || !stalled_.ok() || stop_; });
+  if (!error_.ok()) return error_;
+  if (!stalled_.ok()) return stalled_;
   if (stop_) return Status::IOError("the store is closing");
   LoggedCommit c;
   c.seq = next_seq_;
@@ -32,13 +46,7 @@ Result<uint64_t> LogApplier::Submit(CommitRequest req) {
 
 Status LogApplier::WaitApplied(uint64_t seq) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (applied_ < seq && !stalled_.ok()) {
-    // A full disk: one more try now, and its outcome.
-    const uint64_t tried = attempts_;
-    retry_now_ = true;
-    work_cv_.notify_all();
-    done_cv_.wait(lock, [&] { return attempts_ > tried || stop_ || !error_.ok(); });
-  }
+  if (applied_ < seq) (void)RetryStalled(lock);  // a full disk: one more try now
   done_cv_.wait(lock, [&] { return applied_ >= seq || !error_.ok() || !stalled_.ok() || stopped_; });
   if (!error_.ok()) return error_;
   if (applied_ < seq) return stalled_.ok() ? Status::IOError("the store is closing") : stalled_;
@@ -55,16 +63,19 @@ Status LogApplier::Settle() {
 }
 
 Status LogApplier::Stop() {
-  Status s = Settle();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopped_) return error_;
-    stopped_ = stop_ = true;
+    stop_ = true;  // no more Submits; the thread applies what is queued
   }
   work_cv_.notify_all();
   done_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (!s.ok()) return s;  // the records stay for the next open
+  std::lock_guard<std::mutex> lock(mu_);
+  stopped_ = true;
+  done_cv_.notify_all();
+  if (!error_.ok()) return error_;  // the records stay for the next open
+  if (applied_ != next_seq_ - 1) return stalled_.ok() ? Status::IOError("commits left unapplied") : stalled_;
   return log_->Remove();
 }
 
@@ -98,8 +109,11 @@ void LogApplier::Run() {
         LogLine("commit log: applied again after the disk had no space");
         stalled_ = Status::Ok();
       }
-      if (queue_.empty()) {
-        Status cut = log_->CutIfOver(kCutAt);
+      if (queue_.empty() && log_->size() > kCutAt) {
+        // The index's last transactions reach the disk before the log
+        // that holds them is cut (power loss must not leave a gap).
+        Status cut = sync_ ? sync_() : Status::Ok();
+        if (cut.ok()) cut = log_->CutIfOver(kCutAt);
         if (!cut.ok()) LogLine("commit log: " + cut.message());
       }
     } else if (s.code() == Status::Code::kNoSpace) {

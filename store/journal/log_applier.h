@@ -28,27 +28,36 @@ class LogApplier {
   static constexpr size_t kMaxQueued = 4096;      // Submit waits beyond this
   static constexpr uint64_t kCutAt = 1ull << 20;  // the log is cut when all applied and larger
 
-  LogApplier(std::unique_ptr<CommitLog> log, ApplyFn apply);
+  // `sync` makes every applied batch survive power loss; it runs before
+  // the log is cut.
+  LogApplier(std::unique_ptr<CommitLog> log, ApplyFn apply, std::function<Status()> sync);
   ~LogApplier();
   const std::string& log_id() const { return log_->id(); }
 
   // Logs a prepared commit (PrepareForLog) and queues it; its sequence.
-  // Fails without logging once an application failed.
+  // Fails without logging once an application failed, and while a full
+  // disk holds the applier back (after one more try).
   Result<uint64_t> Submit(CommitRequest req);
   // Until `seq` is applied; the application error, if any. While a full
   // disk holds the applier back, one more try, then NoSpace if it failed.
   Status WaitApplied(uint64_t seq);
   // Until everything submitted so far is applied.
   Status Settle();
-  // Settles, stops the thread and, when everything was applied, deletes
-  // the log file (the caller then deletes its row). Idempotent.
+  // Takes no more commits, applies what is queued, stops the thread and,
+  // when everything logged was applied, deletes the log file (the caller
+  // then deletes its row); else the records stay for the next open.
+  // Idempotent.
   Status Stop();
 
  private:
   void Run();
+  // mu_ held: one more try of a batch a full disk holds back, and its
+  // outcome (OK when it went in).
+  Status RetryStalled(std::unique_lock<std::mutex>& lock);
 
   std::unique_ptr<CommitLog> log_;
   ApplyFn apply_;
+  std::function<Status()> sync_;
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
   std::deque<LoggedCommit> queue_;
