@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <random>
 
 #include "store/journal/commit_log.h"
 #include "store/store.h"
@@ -152,6 +153,85 @@ TEST(CommitLogTest, LoggedCommitsAreReadBackAtOnceAndTheLogGoesAtClose) {
   ASSERT_TRUE(head.ok() && head->has_value());
   EXPECT_EQ(ReadVersion(store.get(), VersionIn(store.get(), **head, "run/a")), data);
   auto report = store->Verify();
+  ASSERT_TRUE(report.ok());
+  for (const std::string& p : report->problems) ADD_FAILURE() << p;
+}
+
+// The applier puts many logged commits into one transaction; each must
+// make the snapshot a direct commit makes. The same valid edit sequence
+// (directories, renames, removals, puts of stored versions, fixed times)
+// goes into one store directly and into another through the log without a
+// read in between: the chains are identical, snapshot by snapshot (ids
+// hash parent, tree, step, time and changes).
+TEST(CommitLogTest, BatchedLoggedCommitsMakeTheSnapshotsDirectCommitsMake) {
+  TempDir dir;
+  auto direct = OpenStore(dir.Sub("direct"));
+  auto logged = OpenStore(dir.Sub("logged"));
+  std::vector<VersionId> versions;
+  for (int i = 0; i < 4; ++i) {  // stored versions, the same ids in both stores
+    const std::string bytes = RandomBytes(100 + i, 1000 + 777 * i);
+    for (Store* store : {direct.get(), logged.get()}) {
+      PendingVersion v = Ingest(store, bytes);
+      CommitRequest req;
+      req.time_ns = 1000 + i;
+      req.edits.push_back(TreeEdit::PutFile("seed" + std::to_string(i), 0644, 5, &v));
+      ASSERT_TRUE(store->Commit(req).ok());
+      if (store == direct.get()) versions.push_back(v.id());
+    }
+  }
+  std::mt19937_64 rng(7);
+  std::vector<std::string> dirs = {""}, files;
+  std::vector<CommitRequest> script;
+  for (int i = 0; i < 600; ++i) {
+    CommitRequest req;
+    req.time_ns = 2'000'000 + i;
+    if (rng() % 3 == 0) req.step = i;
+    const std::string& at = dirs[rng() % dirs.size()];
+    const std::string name = (at.empty() ? "" : at + "/") + "n" + std::to_string(i);
+    switch (rng() % 5) {
+      case 0:
+        req.edits.push_back(TreeEdit::PutDirectory(name, 0755, i));
+        dirs.push_back(name);
+        break;
+      case 1:
+      case 2:
+        req.edits.push_back(TreeEdit::PutExisting(name, 0644, i, versions[rng() % versions.size()]));
+        files.push_back(name);
+        break;
+      case 3:
+        if (files.empty()) continue;
+        {
+          const size_t k = rng() % files.size();
+          req.edits.push_back(TreeEdit::Rename(files[k], name, 0600, i));  // tmp-then-rename
+          files[k] = name;
+        }
+        break;
+      case 4:
+        if (files.empty()) continue;
+        {
+          const size_t k = rng() % files.size();
+          req.edits.push_back(TreeEdit::Remove(files[k]));
+          files.erase(files.begin() + long(k));
+        }
+        break;
+    }
+    script.push_back(std::move(req));
+  }
+  for (const CommitRequest& req : script) ASSERT_TRUE(direct->Commit(req).ok());
+  for (CommitRequest req : script) {
+    req.logged = true;
+    ASSERT_TRUE(logged->Commit(req).ok());
+  }
+  auto a = direct->ListSnapshots();
+  auto b = logged->ListSnapshots();  // waits for the applier
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), b->size());
+  for (size_t i = 0; i < a->size(); ++i) {
+    EXPECT_EQ((*a)[i].id, (*b)[i].id) << "snapshot " << (*a)[i].seq;
+    EXPECT_EQ((*a)[i].tree, (*b)[i].tree) << "snapshot " << (*a)[i].seq;
+    if (::testing::Test::HasFailure()) break;
+  }
+  auto report = logged->Verify();
   ASSERT_TRUE(report.ok());
   for (const std::string& p : report->problems) ADD_FAILURE() << p;
 }
