@@ -349,6 +349,15 @@ void Store::CloseLog() {
   if (!s.ok()) LogLine("commit log " + id + ": " + s.message() + " (the next open applies what is left)");
 }
 
+// The last sequence of log `id` that the index holds (0: none).
+Result<uint64_t> Store::AppliedSeq(const std::string& id) {
+  return InRead(env_.get(), [&](Txn& txn) -> Result<uint64_t> {
+    auto v = txn.Get(Db::kMeta, LogMetaKey(id));
+    if (!v.ok()) return v.status();
+    return *v && (*v)->size() == 8 ? LoadLE<uint64_t>((*v)->data()) : uint64_t{0};
+  });
+}
+
 // Applies the logs of processes that died (FORMAT.md, "Commit log"), then
 // deletes them and their rows; drops rows whose log is gone.
 Status Store::ReplayDeadLogs() {
@@ -365,11 +374,7 @@ Status Store::ReplayDeadLogs() {
     } closer{fd};
     auto records = ReadLog(found.path);
     if (!records.ok()) return records.status();
-    auto applied = InRead(env_.get(), [&](Txn& txn) -> Result<uint64_t> {
-      auto v = txn.Get(Db::kMeta, LogMetaKey(found.id));
-      if (!v.ok()) return v.status();
-      return *v && (*v)->size() == 8 ? LoadLE<uint64_t>((*v)->data()) : uint64_t{0};
-    });
+    auto applied = AppliedSeq(found.id);
     if (!applied.ok()) return applied.status();
     std::erase_if(*records, [&](const LoggedCommit& c) { return c.seq <= *applied; });
     for (size_t at = 0; at < records->size(); at += LogApplier::kMaxBatch) {
@@ -415,11 +420,7 @@ void Store::AwaitLiveLogs() {
     if (!records.ok() || records->empty()) continue;
     const uint64_t last = records->back().seq;
     for (int waited_ms = 0; waited_ms < 10000; waited_ms += 2) {
-      auto applied = InRead(env_.get(), [&](Txn& txn) -> Result<uint64_t> {
-        auto v = txn.Get(Db::kMeta, LogMetaKey(found.id));
-        if (!v.ok()) return v.status();
-        return *v && (*v)->size() == 8 ? LoadLE<uint64_t>((*v)->data()) : uint64_t{0};
-      });
+      auto applied = AppliedSeq(found.id);
       if (!applied.ok() || *applied >= last || !LogIsLive(found.path)) break;
       usleep(2000);
     }

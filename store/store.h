@@ -200,6 +200,7 @@ class Store {
   Status ApplyOrDrop(const std::string& log_id, const std::vector<LoggedCommit>& batch);
   Status ApplyLogged(const std::string& log_id, const std::vector<LoggedCommit>& batch);
   Status ReplayDeadLogs();
+  Result<uint64_t> AppliedSeq(const std::string& id);
   void AwaitLiveLogs();
   void CloseLog();
   static void ApplyDeadLogsFirst(const std::string& dir, const StoreOptions& options);
