@@ -231,7 +231,7 @@ std::unique_ptr<IngestSession> Store::NewIngest() {
 
 Result<Snapshot> Store::Commit(const CommitRequest& req) {
   if (!req.logged || parts_->read_only) {
-    SeeLog();  // after every logged commit, as the callers saw them
+    CIUIC_RETURN_IF_ERROR(SeeLog());  // after every logged commit, as the callers saw them
     return CommitSnapshot(*parts_, req);
   }
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
@@ -452,62 +452,62 @@ Status Store::Sync() {
 }
 
 Result<std::optional<Snapshot>> Store::Head(const std::string& branch) {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->Head(txn, branch); });
 }
 
 Result<Snapshot> Store::GetSnapshot(uint64_t seq) {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->Get(txn, seq); });
 }
 
 Result<std::vector<Snapshot>> Store::ListSnapshots() {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->List(txn); });
 }
 
 Result<std::vector<Snapshot>> Store::BranchLine(const std::string& branch) {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->Line(txn, branch); });
 }
 
 Result<Snapshot> Store::FindByStep(int64_t step, const std::string& branch) {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->FindByStep(txn, step, branch); });
 }
 
 Result<Snapshot> Store::FindByIdPrefix(std::string_view prefix) {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->FindByIdPrefix(txn, prefix); });
 }
 
 Result<Tree> Store::GetTree(const Hash128& tree_id) {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return trees_->Load(txn, tree_id); });
 }
 
 Result<std::optional<TreeEntry>> Store::LookupInTree(const Hash128& tree_id, std::string_view path) {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return trees_->Lookup(txn, tree_id, path); });
 }
 
 Result<std::vector<TreeEntry>> Store::ListTreeDir(const Hash128& tree_id, std::string_view dir) {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return trees_->List(txn, tree_id, dir); });
 }
 
 Result<Manifest> Store::GetManifest(const VersionId& id) {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return LoadManifest(txn, id, nullptr); });
 }
 
 Result<std::vector<std::pair<uint64_t, Change>>> Store::PathHistory(std::string_view path) {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return chain_->PathHistory(txn, path); });
 }
 
 Result<std::unique_ptr<VersionReader>> Store::OpenVersion(const VersionId& id) {
-  SeeLog();
+  (void)SeeLog();
   for (int attempt = 0;; ++attempt) {
     auto m = GetManifest(id);
     if (!m.ok()) return m.status();
@@ -537,47 +537,47 @@ std::unique_ptr<VersionReader> Store::OpenPending(const PendingVersion& version)
 Status Store::ReadChunk(const ChunkId& id, std::string* out) { return chunks_->Read(id, out); }
 
 Status Store::SetTag(const std::string& name, uint64_t seq) {
-  SeeLog();
+  (void)SeeLog();
   CIUIC_RETURN_IF_ERROR(Refs::ValidateTagName(name));
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return refs_->SetTag(txn, name, seq); });
 }
 
 Status Store::DeleteTag(const std::string& name) {
-  SeeLog();
+  (void)SeeLog();
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return refs_->DeleteTag(txn, name); });
 }
 
 Result<std::map<std::string, uint64_t>> Store::Tags() {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return refs_->Tags(txn); });
 }
 
 Result<std::map<std::string, uint64_t>> Store::Branches() {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return ListBranches(txn); });
 }
 
 Status Store::CreateBranch(const std::string& name, uint64_t seq) {
-  SeeLog();
+  (void)SeeLog();
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return ciuicfs::CreateBranch(txn, *chain_, name, seq); });
 }
 
 Status Store::DeleteBranch(const std::string& name) {
-  SeeLog(); return ciuicfs::DeleteBranch(*parts_, name); }
+  (void)SeeLog(); return ciuicfs::DeleteBranch(*parts_, name); }
 
 Result<Snapshot> Store::ResolveRef(const std::string& ref, const std::string& branch) {
-  SeeLog();
+  (void)SeeLog();
   return InRead(env_.get(), [&](Txn& txn) { return refs_->Resolve(txn, ref, branch); });
 }
 
 Status Store::DropSnapshots(const std::vector<uint64_t>& seqs) {
-  SeeLog(); return ciuicfs::DropSnapshots(*parts_, seqs); }
+  (void)SeeLog(); return ciuicfs::DropSnapshots(*parts_, seqs); }
 
 Result<GcStats> Store::Gc(const GcOptions& options) {
-  SeeLog();
+  (void)SeeLog();
   std::lock_guard<std::mutex> lock(gc_mu_);
   if (!shared_) return CollectGarbage(*parts_, options);
   // Pins live in each process's memory: gc only while no other process
@@ -595,14 +595,14 @@ Result<GcStats> Store::Gc(const GcOptions& options) {
 }
 
 Result<VerifyReport> Store::Verify(const std::function<void(uint64_t, uint64_t)>& progress) {
-  SeeLog();
+  (void)SeeLog();
   return VerifyStore(*parts_, progress);
 }
 
 Status Store::background_error() const { return background_->error(); }
 
 Result<StoreStats> Store::Stats() {
-  SeeLog();
+  (void)SeeLog();
   StoreStats st;
   std::vector<uint32_t> packs;
   {

@@ -270,7 +270,9 @@ TEST_P(LogKillTest, AKilledProcessLosesNoLoggedCommitAndNoneIsAppliedTwice) {
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-  if (applied_first) ASSERT_EQ(got, "abc");
+  if (applied_first) {
+    ASSERT_EQ(got, "abc");
+  }
   ASSERT_EQ(LogFiles(dir.path()), 1u) << "the dead process's log stays";
   {
     StoreOptions ro;  // a read-only open first: it has the dead log applied
