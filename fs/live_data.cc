@@ -320,6 +320,13 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
     if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
     SetupBacking(req, *n, *fh, fi);
+    // A reader of an unchanged version keeps the kernel's page cache of the
+    // file; the first open after the version changed drops it.
+    if (!writable && !fh->backing && !n->write) {
+      std::lock_guard<std::mutex> lock(mu_);
+      fi->keep_cache = !n->committed.IsZero() && n->committed == n->cached_version;
+      n->cached_version = n->committed;
+    }
     // A copy made for a backing the kernel then refused, with nothing
     // written yet: dropped (the first write makes another).
     if (n->write && n->write->backing_id == 0 && !n->write->dirty) n->write.reset();

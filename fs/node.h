@@ -49,6 +49,7 @@ struct Filesystem::Node {
   int64_t ctime_ns = 0;
   uint64_t size = 0;           // current content size
   VersionId committed;         // content as of the last commit
+  VersionId cached_version;    // what the last read-only open let the kernel cache
   uint64_t committed_size = 0;
   bool in_tree = false;        // the head snapshot has this path
   bool unlinked = false;
