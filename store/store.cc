@@ -13,10 +13,7 @@
 #include "store/chain/snapshot_chain.h"
 #include "store/index/lmdb_env.h"
 #include "store/index/queries.h"
-#include "store/journal/commit_log.h"
 #include "store/journal/log_applier.h"
-#include "store/base/coding.h"
-#include "store/base/log.h"
 #include "store/open.h"
 #include "store/parts.h"
 #include "store/pack/backend.h"
@@ -26,17 +23,12 @@
 #include "store/upgrade.h"
 
 namespace ciuicfs {
-namespace {
 
-// Runs `fn` in one read transaction.
 template <typename Fn>
-auto InRead(LmdbEnv* env, Fn&& fn) -> decltype(fn(std::declval<Txn&>())) {
-  auto txn = env->BeginRead();
-  if (!txn.ok()) return txn.status();
-  return fn(**txn);
+auto Store::Query(Fn&& fn) {
+  (void)SeeLog();  // reads go on after a failed application: it is the writers' error
+  return WithRead(env_.get(), std::forward<Fn>(fn));
 }
-
-}  // namespace
 
 Status StoreParts::CanWrite() const {
   if (read_only) return Status::ReadOnly("the store is open read-only (it is in use by a mount)");
@@ -139,7 +131,7 @@ Status Store::OpenParts(const StoreOptions& options) {
   parts_->shared_now = [this] { return shared_ && OthersHoldLock(lock_fd_); };
   parts_->see_log = [this] { return SeeLog(); };
   // Extents: the highest number any row lists, the files, the backlog.
-  auto listed = InRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
+  auto listed = WithRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
   if (!listed.ok()) return listed.status();
   std::map<uint32_t, ExtentRow> rows = std::move(listed.value());
   extents_ = std::make_unique<ExtentStore>(parts_->dir);
@@ -155,7 +147,7 @@ Status Store::OpenParts(const StoreOptions& options) {
   extents_->SetOnSealed([this](uint32_t e) { ScheduleIngest(e); });
   // What dead processes logged, before any extent is taken as unlisted.
   CIUIC_RETURN_IF_ERROR(ReplayDeadLogs());
-  listed = InRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
+  listed = WithRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
   if (!listed.ok()) return listed.status();
   rows = std::move(listed.value());
   if (!repair_on_open_) return Status::Ok();  // another process may be writing the unlisted ones
@@ -192,7 +184,7 @@ Result<std::unique_ptr<ExtentWriter>> Store::NewExtent() {
 Status Store::MoveExtentVersions(uint32_t from, ExtentWriter* to) {
   CIUIC_RETURN_IF_ERROR(SeeLog());
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
-  auto found = InRead(env_.get(), [&](Txn& txn) { return GetExtentRow(txn, from); });
+  auto found = WithRead(env_.get(), [&](Txn& txn) { return GetExtentRow(txn, from); });
   if (!found.ok()) return found.status();
   const std::optional<ExtentRow>& row = *found;
   if (!row || row->versions.empty()) return Status::Ok();
@@ -207,7 +199,7 @@ Status Store::DrainIngest() {
   CIUIC_RETURN_IF_ERROR(SeeLog());
   size_t before = SIZE_MAX;
   for (;;) {
-    auto listed = InRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
+    auto listed = WithRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
     if (!listed.ok()) return listed.status();
     std::map<uint32_t, ExtentRow> rows = std::move(listed.value());
     std::vector<std::future<Status>> jobs;
@@ -228,205 +220,6 @@ Status Store::DrainIngest() {
 std::unique_ptr<IngestSession> Store::NewIngest() {
   return std::make_unique<IngestSession>(chunker_.get(), pins_.get());
 }
-
-Result<Snapshot> Store::Commit(const CommitRequest& req) {
-  if (!req.logged || parts_->read_only) {
-    CIUIC_RETURN_IF_ERROR(SeeLog());  // after every logged commit, as the callers saw them
-    return CommitSnapshot(*parts_, req);
-  }
-  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
-  CommitRequest prepared = req;
-  CIUIC_RETURN_IF_ERROR(PrepareForLog(&prepared));
-  Snapshot snap;
-  snap.time_ns = prepared.time_ns;
-  snap.changes = LoggedChanges(prepared);
-  auto applier = Applier();
-  if (!applier.ok()) return applier.status();
-  std::vector<uint32_t> extents;
-  for (const TreeEdit& e : prepared.edits)
-    if (e.extent != 0) extents.push_back(e.extent);
-  auto seq = (*applier)->Submit(std::move(prepared));
-  if (!seq.ok()) return seq.status();
-  // Named by a commit now: the writer's end keeps the file, a durable
-  // commit syncs it.
-  for (uint32_t e : extents) extents_->NoteCommitted(e);
-  if (req.durable) CIUIC_RETURN_IF_ERROR((*applier)->WaitApplied(*seq));
-  return snap;
-}
-
-Status Store::SeeLog() {
-  std::shared_ptr<LogApplier> applier;
-  {
-    std::lock_guard<std::mutex> lock(applier_mu_);
-    applier = applier_;
-  }
-  // Reads go on after a failed application (it is the writers' error);
-  // whatever removes or moves extent bytes, or syncs, checks it.
-  return applier ? applier->Settle() : Status::Ok();
-}
-
-Result<LogApplier*> Store::Applier() {
-  std::lock_guard<std::mutex> lock(applier_mu_);
-  if (applier_) return applier_.get();
-  auto log = CommitLog::Create(dir_);
-  if (!log.ok()) return log.status();
-  applier_ = std::make_shared<LogApplier>(
-      std::move(log.value()),
-      [this](const std::string& id, const std::vector<LoggedCommit>& batch) {
-        Status s = ApplyOrDrop(id, batch);
-        // Anything but a full disk stops every change (FORMAT.md): a direct
-        // commit must not land before logged ones the next open applies.
-        if (!s.ok() && s.code() != Status::Code::kNoSpace) background_->SetError(s);
-        return s;
-      },
-      [this] { return env_->Sync(); });
-  return applier_.get();
-}
-
-// A batch, or, when the tree rejects one of its commits, each commit alone:
-// a rejected one is dropped with a line in the log, the others applied.
-Status Store::ApplyOrDrop(const std::string& log_id, const std::vector<LoggedCommit>& batch) {
-  Status s = ApplyLogged(log_id, batch);
-  if (s.code() != Status::Code::kInvalidArgument && s.code() != Status::Code::kNotFound) return s;
-  for (const LoggedCommit& c : batch) {
-    Status one = ApplyLogged(log_id, {c});
-    if (one.code() == Status::Code::kInvalidArgument || one.code() == Status::Code::kNotFound)
-      LogLine("commit log " + log_id + ": commit " + std::to_string(c.seq) + " dropped: " + one.message());
-    else
-      CIUIC_RETURN_IF_ERROR(one);
-  }
-  return Status::Ok();
-}
-
-// One batch of one log in one transaction, with the log's applied sequence.
-Status Store::ApplyLogged(const std::string& log_id, const std::vector<LoggedCommit>& batch) {
-  std::vector<CommitRequest> reqs;
-  reqs.reserve(batch.size());
-  for (const LoggedCommit& c : batch) reqs.push_back(c.req);
-  std::string applied;
-  PutLE<uint64_t>(&applied, batch.back().seq);
-  auto snaps = CommitMany(*parts_, reqs, [&](Txn& txn) { return txn.Put(Db::kMeta, LogMetaKey(log_id), applied); });
-  if (!snaps.ok()) return snaps.status();
-  // An extent sealed before its commit was applied: its seal's job found no row.
-  for (const CommitRequest& r : reqs)
-    for (const TreeEdit& e : r.edits)
-      if (e.extent != 0 && !extents_->IsWriting(e.extent)) ScheduleIngest(e.extent);
-  return Status::Ok();
-}
-
-void Store::ApplyDeadLogsFirst(const std::string& dir, const StoreOptions& options) {
-  auto logs = ListLogs(dir);
-  if (!logs.ok()) return;
-  bool dead = false;
-  for (const FoundLog& found : *logs) {
-    if (LogIsLive(found.path)) continue;
-    auto records = ReadLog(found.path);
-    dead |= records.ok() && !records->empty();
-  }
-  if (!dead) return;
-  StoreOptions writable = options;
-  writable.read_only = false;
-  writable.shared = true;
-  writable.create_if_missing = false;
-  auto store = Store::Open(dir, writable);
-  if (!store.ok())
-    LogLine("store " + dir + ": commits a killed mount logged are not in the index yet (" + store.status().message() +
-            "); the next mount applies them");
-}
-
-// The applier's log goes once everything in it is applied, then its row.
-void Store::CloseLog() {
-  std::shared_ptr<LogApplier> applier;
-  {
-    std::lock_guard<std::mutex> lock(applier_mu_);
-    applier = applier_;
-  }
-  if (!applier) return;
-  const std::string id = applier->log_id();
-  // Stopped while still published: a job that asks meanwhile waits for it.
-  Status s = applier->Stop();
-  if (s.ok()) s = env_->Write([&](Txn& txn) { return txn.Del(Db::kMeta, LogMetaKey(id)); });
-  if (!s.ok()) LogLine("commit log " + id + ": " + s.message() + " (the next open applies what is left)");
-}
-
-// The last sequence of log `id` that the index holds (0: none).
-Result<uint64_t> Store::AppliedSeq(const std::string& id) {
-  return InRead(env_.get(), [&](Txn& txn) -> Result<uint64_t> {
-    auto v = txn.Get(Db::kMeta, LogMetaKey(id));
-    if (!v.ok()) return v.status();
-    return *v && (*v)->size() == 8 ? LoadLE<uint64_t>((*v)->data()) : uint64_t{0};
-  });
-}
-
-// Applies the logs of processes that died (FORMAT.md, "Commit log"), then
-// deletes them and their rows; drops rows whose log is gone.
-Status Store::ReplayDeadLogs() {
-  auto logs = ListLogs(dir_);
-  if (!logs.ok()) return logs.status();
-  std::set<std::string> present;
-  for (const FoundLog& found : *logs) {
-    present.insert(found.id);
-    int fd = LockDeadLog(found.path);
-    if (fd < 0) continue;  // live, or another opener replays it
-    struct Closer {
-      int fd;
-      ~Closer() { close(fd); }
-    } closer{fd};
-    auto records = ReadLog(found.path);
-    if (!records.ok()) return records.status();
-    auto applied = AppliedSeq(found.id);
-    if (!applied.ok()) return applied.status();
-    std::erase_if(*records, [&](const LoggedCommit& c) { return c.seq <= *applied; });
-    for (size_t at = 0; at < records->size(); at += LogApplier::kMaxBatch) {
-      std::vector<LoggedCommit> batch(records->begin() + at,
-                                      records->begin() + std::min(records->size(), at + LogApplier::kMaxBatch));
-      CIUIC_RETURN_IF_ERROR(ApplyOrDrop(found.id, batch));
-    }
-    if (!records->empty()) {
-      LogLine("commit log " + found.id + ": applied " + std::to_string(records->size()) +
-              " commit(s) of a process that ended before it did");
-      CIUIC_RETURN_IF_ERROR(parts_->NoteSyncResult(env_->Sync()));
-    }
-    if (unlink(found.path.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "remove " + found.path);
-    present.erase(found.id);
-  }
-  // Rows of logs that are gone (a clean close deletes its file first).
-  std::vector<std::string> stale;
-  CIUIC_RETURN_IF_ERROR(InRead(env_.get(), [&](Txn& txn) -> Status {
-    return txn.Scan(Db::kMeta, "journal/", [&](std::string_view k, std::string_view) {
-      if (k.substr(0, 8) != "journal/") return false;
-      if (!present.count(std::string(k.substr(8)))) stale.emplace_back(k);
-      return true;
-    });
-  }));
-  if (stale.empty()) return Status::Ok();
-  return env_->Write([&](Txn& txn) -> Status {
-    for (const std::string& k : stale) {
-      // A log made since the listing has its file before its row.
-      if (access((dir_ + "/journal/" + k.substr(8) + ".log").c_str(), F_OK) == 0) continue;
-      CIUIC_RETURN_IF_ERROR(txn.Del(Db::kMeta, k));
-    }
-    return Status::Ok();
-  });
-}
-
-// A read-only open beside live mounts waits until what they logged is in
-// the index (FORMAT.md, "Commit log").
-void Store::AwaitLiveLogs() {
-  auto logs = ListLogs(dir_);
-  if (!logs.ok()) return;
-  for (const FoundLog& found : *logs) {
-    auto records = ReadLog(found.path);
-    if (!records.ok() || records->empty()) continue;
-    const uint64_t last = records->back().seq;
-    for (int waited_ms = 0; waited_ms < 10000; waited_ms += 2) {
-      auto applied = AppliedSeq(found.id);
-      if (!applied.ok() || *applied >= last || !LogIsLive(found.path)) break;
-      usleep(2000);
-    }
-  }
-}
-
 
 Status Store::Sync() {
   CIUIC_RETURN_IF_ERROR(SeeLog());
@@ -452,62 +245,50 @@ Status Store::Sync() {
 }
 
 Result<std::optional<Snapshot>> Store::Head(const std::string& branch) {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return chain_->Head(txn, branch); });
+  return Query([&](Txn& txn) { return chain_->Head(txn, branch); });
 }
 
 Result<Snapshot> Store::GetSnapshot(uint64_t seq) {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return chain_->Get(txn, seq); });
+  return Query([&](Txn& txn) { return chain_->Get(txn, seq); });
 }
 
 Result<std::vector<Snapshot>> Store::ListSnapshots() {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return chain_->List(txn); });
+  return Query([&](Txn& txn) { return chain_->List(txn); });
 }
 
 Result<std::vector<Snapshot>> Store::BranchLine(const std::string& branch) {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return chain_->Line(txn, branch); });
+  return Query([&](Txn& txn) { return chain_->Line(txn, branch); });
 }
 
 Result<Snapshot> Store::FindByStep(int64_t step, const std::string& branch) {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return chain_->FindByStep(txn, step, branch); });
+  return Query([&](Txn& txn) { return chain_->FindByStep(txn, step, branch); });
 }
 
 Result<Snapshot> Store::FindByIdPrefix(std::string_view prefix) {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return chain_->FindByIdPrefix(txn, prefix); });
+  return Query([&](Txn& txn) { return chain_->FindByIdPrefix(txn, prefix); });
 }
 
 Result<Tree> Store::GetTree(const Hash128& tree_id) {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return trees_->Load(txn, tree_id); });
+  return Query([&](Txn& txn) { return trees_->Load(txn, tree_id); });
 }
 
 Result<std::optional<TreeEntry>> Store::LookupInTree(const Hash128& tree_id, std::string_view path) {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return trees_->Lookup(txn, tree_id, path); });
+  return Query([&](Txn& txn) { return trees_->Lookup(txn, tree_id, path); });
 }
 
 Result<std::vector<TreeEntry>> Store::ListTreeDir(const Hash128& tree_id, std::string_view dir) {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return trees_->List(txn, tree_id, dir); });
+  return Query([&](Txn& txn) { return trees_->List(txn, tree_id, dir); });
 }
 
 Result<Manifest> Store::GetManifest(const VersionId& id) {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return LoadManifest(txn, id, nullptr); });
+  return Query([&](Txn& txn) { return LoadManifest(txn, id, nullptr); });
 }
 
 Result<std::vector<std::pair<uint64_t, Change>>> Store::PathHistory(std::string_view path) {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return chain_->PathHistory(txn, path); });
+  return Query([&](Txn& txn) { return chain_->PathHistory(txn, path); });
 }
 
 Result<std::unique_ptr<VersionReader>> Store::OpenVersion(const VersionId& id) {
-  (void)SeeLog();
   for (int attempt = 0;; ++attempt) {
     auto m = GetManifest(id);
     if (!m.ok()) return m.status();
@@ -537,47 +318,48 @@ std::unique_ptr<VersionReader> Store::OpenPending(const PendingVersion& version)
 Status Store::ReadChunk(const ChunkId& id, std::string* out) { return chunks_->Read(id, out); }
 
 Status Store::SetTag(const std::string& name, uint64_t seq) {
-  (void)SeeLog();
+  CIUIC_RETURN_IF_ERROR(SeeLog());
   CIUIC_RETURN_IF_ERROR(Refs::ValidateTagName(name));
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return refs_->SetTag(txn, name, seq); });
 }
 
 Status Store::DeleteTag(const std::string& name) {
-  (void)SeeLog();
+  CIUIC_RETURN_IF_ERROR(SeeLog());
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return refs_->DeleteTag(txn, name); });
 }
 
 Result<std::map<std::string, uint64_t>> Store::Tags() {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return refs_->Tags(txn); });
+  return Query([&](Txn& txn) { return refs_->Tags(txn); });
 }
 
 Result<std::map<std::string, uint64_t>> Store::Branches() {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return ListBranches(txn); });
+  return Query([&](Txn& txn) { return ListBranches(txn); });
 }
 
 Status Store::CreateBranch(const std::string& name, uint64_t seq) {
-  (void)SeeLog();
+  CIUIC_RETURN_IF_ERROR(SeeLog());
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return ciuicfs::CreateBranch(txn, *chain_, name, seq); });
 }
 
 Status Store::DeleteBranch(const std::string& name) {
-  (void)SeeLog(); return ciuicfs::DeleteBranch(*parts_, name); }
+  CIUIC_RETURN_IF_ERROR(SeeLog());
+  return ciuicfs::DeleteBranch(*parts_, name);
+}
 
 Result<Snapshot> Store::ResolveRef(const std::string& ref, const std::string& branch) {
-  (void)SeeLog();
-  return InRead(env_.get(), [&](Txn& txn) { return refs_->Resolve(txn, ref, branch); });
+  return Query([&](Txn& txn) { return refs_->Resolve(txn, ref, branch); });
 }
 
 Status Store::DropSnapshots(const std::vector<uint64_t>& seqs) {
-  (void)SeeLog(); return ciuicfs::DropSnapshots(*parts_, seqs); }
+  CIUIC_RETURN_IF_ERROR(SeeLog());
+  return ciuicfs::DropSnapshots(*parts_, seqs);
+}
 
 Result<GcStats> Store::Gc(const GcOptions& options) {
-  (void)SeeLog();
+  CIUIC_RETURN_IF_ERROR(SeeLog());
   std::lock_guard<std::mutex> lock(gc_mu_);
   if (!shared_) return CollectGarbage(*parts_, options);
   // Pins live in each process's memory: gc only while no other process

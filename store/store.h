@@ -197,6 +197,10 @@ class Store {
   // commit; every read first waits for what is logged (SeeLog).
   Result<LogApplier*> Applier();
   Status SeeLog();
+  // `fn` in one read transaction, after every logged commit is applied
+  // (store.cc; only used there).
+  template <typename Fn>
+  auto Query(Fn&& fn);
   Status ApplyOrDrop(const std::string& log_id, const std::vector<LoggedCommit>& batch);
   Status ApplyLogged(const std::string& log_id, const std::vector<LoggedCommit>& batch);
   Status ReplayDeadLogs();

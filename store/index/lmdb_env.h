@@ -95,6 +95,14 @@ class LmdbEnv {
   uint64_t map_size_ = 0;
 };
 
+// Runs `fn` in one read transaction of `env`.
+template <typename Fn>
+auto WithRead(LmdbEnv* env, Fn&& fn) -> decltype(fn(std::declval<Txn&>())) {
+  auto txn = env->BeginRead();
+  if (!txn.ok()) return txn.status();
+  return fn(**txn);
+}
+
 }  // namespace ciuicfs
 
 #endif  // CIUICFS_STORE_INDEX_LMDB_ENV_H_

@@ -1,11 +1,9 @@
 #include "store/journal/log_applier.h"
 
-#include <sys/resource.h>
+#include <chrono>
 
 #include "store/base/crash_point.h"
 #include "store/base/log.h"
-
-#include <chrono>
 
 namespace ciuicfs {
 
@@ -104,8 +102,7 @@ void LogApplier::Run() {
     if (s.ok()) {
       applied_ = batch.back().seq;
       batch.clear();
-      if (stalled_.ok()) {
-      } else {
+      if (!stalled_.ok()) {
         LogLine("commit log: applied again after the disk had no space");
         stalled_ = Status::Ok();
       }

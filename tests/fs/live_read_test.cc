@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "tests/fs/mount_fixture.h"
 #include "tests/fs/mount_util.h"
 #include "tests/store/test_util.h"
 
@@ -20,19 +21,7 @@ namespace {
 
 using namespace ciuicfs::testing;
 
-class LiveReadTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string why = FuseUnavailableReason();
-    if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
-    mount_ = std::make_unique<Mount>(dir_.Sub("mnt"), dir_.Sub("store"));
-    ASSERT_TRUE(mount_->Start()) << "mount failed; see " << dir_.Sub("store.log");
-  }
-  std::string M(const std::string& rel) const { return mount_->At(rel); }
-
-  TempDir dir_;
-  std::unique_ptr<Mount> mount_;
-};
+class LiveReadTest : public MountedTest {};
 
 // Overwrites `n` bytes at `off` of an existing file (no truncate).
 bool Patch(const std::string& path, const std::string& bytes, off_t off) {
@@ -114,8 +103,7 @@ TEST_F(LiveReadTest, AWriteBesideAnOpenCachedReaderIsSeenByTheNextOpen) {
   EXPECT_EQ(Diff(ReadFile(M("state.json")), data), "same") << "the next open after the write";
   close(r);
   EXPECT_EQ(Diff(ReadFile(M("state.json")), data), "same");
-  mount_->Unmount();
-  ASSERT_TRUE(mount_->Start());
+  Remount();
   EXPECT_EQ(Diff(ReadFile(M("state.json")), data), "same") << "after a remount";
 }
 

@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/fs/mount_fixture.h"
 #include "tests/fs/mount_util.h"
 #include "tests/store/test_util.h"
 
@@ -22,23 +23,9 @@ namespace {
 
 using namespace ciuicfs::testing;
 
-class MountTest : public ::testing::Test {
+class MountTest : public MountedTest {
  protected:
-  void SetUp() override {
-    std::string why = FuseUnavailableReason();
-    if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
-    mount_ = std::make_unique<Mount>(dir_.Sub("mnt"), dir_.Sub("store"));
-    ASSERT_TRUE(mount_->Start()) << "mount failed; see " << dir_.Sub("store.log");
-  }
-  void Remount() {
-    mount_->Unmount();
-    ASSERT_TRUE(mount_->Start());
-  }
-  std::string M(const std::string& rel) const { return mount_->At(rel); }
   int HistoryCount() const { return CountEntries(M("@history")); }
-
-  TempDir dir_;
-  std::unique_ptr<Mount> mount_;
 };
 
 // The mount says which write path it took; with --no-passthrough (the
