@@ -44,6 +44,9 @@ struct MountOptions {
   // Let the kernel write files straight into their extents (FUSE
   // passthrough) where libfuse and the kernel allow it.
   bool passthrough = true;
+  // Re-encode stored chunks in the background (store/FORMAT.md, "Encoded
+  // records"); read by the mount command, which opens the store.
+  bool reencode = true;
 };
 
 class Filesystem {

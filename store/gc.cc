@@ -45,10 +45,11 @@ Result<std::vector<ChunkId>> UnreferencedChunks(const StoreParts& parts) {
 // Chunks kept in extents whose rows it deleted go into `*punch`: their
 // ranges hold no live bytes from then on.
 Status DeleteChunkRows(const StoreParts& parts, const std::vector<ChunkId>& candidates, uint64_t* deleted,
-                       std::vector<PackLocation>* punch) {
+                       std::vector<PackLocation>* punch, bool* released_bases) {
   return parts.pins->LockForDelete([&](const std::function<bool(const ChunkId&)>& pinned) {
     return parts.env->Write([&](Txn& txn) -> Status {
       *deleted = 0;
+      *released_bases = false;
       punch->clear();
       auto rows = LoadPackRows(txn);
       if (!rows.ok()) return rows.status();
@@ -60,6 +61,18 @@ Status DeleteChunkRows(const StoreParts& parts, const std::vector<ChunkId>& cand
         if (!*row || (*row)->refcount != 0 || pinned(id)) continue;
         CIUIC_RETURN_IF_ERROR(txn.Del(Db::kChunks, HashKey(id)));
         ++*deleted;
+        // A delta gives back what it held on its bases; a base left
+        // unreferenced goes in the next pass.
+        for (const DeltaBase& b : (*row)->bases) {
+          auto base = GetChunkRow(txn, b.id);
+          if (!base.ok()) return base.status();
+          if (!*base) continue;
+          ChunkRow r = **base;
+          r.refcount = r.refcount > 0 ? r.refcount - 1 : 0;
+          r.dependents = r.dependents > 0 ? r.dependents - 1 : 0;
+          CIUIC_RETURN_IF_ERROR(PutChunkRow(txn, b.id, r));
+          *released_bases = true;
+        }
         const PackLocation& loc = (*row)->location;
         if (loc.in_extent()) {
           PackDelta& d = in_extents[loc.extent()];
@@ -155,15 +168,23 @@ Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options
   {
     // No compaction moves rows while they are deleted.
     BackgroundPause pause(parts.background);
-    auto candidates = UnreferencedChunks(parts);
-    if (!candidates.ok()) return candidates.status();
-    std::vector<PackLocation> punch;
-    if (!candidates->empty()) CIUIC_RETURN_IF_ERROR(DeleteChunkRows(parts, *candidates, &stats.chunks_deleted, &punch));
-    // The dead ranges of extents that keep other chunks become holes (a
-    // kill before this leaves them allocated, unreferenced).
-    for (const PackLocation& loc : punch) {
-      Status s = parts.extents->PunchOrDefer(loc.extent(), loc.offset, loc.stored_len);
-      if (!s.ok() && !s.IsNotFound()) return s;
+    // Passes until no delta gave its bases back (a base can be referenced
+    // only by deltas, FORMAT.md "Encoded records"; depth one: two passes).
+    for (bool again = true; again;) {
+      auto candidates = UnreferencedChunks(parts);
+      if (!candidates.ok()) return candidates.status();
+      std::vector<PackLocation> punch;
+      uint64_t deleted = 0;
+      again = false;
+      if (!candidates->empty())
+        CIUIC_RETURN_IF_ERROR(DeleteChunkRows(parts, *candidates, &deleted, &punch, &again));
+      stats.chunks_deleted += deleted;
+      // The dead ranges of extents that keep other chunks become holes (a
+      // kill before this leaves them allocated, unreferenced).
+      for (const PackLocation& loc : punch) {
+        Status s = parts.extents->PunchOrDefer(loc.extent(), loc.offset, loc.stored_len);
+        if (!s.ok() && !s.IsNotFound()) return s;
+      }
     }
     // Extents: those no row lists and nobody writes (released, ingested).
     auto removed = parts.extents->RemoveUnlisted([&]() -> Result<std::set<uint32_t>> {

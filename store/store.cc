@@ -7,6 +7,7 @@
 
 #include "store/background/scheduler.h"
 #include "store/extent/extent_store.h"
+#include "store/encode/reencode_job.h"
 #include "store/extent/ingest_job.h"
 #include "store/chain/branches.h"
 #include "store/chain/refs.h"
@@ -23,6 +24,9 @@
 #include "store/upgrade.h"
 
 namespace ciuicfs {
+
+// store_encode.cc
+Status AddEncodingStats(Txn& txn, StoreStats* st);
 
 template <typename Fn>
 auto Store::Query(Fn&& fn) {
@@ -137,9 +141,12 @@ Status Store::OpenParts(const StoreOptions& options) {
   extents_ = std::make_unique<ExtentStore>(parts_->dir);
   packs_->SetExtentReader(
       [this](uint32_t e, uint64_t off, size_t n, char* dst) { return extents_->ReadAt(e, off, n, dst); });
+  packs_->SetBaseLocator([this](const ChunkId& id) { return LocateChunk(env_.get(), id); });
   CIUIC_RETURN_IF_ERROR(extents_->Open(rows.empty() ? 0 : rows.rbegin()->first, options.read_only));
   parts_->extents = extents_.get();
   ingest_stats_ = std::make_unique<IngestJobStats>();
+  reencode_stats_ = std::make_unique<ReencodeStats>();
+  reencode_ = options.background_reencode && !options.read_only;
   if (options.read_only) {
     AwaitLiveLogs();
     return Status::Ok();
@@ -174,6 +181,7 @@ void Store::ScheduleIngest(uint32_t extent) {
     std::lock_guard<std::mutex> lock(ingest_mu_);
     ingest_queued_.erase(extent);
   }));
+  ScheduleReencode();  // after the ingest, in the scheduler's order
 }
 
 Result<std::unique_ptr<ExtentWriter>> Store::NewExtent() {
@@ -405,6 +413,7 @@ Result<StoreStats> Store::Stats() {
       packs.push_back(pack);
       st.live_bytes += row.live_bytes;
     }
+    CIUIC_RETURN_IF_ERROR(AddEncodingStats(**txn, &st));
     auto extents = LoadExtentRows(**txn);
     if (!extents.ok()) return extents.status();
     for (auto& [e, row] : *extents) {

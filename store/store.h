@@ -51,6 +51,7 @@ class BackgroundScheduler;
 class ExtentStore;
 class ExtentWriter;
 struct IngestJobStats;
+struct ReencodeStats;
 class NodeTreeStore;
 class LmdbEnv;
 class LogApplier;
@@ -80,6 +81,9 @@ struct StoreOptions {
   // open run only when no other process has the store open; gc runs only
   // while no other process does (else Busy).
   bool shared = false;
+  // Re-encode stored chunks in the background after each ingest (FORMAT.md,
+  // "Encoded records"); the daemon turns it on. Reencode() works either way.
+  bool background_reencode = false;
   // Tests: wraps the pack backend the store's URI picked (e.g. in a
   // FaultBackend, store/pack/fault_backend.h).
   std::function<std::unique_ptr<PackBackend>(std::unique_ptr<PackBackend>)> wrap_pack_backend;
@@ -97,6 +101,13 @@ struct StoreStats {
   // The background ingest's backlog: versions still in extents, their bytes.
   uint64_t backlog_versions = 0;
   uint64_t backlog_bytes = 0;
+  // Re-encoding: the chunks' raw bytes (after dedup), how many chunks are
+  // encoded and of them deltas, and the bytes of the versions the
+  // snapshots after `reencoded_through` put (still to be considered).
+  uint64_t unique_bytes = 0;
+  uint64_t encoded_chunks = 0;
+  uint64_t delta_chunks = 0;
+  uint64_t reencode_waiting_bytes = 0;
 };
 
 class Store {
@@ -115,6 +126,11 @@ class Store {
   // tests). Extents whose bytes are lost stay listed. A shared store
   // drains only the extents this process committed.
   Status DrainIngest();
+  // Drains the ingest, then re-encodes every snapshot not yet considered
+  // and waits for it (`ciuicfs compact`, tests; store_encode.cc).
+  Status Reencode();
+  // Schedules re-encoding in the background and returns.
+  void StartReencode();
   // Moves the versions committed from extent `from` to a copy of its bytes
   // in `to` (a new extent, synced before the index names it), so `from`
   // can be truncated or rewritten by the kernel without changing them.
@@ -226,6 +242,12 @@ class Store {
   std::mutex ingest_mu_;
   std::set<uint32_t> ingest_queued_;  // guarded by ingest_mu_
   std::unique_ptr<IngestJobStats> ingest_stats_;
+  void ScheduleReencode();  // when background_reencode
+  void QueueReencode();
+  bool reencode_ = false;  // options.background_reencode
+  std::mutex reencode_mu_;
+  bool reencode_queued_ = false;  // guarded by reencode_mu_
+  std::unique_ptr<ReencodeStats> reencode_stats_;
   std::unique_ptr<StoreParts> parts_;  // views of the parts above
   std::mutex gc_mu_;  // one gc at a time
   std::mutex applier_mu_;

@@ -151,6 +151,24 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
     return out.empty() ? std::string("no file version") : out;
   };
 
+  // Delta records hold a reference on each base (FORMAT.md, "Encoded
+  // records").
+  std::map<ChunkId, uint32_t> dependents;
+  for (auto& [id, row] : rows) {
+    for (const DeltaBase& b : row.bases) {
+      ++dependents[b.id];
+      if (!rows.count(b.id)) problem("chunk " + id.Hex() + " is a delta on chunk " + b.id.Hex() + ", which has no row");
+    }
+    if (row.location.encoding == Encoding::kXorDeltaZstd && row.bases.empty())
+      problem("chunk " + id.Hex() + " is a delta whose row names no base");
+  }
+  for (auto& [id, row] : rows) {
+    const uint32_t want = dependents.count(id) ? dependents[id] : 0;
+    if (row.dependents != want)
+      problem("chunk " + id.Hex() + ": " + std::to_string(row.dependents) + " dependents counted, " +
+              std::to_string(want) + " deltas name it");
+  }
+
   // Every referenced chunk: indexed, refcount right, bytes match the id.
   std::string buf;
   uint64_t total = 0, done = 0, last_report = 0;
@@ -174,9 +192,10 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
       problem("chunk " + id.Hex() + " was lost (power loss before its pack bytes were synced); affects " + affected(id));
       continue;
     }
-    if (it->second.refcount != uses)
+    const uint32_t as_base = dependents.count(id) ? dependents[id] : 0;
+    if (it->second.refcount != uses + as_base)
       problem("chunk " + id.Hex() + ": refcount " + std::to_string(it->second.refcount) + ", referenced " +
-              std::to_string(uses) + " times");
+              std::to_string(uses + as_base) + " times");
     Status s = parts.packs->Read(id, it->second.location, &buf);
     if (!s.ok()) problem(s.message() + "; affects " + affected(id));
   }
@@ -187,7 +206,7 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
   std::map<uint32_t, std::pair<uint64_t, uint64_t>> kept;  // extent -> (records, bytes)
   for (auto& [id, row] : rows) {
     if (row.location.pack == kLostPack) continue;  // reported above
-    if (row.refcount != 0 && !chunk_refs.count(id))
+    if (row.refcount != 0 && !chunk_refs.count(id) && row.refcount != (dependents.count(id) ? dependents[id] : 0))
       problem("chunk " + id.Hex() + ": refcount " + std::to_string(row.refcount) + " but no version uses it");
     if (row.location.in_extent()) {
       const uint32_t e = row.location.extent();

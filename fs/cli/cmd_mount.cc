@@ -60,6 +60,7 @@ Status PrepareBranch(Store* store, const std::string& name, bool create) {
 int Serve(MountOptions options, bool create_branch, bool foreground, int notify_fd) {
   StoreOptions store_options;
   store_options.shared = true;  // other mounts of this store may write other branches
+  store_options.background_reencode = options.reencode;  // deltas and compression after each ingest
   auto store = Store::Open(options.store_dir, store_options);
   if (!store.ok()) {
     Tell(notify_fd, "ERR " + store.status().message());
@@ -155,7 +156,9 @@ int RunMount(const std::vector<std::string>& args) {
       "branch", po::value<std::string>()->default_value("main"), "the branch whose head the live tree is")(
       "create", po::bool_switch(), "with --branch: create the branch at main's head when it does not exist")(
       "no-passthrough", po::bool_switch(),
-      "write files through the daemon even where the kernel could write them straight into the store");
+      "write files through the daemon even where the kernel could write them straight into the store")(
+      "no-reencode", po::bool_switch(),
+      "keep stored chunks as saved (no background deltas or compression; `ciuicfs compact` still does it)");
   po::positional_options_description pos;
   pos.add("mountpoint", 1);
   po::variables_map vm;
@@ -170,6 +173,7 @@ int RunMount(const std::vector<std::string>& args) {
   options.allow_other = vm["allow-other"].as<bool>();
   options.branch = vm["branch"].as<std::string>();
   options.passthrough = !vm["no-passthrough"].as<bool>();
+  options.reencode = !vm["no-reencode"].as<bool>();
   const bool create_branch = vm["create"].as<bool>();
   if (Status bad = ValidateBranchName(options.branch); !bad.ok()) {
     Fail("mount: " + bad.message());

@@ -1,5 +1,6 @@
 // ciuicfs stats: snapshots, versions, raw bytes (sum of every version's size
-// over the chain's changes), stored bytes (pack files) and the dedup ratio.
+// over the chain's changes), after dedup (the chunks' raw bytes), stored
+// bytes (packs and extents), the ratio, and what re-encoding did and has left.
 #include <cstdio>
 #include <iostream>
 
@@ -33,17 +34,23 @@ int RunStats(const std::vector<std::string>& args) {
     std::fprintf(Out(),
         "{\"snapshots\":%llu,\"versions\":%llu,\"chunks\":%llu,\"packs\":%llu,\"raw_bytes\":%llu,"
         "\"stored_bytes\":%llu,\"pack_bytes\":%llu,\"extent_bytes\":%llu,\"backlog_versions\":%llu,"
-        "\"backlog_bytes\":%llu,\"dedup_ratio\":%.4f}\n",
+        "\"backlog_bytes\":%llu,\"dedup_ratio\":%.4f,\"unique_bytes\":%llu,\"encoded_chunks\":%llu,"
+        "\"delta_chunks\":%llu,\"reencode_waiting_bytes\":%llu}\n",
         (unsigned long long)st->snapshots, (unsigned long long)st->versions, (unsigned long long)st->chunks,
         (unsigned long long)st->pack_files, (unsigned long long)raw, (unsigned long long)stored,
         (unsigned long long)st->stored_bytes, (unsigned long long)st->extent_bytes,
-        (unsigned long long)st->backlog_versions, (unsigned long long)st->backlog_bytes, ratio);
+        (unsigned long long)st->backlog_versions, (unsigned long long)st->backlog_bytes, ratio,
+        (unsigned long long)st->unique_bytes, (unsigned long long)st->encoded_chunks,
+        (unsigned long long)st->delta_chunks, (unsigned long long)st->reencode_waiting_bytes);
   } else {
     std::fprintf(Out(), "snapshots     %llu\nversions      %llu\nchunks        %llu\npacks         %llu\n",
                 (unsigned long long)st->snapshots, (unsigned long long)st->versions, (unsigned long long)st->chunks,
                 (unsigned long long)st->pack_files);
     std::fprintf(Out(), "raw bytes     %llu\nstored bytes  %llu\ndedup ratio   %.2fx\n", (unsigned long long)raw,
                 (unsigned long long)stored, ratio);
+    std::fprintf(Out(), "after dedup   %llu\nencoded       %llu chunks (%llu deltas); %llu bytes wait to be re-encoded\n",
+                (unsigned long long)st->unique_bytes, (unsigned long long)st->encoded_chunks,
+                (unsigned long long)st->delta_chunks, (unsigned long long)st->reencode_waiting_bytes);
     std::fprintf(Out(), "backlog       %llu versions, %llu bytes in extents, not ingested yet\n",
                 (unsigned long long)st->backlog_versions, (unsigned long long)st->backlog_bytes);
   }

@@ -29,6 +29,7 @@ const std::vector<Command>& Commands() {
       {"tag", "name a snapshot (and pin it against prune)", RunTag},
       {"prune", "drop snapshots from the retained set", RunPrune},
       {"gc", "free chunks no kept snapshot references and compact packs", RunGc},
+      {"compact", "re-encode stored chunks (deltas, compression), then compact packs", RunCompact},
       {"graph", "the chain as Graphviz DOT (PNG with --png)", RunGraph},
       {"stats", "raw vs stored bytes and the dedup ratio", RunStats},
       {"verify", "check every chunk of every snapshot against its id", RunVerify},

@@ -33,6 +33,7 @@ int RunDiff(const std::vector<std::string>& args);
 int RunTag(const std::vector<std::string>& args);
 int RunPrune(const std::vector<std::string>& args);
 int RunGc(const std::vector<std::string>& args);
+int RunCompact(const std::vector<std::string>& args);
 int RunRollback(const std::vector<std::string>& args);
 int RunGraph(const std::vector<std::string>& args);
 int RunStats(const std::vector<std::string>& args);

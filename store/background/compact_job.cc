@@ -42,26 +42,29 @@ Status CompactPacksJob::CopyLive(uint32_t pack) {
   auto size = parts_.packs->FileSize(pack);
   if (!size.ok()) return size.status();
   CIUIC_RETURN_IF_ERROR(parts_.packs->Scan(pack, 0, *size, false, &records, &valid_end));
-  std::vector<ScannedRecord> live;
+  std::vector<std::pair<ScannedRecord, ChunkId>> live;  // and a delta's first base
   {
     auto txn = parts_.env->BeginRead();
     if (!txn.ok()) return txn.status();
     for (const ScannedRecord& rec : records) {
       auto row = GetChunkRow(**txn, rec.id);
       if (!row.ok()) return row.status();
-      if (*row && (*row)->location.pack == pack && (*row)->location.offset == rec.location.offset) live.push_back(rec);
+      if (*row && (*row)->location.pack == pack && (*row)->location.offset == rec.location.offset)
+        live.emplace_back(rec, (*row)->bases.empty() ? ChunkId() : (*row)->bases[0].id);
     }
   }
-  std::string payload;
+  std::string raw, payload;
   std::map<ChunkId, Move> moves;
-  for (const ScannedRecord& rec : live) {
-    Status s = parts_.packs->Read(rec.id, rec.location, &payload);
+  for (const auto& [rec, base] : live) {
+    // Checked decoded, copied as stored (an encoded record stays encoded).
+    Status s = parts_.packs->Read(rec.id, rec.location, &raw);
+    if (s.ok()) s = parts_.packs->ReadStored(rec.id, rec.location, &payload);
     if (!s.ok()) {
       LogLine("gc: leaving " + parts_.packs->Name(pack) + " in place: " + s.message());
       return Status::Ok();  // never drop the only copy of a damaged chunk
     }
-    auto loc = parts_.packs->Append(rec.id, reinterpret_cast<const uint8_t*>(payload.data()), payload.size(),
-                                    PackLane::kBackground);
+    auto loc = parts_.packs->AppendRecord(rec.id, rec.location.encoding, base, payload, rec.location.raw_len,
+                                          PackLane::kBackground);
     if (!loc.ok()) return loc.status();
     moves[rec.id] = Move{rec.location, *loc};
     throttle_.Account(2 * payload.size());  // read + write

@@ -47,6 +47,17 @@ Result<std::optional<ChunkRow>> GetChunkRow(Txn& txn, const ChunkId& id) {
   return std::optional<ChunkRow>(row);
 }
 
+Result<PackLocation> LocateChunk(LmdbEnv* env, const ChunkId& id) {
+  return WithRead(env, [&](Txn& txn) -> Result<PackLocation> {
+    auto row = GetChunkRow(txn, id);
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Corruption("chunk " + id.Hex() + " is missing from the index");
+    if ((*row)->location.pack == kLostPack)
+      return Status::Corruption("chunk " + id.Hex() + " was lost (its pack bytes never reached the disk)");
+    return (*row)->location;
+  });
+}
+
 Status PutChunkRow(Txn& txn, const ChunkId& id, const ChunkRow& row) {
   return txn.Put(Db::kChunks, HashKey(id), EncodeChunkRow(row));
 }

@@ -25,6 +25,9 @@ Status CorruptRow(Db db, std::string_view key);
 
 Result<std::optional<ChunkRow>> GetChunkRow(Txn& txn, const ChunkId& id);
 Status PutChunkRow(Txn& txn, const ChunkId& id, const ChunkRow& row);
+// Where chunk `id` is now, in a read transaction of its own; Corruption
+// when it has no row.
+Result<PackLocation> LocateChunk(LmdbEnv* env, const ChunkId& id);
 Result<std::optional<PackRow>> GetPackRow(Txn& txn, uint32_t pack);
 Status PutPackRow(Txn& txn, uint32_t pack, const PackRow& row);
 Result<std::map<uint32_t, PackRow>> LoadPackRows(Txn& txn);

@@ -46,6 +46,13 @@ std::string EncodeChunkRow(const ChunkRow& row) {
   PutLE<uint32_t>(&out, row.location.raw_len);
   PutLE<uint8_t>(&out, static_cast<uint8_t>(row.location.encoding));
   PutLE<uint32_t>(&out, row.refcount);
+  if (row.dependents == 0 && row.bases.empty()) return out;  // the 25-byte row
+  PutLE<uint32_t>(&out, row.dependents);
+  PutLE<uint8_t>(&out, static_cast<uint8_t>(row.bases.size()));
+  for (const DeltaBase& b : row.bases) {
+    b.id.AppendTo(&out);
+    PutLE<uint64_t>(&out, static_cast<uint64_t>(b.offset));
+  }
   return out;
 }
 
@@ -57,6 +64,17 @@ bool DecodeChunkRow(std::string_view v, ChunkRow* row) {
   row->location.raw_len = d.LE<uint32_t>();
   row->location.encoding = static_cast<Encoding>(d.LE<uint8_t>());
   row->refcount = d.LE<uint32_t>();
+  row->dependents = 0;
+  row->bases.clear();
+  if (d.done()) return true;
+  row->dependents = d.LE<uint32_t>();
+  unsigned n = d.LE<uint8_t>();
+  if (n > kMaxDeltaBases) return false;
+  for (unsigned k = 0; k < n && d.ok(); ++k) {
+    std::string_view id = d.Bytes(ChunkId::kSize);
+    int64_t offset = static_cast<int64_t>(d.LE<uint64_t>());
+    if (d.ok()) row->bases.push_back(DeltaBase{ChunkId::FromBytes(id.data()), offset});
+  }
   return d.done();
 }
 

@@ -26,6 +26,10 @@ inline constexpr uint32_t kLostPack = 0;
 struct ChunkRow {
   PackLocation location;
   uint32_t refcount = 0;
+  // Re-encoding (FORMAT.md, "Encoded records"): delta records naming this
+  // chunk as a base, and a delta's own bases.
+  uint32_t dependents = 0;
+  std::vector<DeltaBase> bases;
 };
 std::string EncodeChunkRow(const ChunkRow& row);
 bool DecodeChunkRow(std::string_view v, ChunkRow* row);

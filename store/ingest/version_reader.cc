@@ -16,6 +16,8 @@
 namespace ciuicfs {
 
 Status ChunkReader::Read(const ChunkId& id, std::string* out) {
+  PackLocation tried;
+  Status first;
   for (int attempt = 0;; ++attempt) {
     ChunkRow row;
     // A chunk of an uncommitted version lives only in the pin table.
@@ -33,10 +35,20 @@ Status ChunkReader::Read(const ChunkId& id, std::string* out) {
       LogLine(lost.message());
       return lost;
     }
+    // The second look found the chunk where the first failed: that error.
+    if (attempt == 1 && first.IsCorruption() && row.location.pack == tried.pack &&
+        row.location.offset == tried.offset && row.location.encoding == tried.encoding) {
+      LogLine(first.message());
+      return first;
+    }
     Status s = packs_->Read(id, row.location, out);
-    // gc may have moved the chunk and removed its old pack between the
-    // lookup and the read: look it up once more.
-    if (s.IsNotFound() && attempt == 0) continue;
+    // gc or re-encoding may have moved the chunk, and removed or punched
+    // its old place, between the lookup and the read: look it up once more.
+    if ((s.IsNotFound() || s.IsCorruption()) && attempt == 0) {
+      tried = row.location;
+      first = s;
+      continue;
+    }
     if (!s.ok()) {
       if (s.IsNotFound()) s = Status::Corruption(s.message());
       LogLine(s.message());

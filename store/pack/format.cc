@@ -29,7 +29,7 @@ void EncodePackHeader(uint32_t pack, uint8_t header[kPackHeaderSize]) {
 
 bool IsPackHeader(const uint8_t header[kPackHeaderSize]) { return std::memcmp(header, kPackMagic, 8) == 0; }
 
-void EncodeRecordHeader(const ChunkId& id, const PackLocation& loc, uint8_t h[kRecordHeaderSize]) {
+void EncodeRecordHeader(const ChunkId& id, const PackLocation& loc, uint8_t h[kRecordHeaderSize], const ChunkId& base) {
   std::memset(h, 0, kRecordHeaderSize);
   std::memcpy(h, kRecordMagic, 4);
   h[4] = static_cast<uint8_t>(loc.encoding);
@@ -37,6 +37,8 @@ void EncodeRecordHeader(const ChunkId& id, const PackLocation& loc, uint8_t h[kR
   StoreLE<uint32_t>(h + 12, loc.raw_len);
   StoreLE<uint64_t>(h + 16, id.lo);
   StoreLE<uint64_t>(h + 24, id.hi);
+  StoreLE<uint64_t>(h + 32, base.lo);
+  StoreLE<uint64_t>(h + 40, base.hi);
   StoreLE<uint64_t>(h + 56, Checksum64(h, 56));
 }
 

@@ -39,6 +39,15 @@ struct PackLocation {
   }
 };
 
+// One base of a delta record: chunk `id`, whose first byte lies `offset`
+// bytes after the delta's first byte (negative: before it).
+struct DeltaBase {
+  ChunkId id;
+  int64_t offset = 0;
+  bool operator==(const DeltaBase&) const = default;
+};
+inline constexpr size_t kMaxDeltaBases = 16;
+
 // A record header as found by a scan.
 struct ScannedRecord {
   ChunkId id;
@@ -51,7 +60,9 @@ std::string PackFileName(uint32_t pack);
 
 void EncodePackHeader(uint32_t pack, uint8_t header[kPackHeaderSize]);
 bool IsPackHeader(const uint8_t header[kPackHeaderSize]);
-void EncodeRecordHeader(const ChunkId& id, const PackLocation& loc, uint8_t header[kRecordHeaderSize]);
+// `base`: a delta's first base (zero for every other encoding).
+void EncodeRecordHeader(const ChunkId& id, const PackLocation& loc, uint8_t header[kRecordHeaderSize],
+                        const ChunkId& base = ChunkId());
 // False when `header` is not a whole, valid record header (torn, or its
 // checksum fails). `pack` and `offset` fill in the location.
 bool DecodeRecordHeader(const uint8_t header[kRecordHeaderSize], uint32_t pack, uint64_t offset, ScannedRecord* rec);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "store/base/crash_point.h"
+#include "store/encode/codec.h"
 
 namespace ciuicfs {
 
@@ -57,13 +58,21 @@ Status PackStore::OpenNewActive(PackLane which) {
 }
 
 Result<PackLocation> PackStore::Append(const ChunkId& id, const uint8_t* data, size_t n, PackLane lane) {
+  return AppendRecord(id, Encoding::kRaw, ChunkId(), std::string_view(reinterpret_cast<const char*>(data), n),
+                      static_cast<uint32_t>(n), lane);
+}
+
+Result<PackLocation> PackStore::AppendRecord(const ChunkId& id, Encoding encoding, const ChunkId& base,
+                                             std::string_view payload, uint32_t raw_len, PackLane lane) {
+  const uint8_t* data = reinterpret_cast<const uint8_t*>(payload.data());
+  const size_t n = payload.size();
   Lane& l = lanes_[int(lane)];
   std::lock_guard<std::mutex> lane_lock(l.mu);
   CIUIC_RETURN_IF_ERROR(failed());
   if (l.active == 0 || l.end >= target_size_) CIUIC_RETURN_IF_ERROR(OpenNewActive(lane));
-  PackLocation loc{l.active, l.end, static_cast<uint32_t>(n), static_cast<uint32_t>(n), Encoding::kRaw};
+  PackLocation loc{l.active, l.end, static_cast<uint32_t>(n), raw_len, encoding};
   uint8_t header[kRecordHeaderSize];
-  EncodeRecordHeader(id, loc, header);
+  EncodeRecordHeader(id, loc, header, base);
   struct iovec iov[2] = {{header, sizeof(header)}, {const_cast<uint8_t*>(data), n}};
   if (CrashPointArmed("pack.torn_record")) {
     iov[1].iov_len = n / 2;  // leave a torn record at the tail, then die
@@ -94,8 +103,38 @@ Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* 
     if (!s.ok()) out->clear();  // never hand out unverified bytes
     return s;
   }
-  const std::string where =
-      "chunk " + id.Hex() + " in " + backend_->Name(loc.pack) + " at offset " + std::to_string(loc.offset);
+  const std::string where = Where(id, loc);
+  Status s;
+  if (loc.encoding == Encoding::kRaw) {
+    s = ReadStored(id, loc, out);
+  } else {
+    std::string payload;
+    s = ReadStored(id, loc, &payload);
+    if (s.ok()) {
+      s = DecodePayload(loc.encoding, payload, loc.raw_len, [&](const ChunkId& base, std::string* bytes) -> Status {
+        if (!base_locator_) return Status::Corruption(where + ": no base locator");
+        auto at = base_locator_(base);
+        if (!at.ok()) return at.status();
+        // Depth one: a delta's base is never a delta (FORMAT.md).
+        if (at->encoding == Encoding::kXorDeltaZstd)
+          return Status::Corruption(where + ": its base " + base.Hex() + " is itself a delta");
+        return Read(base, *at, bytes);
+      }, out);
+      if (s.IsCorruption()) s = Status::Corruption(where + ": " + s.message());
+    }
+  }
+  if (s.ok() && Hash128::Of(out->data(), out->size()) != id) s = Status::Corruption(where + ": content does not match its id");
+  if (!s.ok()) out->clear();  // never hand out unverified bytes
+  return s;
+}
+
+std::string PackStore::Where(const ChunkId& id, const PackLocation& loc) const {
+  return "chunk " + id.Hex() + " in " + backend_->Name(loc.pack) + " at offset " + std::to_string(loc.offset);
+}
+
+Status PackStore::ReadStored(const ChunkId& id, const PackLocation& loc, std::string* payload) {
+  const std::string where = Where(id, loc);
+  if (loc.in_extent()) return Status::Corruption(where + ": a chunk in an extent has no record");
   uint8_t header[kRecordHeaderSize];
   CIUIC_RETURN_IF_ERROR(backend_->ReadAt(loc.pack, loc.offset, header, sizeof(header)));
   ScannedRecord rec;
@@ -103,12 +142,11 @@ Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* 
   if (rec.id != id || rec.location.stored_len != loc.stored_len || rec.location.raw_len != loc.raw_len ||
       rec.location.encoding != loc.encoding)
     return Status::Corruption(where + ": record header does not match the index");
-  if (loc.encoding != Encoding::kRaw)
-    return Status::Corruption(where + ": unsupported encoding " + std::to_string(int(loc.encoding)));
-  out->resize(loc.raw_len);
-  Status s = backend_->ReadAt(loc.pack, loc.offset + kRecordHeaderSize, out->data(), loc.stored_len);
-  if (s.ok() && Hash128::Of(out->data(), out->size()) != id) s = Status::Corruption(where + ": content does not match its id");
-  if (!s.ok()) out->clear();  // never hand out unverified bytes
+  if (loc.encoding == Encoding::kRaw && loc.stored_len != loc.raw_len)
+    return Status::Corruption(where + ": a raw record's stored and raw lengths differ");
+  payload->resize(loc.stored_len);
+  Status s = backend_->ReadAt(loc.pack, loc.offset + kRecordHeaderSize, payload->data(), loc.stored_len);
+  if (!s.ok()) payload->clear();
   return s;
 }
 

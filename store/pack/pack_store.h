@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/base/chunk_id.h"
@@ -47,13 +48,25 @@ class PackStore {
   // Appends one raw-encoded record and returns where it went.
   Result<PackLocation> Append(const ChunkId& id, const uint8_t* data, size_t n,
                               PackLane lane = PackLane::kIngest);
+  // Appends a record of any pack encoding whose payload is `payload`
+  // (FORMAT.md, "Encoded records"); `base` goes into the header.
+  Result<PackLocation> AppendRecord(const ChunkId& id, Encoding encoding, const ChunkId& base, std::string_view payload,
+                                    uint32_t raw_len, PackLane lane);
   // The lane's next record goes to a new pack.
   void CloseLane(PackLane lane);
 
   // Reads and verifies the chunk at `loc` into `out` (resized to raw_len).
   // Any mismatch with `id` or `loc` is Corruption naming chunk and pack.
   // A chunk kept in an extent is read through the extent reader.
+  // An encoded record is decoded (a delta's bases found through the base
+  // locator) and its decoded bytes are verified.
   Status Read(const ChunkId& id, const PackLocation& loc, std::string* out);
+  // The payload of the record at `loc` (never a chunk in an extent), its
+  // header checked against `id` and `loc`; the payload itself is not.
+  Status ReadStored(const ChunkId& id, const PackLocation& loc, std::string* payload);
+  // Where a delta's base chunk is now (the owner of the index sets it).
+  using BaseLocator = std::function<Result<PackLocation>(const ChunkId& id)>;
+  void SetBaseLocator(BaseLocator locator) { base_locator_ = std::move(locator); }
   // Reads `n` bytes at `offset` of extent `extent` into `dst` (the owner of
   // the extents sets it; set before any read).
   using ExtentReader = std::function<Status(uint32_t extent, uint64_t offset, size_t n, char* dst)>;
@@ -94,6 +107,7 @@ class PackStore {
     uint64_t end = 0;
   };
   Status OpenNewActive(PackLane lane);
+  std::string Where(const ChunkId& id, const PackLocation& loc) const;
   struct Written {  // a pack appended to since this PackStore was made
     PackLane lane = PackLane::kIngest;
     uint64_t appended = 0;  // end of the last whole append
@@ -102,6 +116,7 @@ class PackStore {
 
   PackBackend* const backend_;
   ExtentReader extent_reader_;
+  BaseLocator base_locator_;
   const uint64_t target_size_;
   Lane lanes_[2];
 

@@ -29,7 +29,7 @@ TEST(QueriesTest, RowsRoundTripThroughLmdb) {
   ASSERT_NE(index.env, nullptr);
   const ChunkId c = Hash128::Of("chunk");
   Status s = index.env->Write([&](Txn& txn) {
-    CIUIC_RETURN_IF_ERROR(PutChunkRow(txn, c, {{4, 16, 100, 200, Encoding::kRaw}, 3}));
+    CIUIC_RETURN_IF_ERROR(PutChunkRow(txn, c, {{4, 16, 100, 200, Encoding::kRaw}, 3, 0, {}}));
     CIUIC_RETURN_IF_ERROR(PutPackRow(txn, 4, {116, 16, 164, 1}));
     CIUIC_RETURN_IF_ERROR(PutPackRow(txn, 256, {1, 2, 3, 4}));
     return PutPackRow(txn, 2, {5, 6, 7, 8});
@@ -68,7 +68,7 @@ TEST(QueriesTest, UndecodableChunkRowIsCorruptionNamingChunks) {
   TestIndex index;
   ASSERT_NE(index.env, nullptr);
   const ChunkId id = Hash128::Of("c");
-  const std::string good = EncodeChunkRow({{1, 16, 5, 5, Encoding::kRaw}, 1});
+  const std::string good = EncodeChunkRow({{1, 16, 5, 5, Encoding::kRaw}, 1, 0, {}});
   for (const std::string& bad : {std::string(), good.substr(0, 24), good + "x"}) {
     PutRaw(index.env.get(), Db::kChunks, HashKey(id), bad);
     InRead(index.env.get(), [&](Txn& txn) {
@@ -150,7 +150,7 @@ TEST(QueriesTest, ManifestAndChunkRefcountsStayExact) {
 
   Status s = index.env->Write([&](Txn& txn) {
     for (const ChunkId& id : {a, b, c})
-      CIUIC_RETURN_IF_ERROR(PutChunkRow(txn, id, {{1, 16, 10, 10, Encoding::kRaw}, 0}));
+      CIUIC_RETURN_IF_ERROR(PutChunkRow(txn, id, {{1, 16, 10, 10, Encoding::kRaw}, 0, 0, {}}));
     CIUIC_RETURN_IF_ERROR(AddManifest(txn, m1));
     CIUIC_RETURN_IF_ERROR(AddManifest(txn, m1));  // an existing version is left alone
     return AddManifest(txn, m2);

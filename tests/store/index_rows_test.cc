@@ -97,9 +97,9 @@ TEST(RecordsTest, SnapshotIdCoversEveryField) {
 TEST(RowsTest, ChunkRowRoundTrip) {
   const std::vector<ChunkRow> rows = {
       {},
-      {{1, kPackHeaderSize, 100, 100, Encoding::kRaw}, 1},
-      {{kLostPack, 123456789012ull, 7, 9, Encoding::kZstd}, 3},
-      {{~0u, ~0ull, ~0u, ~0u, Encoding::kXorDeltaZstd}, ~0u},
+      {{1, kPackHeaderSize, 100, 100, Encoding::kRaw}, 1, 0, {}},
+      {{kLostPack, 123456789012ull, 7, 9, Encoding::kZstd}, 3, 0, {}},
+      {{~0u, ~0ull, ~0u, ~0u, Encoding::kXorDeltaZstd}, ~0u, 0, {}},
   };
   for (const ChunkRow& row : rows) {
     const std::string v = EncodeChunkRow(row);
@@ -116,8 +116,29 @@ TEST(RowsTest, ChunkRowRoundTrip) {
   }
 }
 
+TEST(RowsTest, ChunkRowOfReencodingRoundTrips) {
+  ChunkRow row{{7, 4096, 1000, 262144, Encoding::kXorDeltaZstd}, 2, 3,
+               {{Hash128::Of("a"), -40000}, {Hash128::Of("b"), 123456}}};
+  const std::string v = EncodeChunkRow(row);
+  EXPECT_EQ(v.size(), 25u + 4 + 1 + 2 * 24);
+  ChunkRow back;
+  ASSERT_TRUE(DecodeChunkRow(v, &back));
+  EXPECT_EQ(back.dependents, 3u);
+  EXPECT_EQ(back.bases, row.bases);
+  ExpectEveryPrefixRejected(v, [](std::string_view b) {  // but the 25-byte one
+    ChunkRow r;
+    return b.size() != 25 && DecodeChunkRow(b, &r);
+  });
+  // A 25-byte row decodes with no bases and no dependents.
+  ChunkRow old;
+  old.dependents = 9;
+  ASSERT_TRUE(DecodeChunkRow(v.substr(0, 25), &old));
+  EXPECT_EQ(old.dependents, 0u);
+  EXPECT_TRUE(old.bases.empty());
+}
+
 TEST(RowsTest, ChunkRowRejectsWrongSize) {
-  const std::string v = EncodeChunkRow({{3, 100, 50, 60, Encoding::kRaw}, 2});
+  const std::string v = EncodeChunkRow({{3, 100, 50, 60, Encoding::kRaw}, 2, 0, {}});
   ExpectEveryPrefixRejected(v, [](std::string_view b) {
     ChunkRow row;
     return DecodeChunkRow(b, &row);

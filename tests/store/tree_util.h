@@ -85,7 +85,7 @@ class TreeIndex {
     m.chunks = {{ChunkOf(m.id), size}};
     Status s = env()->Write([&](Txn& txn) {
       CIUIC_RETURN_IF_ERROR(
-          PutChunkRow(txn, ChunkOf(m.id), {{1, 16, uint32_t(size), uint32_t(size), Encoding::kRaw}, 0}));
+          PutChunkRow(txn, ChunkOf(m.id), {{1, 16, uint32_t(size), uint32_t(size), Encoding::kRaw}, 0, 0, {}}));
       return AddManifest(txn, m);
     });
     EXPECT_TRUE(s.ok()) << s.ToString();

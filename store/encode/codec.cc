@@ -1,0 +1,177 @@
+#include "store/encode/codec.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "store/base/coding.h"
+
+namespace ciuicfs {
+namespace {
+
+constexpr size_t kBaseBytes = ChunkId::kSize + 8;
+
+ZSTD_CCtx* CompressContext() {
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  return ctx.get();
+}
+
+ZSTD_DCtx* DecompressContext() {
+  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  return ctx.get();
+}
+
+void AppendFrame(std::string_view in, int level, std::string* out) {
+  const size_t at = out->size();
+  out->resize(at + ZSTD_compressBound(in.size()));
+  size_t n = ZSTD_compressCCtx(CompressContext(), out->data() + at, out->size() - at, in.data(), in.size(), level);
+  // Compressing into a buffer of the bound cannot fail but for memory.
+  if (ZSTD_isError(n)) n = 0;
+  out->resize(at + n);
+}
+
+void XorInto(std::string* dst, std::string_view src) {
+  char* d = dst->data();
+  for (size_t i = 0; i < dst->size(); ++i) d[i] ^= src[i];
+}
+
+}  // namespace
+
+void GroupBytes(std::string_view in, unsigned width, unsigned phase, std::string* out) {
+  out->resize(in.size());
+  if (width <= 1) {
+    std::memcpy(out->data(), in.data(), in.size());
+    return;
+  }
+  char* o = out->data();
+  for (unsigned plane = 0; plane < width; ++plane)
+    for (size_t i = (plane + width - phase % width) % width; i < in.size(); i += width) *o++ = in[i];
+}
+
+void UngroupBytes(std::string_view in, unsigned width, unsigned phase, std::string* out) {
+  out->resize(in.size());
+  if (width <= 1) {
+    std::memcpy(out->data(), in.data(), in.size());
+    return;
+  }
+  const char* p = in.data();
+  char* o = out->data();
+  for (unsigned plane = 0; plane < width; ++plane)
+    for (size_t i = (plane + width - phase % width) % width; i < in.size(); i += width) o[i] = *p++;
+}
+
+Result<PayloadInfo> ParsePayload(Encoding encoding, std::string_view payload) {
+  if (encoding != Encoding::kZstd && encoding != Encoding::kXorDeltaZstd)
+    return Status::Corruption("encoding " + std::to_string(int(encoding)) + " has no payload to parse");
+  Decoder d(payload);
+  PayloadInfo info;
+  info.width = d.LE<uint8_t>();
+  info.phase = d.LE<uint8_t>();
+  size_t used = 2;
+  if (encoding == Encoding::kXorDeltaZstd) {
+    unsigned n = d.LE<uint8_t>();
+    used += 1;
+    if (n == 0 || n > kMaxDeltaBases) return Status::Corruption("a delta payload lists " + std::to_string(n) + " bases");
+    for (unsigned k = 0; k < n; ++k) {
+      std::string_view id = d.Bytes(ChunkId::kSize);
+      int64_t offset = static_cast<int64_t>(d.LE<uint64_t>());
+      if (!d.ok()) break;
+      info.bases.push_back(DeltaBase{ChunkId::FromBytes(id.data()), offset});
+    }
+    used += size_t(n) * kBaseBytes;
+  }
+  if (!d.ok()) return Status::Corruption("a payload is shorter than its own header");
+  if (info.width != 1 && info.width != 2 && info.width != 4) return Status::Corruption("a payload has byte-group width " + std::to_string(info.width));
+  if (info.phase >= info.width) return Status::Corruption("a payload has phase " + std::to_string(info.phase));
+  info.frame = payload.substr(used);
+  return info;
+}
+
+std::string LayOutBase(size_t n, const std::vector<DeltaBase>& bases, const std::vector<std::string>& bytes) {
+  std::string b(n, '\0');
+  for (size_t k = 0; k < bases.size() && k < bytes.size(); ++k) {
+    // Base byte j lies at chunk position offset + j.
+    const int64_t from = std::max<int64_t>(0, bases[k].offset);
+    const int64_t to = std::min<int64_t>(int64_t(n), bases[k].offset + int64_t(bytes[k].size()));
+    if (from < to) std::memcpy(b.data() + from, bytes[k].data() + (from - bases[k].offset), size_t(to - from));
+  }
+  return b;
+}
+
+std::string EncodePayload(std::string_view raw, unsigned width, unsigned phase, const std::vector<DeltaBase>& bases,
+                          std::string_view base, int level) {
+  std::string out;
+  PutLE<uint8_t>(&out, uint8_t(width));
+  PutLE<uint8_t>(&out, uint8_t(phase));
+  std::string input(raw);
+  if (!bases.empty()) {
+    PutLE<uint8_t>(&out, uint8_t(bases.size()));
+    for (const DeltaBase& b : bases) {
+      b.id.AppendTo(&out);
+      PutLE<uint64_t>(&out, uint64_t(b.offset));
+    }
+    XorInto(&input, base);
+  }
+  std::string grouped;
+  GroupBytes(input, width, phase, &grouped);
+  AppendFrame(grouped, level, &out);
+  return out;
+}
+
+Status DecodePayload(Encoding encoding, std::string_view payload, size_t raw_len, const BaseBytes& read_base,
+                     std::string* raw) {
+  auto info = ParsePayload(encoding, payload);
+  if (!info.ok()) return info.status();
+  unsigned long long size = ZSTD_getFrameContentSize(info->frame.data(), info->frame.size());
+  if (size != raw_len) return Status::Corruption("a record's zstd frame does not hold its raw length");
+  std::string grouped(raw_len, '\0');
+  size_t n = ZSTD_decompressDCtx(DecompressContext(), grouped.data(), grouped.size(), info->frame.data(),
+                                 info->frame.size());
+  if (ZSTD_isError(n) || n != raw_len)
+    return Status::Corruption(std::string("a record's zstd frame does not decode: ") +
+                              (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"));
+  UngroupBytes(grouped, info->width, info->phase, raw);
+  if (encoding != Encoding::kXorDeltaZstd) return Status::Ok();
+  std::vector<std::string> bytes(info->bases.size());
+  for (size_t k = 0; k < info->bases.size(); ++k) CIUIC_RETURN_IF_ERROR(read_base(info->bases[k].id, &bytes[k]));
+  XorInto(raw, LayOutBase(raw_len, info->bases, bytes));
+  return Status::Ok();
+}
+
+Choice ChooseEncoding(std::string_view raw, uint64_t file_offset, const std::vector<DeltaBase>& bases,
+                      std::string_view base) {
+  constexpr size_t kSample = 64 << 10;
+  const std::string_view sample_raw = raw.substr(0, kSample);
+  std::string sample_delta;
+  if (!bases.empty()) {
+    sample_delta.assign(sample_raw);
+    XorInto(&sample_delta, base.substr(0, sample_delta.size()));
+  }
+  size_t best = SIZE_MAX;
+  unsigned best_width = 1;
+  bool best_delta = false;
+  std::string grouped, frame;
+  for (bool delta : {false, true}) {
+    if (delta && bases.empty()) continue;
+    for (unsigned width : {4u, 2u, 1u}) {
+      GroupBytes(delta ? std::string_view(sample_delta) : sample_raw, width, unsigned(file_offset % width), &grouped);
+      frame.clear();
+      AppendFrame(grouped, 3, &frame);
+      if (frame.size() < best) {
+        best = frame.size();
+        best_width = width;
+        best_delta = delta;
+      }
+    }
+  }
+  Choice c;
+  std::string payload = EncodePayload(raw, best_width, unsigned(file_offset % best_width),
+                                      best_delta ? bases : std::vector<DeltaBase>{}, base);
+  if (payload.size() > raw.size() / 32 * 31) return c;
+  c.encoding = best_delta ? Encoding::kXorDeltaZstd : Encoding::kZstd;
+  c.payload = std::move(payload);
+  return c;
+}
+
+}  // namespace ciuicfs
