@@ -63,13 +63,18 @@ Status ReencodeJob::Prepare() {
   }));
   CIUIC_RETURN_IF_ERROR(bad);
   uint64_t budget = 0;
+  // A version saved under a temporary name and renamed into place has its
+  // previous version at the final name: the rename's link is its item too.
+  std::map<VersionId, size_t> item_of;
   for (size_t n = 0; n < seqs.size(); ++n) {
-    if (budget >= kBudget) {
+    auto snap = parts_.chain->Get(t, seqs[n]);
+    if (!snap.ok()) return snap.status();
+    const bool puts = std::any_of(snap->changes.begin(), snap->changes.end(),
+                                  [](const Change& c) { return c.kind == ChangeKind::kPut; });
+    if (budget >= kBudget && puts) {  // a rename after the last put still comes along
       more_ = true;
       break;
     }
-    auto snap = parts_.chain->Get(t, seqs[n]);
-    if (!snap.ok()) return snap.status();
     std::vector<Item> items;
     bool ready = true;
     std::optional<Snapshot> parent;
@@ -103,11 +108,19 @@ Status ReencodeJob::Prepare() {
           else if (!pm.ok() && !pm.status().IsNotFound()) return pm.status();
         }
       }
-      budget += item.version.size;
+      if (c.kind == ChangeKind::kPut) budget += item.version.size;
       items.push_back(std::move(item));
     }
     if (!ready) break;  // the ingest that makes it ready schedules another job
-    for (Item& it : items) items_.push_back(std::move(it));
+    for (Item& it : items) {
+      auto known = item_of.find(it.version.id);
+      if (known == item_of.end()) {
+        item_of[it.version.id] = items_.size();
+        items_.push_back(std::move(it));
+      } else if (items_[known->second].previous.chunks.empty()) {
+        items_[known->second].previous = std::move(it.previous);
+      }
+    }
     through_ = snap->seq;
     ++snapshots_;
     if (n + 1 == seqs.size() && seqs.size() == 4096) more_ = true;

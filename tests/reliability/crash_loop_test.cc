@@ -156,10 +156,12 @@ TEST(CrashLoopTest, KillAtRandomMomentsKeepsEveryClosedVersion) {
   // The background ingest's points are reached during the round's saves
   // or, with a backlog left by the last kill, while the daemon mounts; the
   // commit's points and the commit log's too, by the commits the last kill
-  // left in its log, applied while the daemon mounts.
+  // left in its log, applied while the daemon mounts; re-encoding's after
+  // each ingest (its transaction runs even when no chunk paid).
   // (Fresh bytes stay in their extents, so no pack record is written.)
   const char* kPoints[] = {"ingest.before_sync", "commit.before_txn_commit", "commit.after_txn",
-                           "ingest.before_txn_commit", "ingest.after_txn", "journal.before_apply"};
+                           "ingest.before_txn_commit", "ingest.after_txn", "journal.before_apply",
+                           "reencode.before_txn_commit", "reencode.after_txn"};
   constexpr int kNumPoints = sizeof(kPoints) / sizeof(kPoints[0]);
   Ledger ledger;
   std::mt19937_64 rng(2026);
