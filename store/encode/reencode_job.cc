@@ -1,6 +1,8 @@
 #include "store/encode/reencode_job.h"
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 #include <utility>
 
 #include "store/base/coding.h"
@@ -23,7 +25,82 @@ bool IsRaw(const PackLocation& loc) {
   return loc.pack != kLostPack && (loc.encoding == Encoding::kRaw || loc.encoding == Encoding::kInExtent);
 }
 
+// A name's series: its runs of digits as '#' ("step_000010" -> "step_#").
+std::string SeriesOf(std::string_view name) {
+  std::string out;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(name[i]))) {
+      out.push_back(name[i]);
+      continue;
+    }
+    out.push_back('#');
+    while (i + 1 < name.size() && std::isdigit(static_cast<unsigned char>(name[i + 1]))) ++i;
+  }
+  return out;
+}
+
+// The numbers in a name, in order (leading zeros and all but 18 digits dropped).
+std::vector<uint64_t> NumbersOf(std::string_view name) {
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(name[i]))) continue;
+    uint64_t v = 0;
+    for (int d = 0; i < name.size() && std::isdigit(static_cast<unsigned char>(name[i])); ++i, ++d)
+      if (d < 18) v = v * 10 + uint64_t(name[i] - '0');
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::string_view LastComponent(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
 }  // namespace
+
+Result<std::optional<VersionId>> PreviousVersion(TreeStore* trees, Txn& txn, const Hash128& root,
+                                                 const std::string& path, const VersionId& self) {
+  auto is_other_file = [&](const std::optional<TreeEntry>& e) {
+    return e && e->kind == EntryKind::kFile && !e->version.IsZero() && e->version != self;
+  };
+  auto here = trees->Lookup(txn, root, path);
+  if (!here.ok()) return here.status();
+  if (is_other_file(*here)) return std::optional<VersionId>((*here)->version);
+  // The same file under the nearest earlier sibling of the deepest
+  // directory with a number in its name: step_000010/model.pt takes
+  // step_000005/model.pt.
+  std::vector<std::string> parts;
+  for (size_t from = 0;;) {
+    size_t slash = path.find('/', from);
+    parts.push_back(path.substr(from, slash == std::string::npos ? std::string::npos : slash - from));
+    if (slash == std::string::npos) break;
+    from = slash + 1;
+  }
+  for (size_t k = parts.size(); k-- > 0;) {
+    const std::vector<uint64_t> mine = NumbersOf(parts[k]);
+    if (mine.empty()) continue;
+    std::string dir, rest;
+    for (size_t i = 0; i < k; ++i) dir += (i ? "/" : "") + parts[i];
+    for (size_t i = k + 1; i < parts.size(); ++i) rest += "/" + parts[i];
+    auto siblings = trees->List(txn, root, dir);
+    if (!siblings.ok()) return siblings.status();
+    const std::string series = SeriesOf(parts[k]);
+    std::optional<std::pair<std::vector<uint64_t>, std::string>> best;
+    for (const TreeEntry& e : *siblings) {
+      std::string_view name = LastComponent(e.path);
+      if (name == parts[k] || SeriesOf(name) != series) continue;
+      std::vector<uint64_t> n = NumbersOf(name);
+      if (n < mine && (!best || n > best->first)) best.emplace(std::move(n), std::string(name));
+    }
+    if (!best) return std::optional<VersionId>();
+    auto there = trees->Lookup(txn, root, (dir.empty() ? "" : dir + "/") + best->second + rest);
+    if (!there.ok()) return there.status();
+    if (is_other_file(*there)) return std::optional<VersionId>((*there)->version);
+    return std::optional<VersionId>();
+  }
+  return std::optional<VersionId>();
+}
 
 Result<uint64_t> ReencodedThrough(Txn& txn) {
   auto v = txn.Get(Db::kMeta, kReencodedThroughKey);
@@ -99,11 +176,10 @@ Status ReencodeJob::Prepare() {
       }
       Item item{std::move(*m), Manifest{}};
       if (parent) {
-        auto entry = parts_.trees->Lookup(t, parent->tree, c.path);
-        if (!entry.ok()) return entry.status();
-        if (*entry && (*entry)->kind == EntryKind::kFile && !(*entry)->version.IsZero() &&
-            (*entry)->version != item.version.id) {
-          auto pm = LoadManifest(t, (*entry)->version, &refs);
+        auto prev = PreviousVersion(parts_.trees, t, parent->tree, c.path, item.version.id);
+        if (!prev.ok()) return prev.status();
+        if (*prev) {
+          auto pm = LoadManifest(t, **prev, &refs);
           if (pm.ok() && pm->extent == 0) item.previous = std::move(*pm);
           else if (!pm.ok() && !pm.status().IsNotFound()) return pm.status();
         }

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -38,6 +39,14 @@ struct ReencodeStats {
 // The `meta` row that says how far re-encoding has come.
 inline constexpr const char* kReencodedThroughKey = "reencoded_through";
 Result<uint64_t> ReencodedThrough(Txn& txn);
+
+// The version a file at `path` follows, in the tree `root` (the parent
+// snapshot's): the file at `path` itself when it is another version, else
+// the same file under the nearest earlier sibling of the deepest component
+// with a number in its name (run/step_000010/model.pt follows
+// run/step_000005/model.pt). nullopt when there is none.
+Result<std::optional<VersionId>> PreviousVersion(TreeStore* trees, Txn& txn, const Hash128& root,
+                                                 const std::string& path, const VersionId& self);
 
 class ReencodeJob : public BackgroundJob {
  public:

@@ -101,6 +101,24 @@ TEST(ReencodeTest, TrainingSavesShrinkAndReadBackExactly) {
   ExpectVerifyClean(store.get());
 }
 
+TEST(ReencodeTest, AStepFolderFollowsTheEarlierStepFolder) {
+  TempDir dir;
+  auto saves = TrainingSaves(4, 1 << 19);
+  auto store = OpenStore(dir.Sub("s"), SmallPacks());
+  const char* names[] = {"run/step_000005/model.pt", "run/step_000010/model.pt", "run/other_000007/model.pt",
+                         "run/step_000015/model.pt"};
+  std::vector<Snapshot> snaps;
+  for (size_t i = 0; i < 4; ++i) snaps.push_back(CommitFile(store.get(), names[i], saves[i], int64_t(i)));
+  ASSERT_TRUE(store->Reencode().ok());
+  auto st = store->Stats();
+  // step 10 follows step 5, step 15 follows step 10 (never the other
+  // series, never a later step); other_7 has no predecessor.
+  EXPECT_GT(st->delta_chunks, 0u);
+  for (size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(ReadVersion(store.get(), VersionIn(store.get(), snaps[i], names[i])), saves[i]) << names[i];
+  ExpectVerifyClean(store.get());
+}
+
 struct Record {
   std::string pack;
   uint64_t offset = 0;
