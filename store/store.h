@@ -127,8 +127,9 @@ class Store {
   // drains only the extents this process committed.
   Status DrainIngest();
   // Drains the ingest, then re-encodes every snapshot not yet considered
-  // and waits for it (`ciuicfs compact`, tests; store_encode.cc).
-  Status Reencode();
+  // and waits for it (`ciuicfs compact`, tests; store_encode.cc);
+  // `progress` hears the bytes done of those waiting at the start.
+  Status Reencode(const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
   // Schedules re-encoding in the background and returns.
   void StartReencode();
   // Moves the versions committed from extent `from` to a copy of its bytes

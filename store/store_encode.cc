@@ -1,6 +1,7 @@
 // The facade's side of re-encoding (FORMAT.md, "Encoded records"): the
 // background trigger, Reencode() for `ciuicfs compact`, and the figures
 // Stats() shows.
+#include <functional>
 #include <future>
 
 #include "store/background/scheduler.h"
@@ -37,15 +38,45 @@ void Store::QueueReencode() {
   }));
 }
 
-Status Store::Reencode() {
+namespace {
+
+// The bytes the snapshots after `reencoded_through` put.
+Result<uint64_t> WaitingBytes(Txn& txn) {
+  auto through = ReencodedThrough(txn);
+  if (!through.ok()) return through.status();
+  uint64_t n = 0;
+  Status bad;
+  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kSnapshots, SeqKey(*through + 1), [&](std::string_view k, std::string_view v) {
+    Snapshot s;
+    if (!DecodeSnapshot(v, &s)) {
+      bad = CorruptRow(Db::kSnapshots, k);
+      return false;
+    }
+    for (const Change& c : s.changes)
+      if (c.kind == ChangeKind::kPut) n += c.size;
+    return true;
+  }));
+  CIUIC_RETURN_IF_ERROR(bad);
+  return n;
+}
+
+}  // namespace
+
+Status Store::Reencode(const std::function<void(uint64_t done, uint64_t total)>& progress) {
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   CIUIC_RETURN_IF_ERROR(DrainIngest());
+  auto total = WithRead(env_.get(), [](Txn& txn) { return WaitingBytes(txn); });
+  if (!total.ok()) return total.status();
   for (;;) {
     auto more = std::make_shared<bool>(false);
     CIUIC_RETURN_IF_ERROR(background_
                               ->Schedule(std::make_unique<ReencodeJob>(*parts_, reencode_stats_.get(),
                                                                        [more](bool m) { *more = m; }))
                               .get());
+    if (progress) {
+      auto left = WithRead(env_.get(), [](Txn& txn) { return WaitingBytes(txn); });
+      if (left.ok()) progress(*total > *left ? *total - *left : 0, *total);
+    }
     if (!*more) return Status::Ok();
   }
 }
@@ -66,19 +97,10 @@ Status AddEncodingStats(Txn& txn, StoreStats* st) {
     return true;
   }));
   CIUIC_RETURN_IF_ERROR(bad);
-  auto through = ReencodedThrough(txn);
-  if (!through.ok()) return through.status();
-  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kSnapshots, SeqKey(*through + 1), [&](std::string_view k, std::string_view v) {
-    Snapshot s;
-    if (!DecodeSnapshot(v, &s)) {
-      bad = CorruptRow(Db::kSnapshots, k);
-      return false;
-    }
-    for (const Change& c : s.changes)
-      if (c.kind == ChangeKind::kPut) st->reencode_waiting_bytes += c.size;
-    return true;
-  }));
-  return bad;
+  auto waiting = WaitingBytes(txn);
+  if (!waiting.ok()) return waiting.status();
+  st->reencode_waiting_bytes = *waiting;
+  return Status::Ok();
 }
 
 }  // namespace ciuicfs

@@ -7,12 +7,14 @@
 // each written as NAME.tmp and renamed over NAME.
 // --freeze K freezes the embedding and the first K blocks, as fine-tuning
 // does, so their bytes repeat from save to save.
+// --dtype bf16 saves only the model state, cast to bf16, as mixed-precision
+// training keeps it (the re-encoding bench, store/FORMAT.md "Encoded records").
 //
 // --mirror DIR saves every checkpoint a second time, with the same calls,
 // into DIR: a native copy to compare the first against (the optimizer file
 // of a C++ AdamW is keyed by tensor addresses, so two *runs* differ).
 //
-//   ciuic-ckptgen OUT [--saves 10] [--every 5] [--width 384] [--blocks 6] [--freeze 0] [--mirror DIR]
+//   ciuic-ckptgen OUT [--saves 10] [--every 5] [--width 384] [--blocks 6] [--freeze 0] [--mirror DIR] [--dtype fp32]
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -63,16 +65,18 @@ TORCH_MODULE(Net);
 int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help") {
     std::fprintf(stderr,
-                 "usage: ciuic-ckptgen OUT [--saves N] [--every N] [--width N] [--blocks N] [--freeze K] [--mirror DIR]\n");
+                 "usage: ciuic-ckptgen OUT [--saves N] [--every N] [--width N] [--blocks N] [--freeze K] [--mirror DIR]\n"
+                 "                     [--dtype bf16: save only the model state, as bf16]\n");
     return argc < 2 ? 2 : 0;
   }
   std::string out = argv[1];
   int saves = 10, every = 5, width = 384, blocks = 6, freeze = 0;
-  std::string mirror;
+  std::string mirror, dtype = "fp32";
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     int v = std::atoi(argv[i + 1]);
     if (a == "--mirror") mirror = argv[i + 1];
+    else if (a == "--dtype") dtype = argv[i + 1];
     else if (a == "--saves") saves = v;
     else if (a == "--every") every = v;
     else if (a == "--width") width = v;
@@ -82,6 +86,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "ciuic-ckptgen: unknown option %s\n", a.c_str());
       return 2;
     }
+  }
+  if (dtype != "fp32" && dtype != "bf16") {
+    std::fprintf(stderr, "ciuic-ckptgen: --dtype is fp32 or bf16, not %s\n", dtype.c_str());
+    return 2;
   }
   torch::manual_seed(1);
   const int64_t vocab = 256, seq = 64, batch = 8;
@@ -110,6 +118,13 @@ int main(int argc, char** argv) {
         std::filesystem::path dir = std::filesystem::path(root) / name;
         std::filesystem::create_directories(dir);
         // tmp-then-rename, as trainers that fear a crash mid-save do.
+        if (dtype == "bf16") {  // mixed-precision training's model state: bf16 weights only
+          std::vector<torch::Tensor> state;
+          for (auto& p : net->parameters()) state.push_back(p.detach().to(torch::kBFloat16));
+          torch::save(state, (dir / "model.pt.tmp").string());
+          std::filesystem::rename(dir / "model.pt.tmp", dir / "model.pt");
+          continue;
+        }
         torch::save(net, (dir / "model.pt.tmp").string());
         std::filesystem::rename(dir / "model.pt.tmp", dir / "model.pt");
         torch::save(opt, (dir / "optimizer.pt.tmp").string());

@@ -1,6 +1,8 @@
 // ciuicfs compact: re-encode stored chunks (byte-grouped zstd, XOR deltas
 // against the same path's previous version; store/FORMAT.md "Encoded
 // records"), then compact the packs the raw records leave mostly dead.
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "fs/cli/common.h"
@@ -22,7 +24,13 @@ int RunCompact(const std::vector<std::string>& args) {
     return kExitOk;
   }
   auto before = store->Stats();
-  Status s = before.ok() ? store->Reencode() : before.status();
+  // A progress line where a person watches.
+  const bool tty = isatty(fileno(Err()));
+  Status s = before.ok() ? store->Reencode([&](uint64_t done, uint64_t total) {
+    if (tty) std::fprintf(Err(), "\rre-encoding: %s of %s", HumanBytes(done).c_str(), HumanBytes(total).c_str());
+  })
+                         : before.status();
+  if (tty) std::fprintf(Err(), "\n");
   if (!s.ok()) {
     Fail("compact: " + s.message());
     return kExitFailed;
