@@ -38,27 +38,56 @@ void XorInto(std::string* dst, std::string_view src) {
 
 }  // namespace
 
-void GroupBytes(std::string_view in, unsigned width, unsigned phase, std::string* out) {
-  out->resize(in.size());
-  if (width <= 1) {
-    std::memcpy(out->data(), in.data(), in.size());
-    return;
+namespace {
+
+// Byte i of the flat bytes is byte `cursor[(i + phase) % W]++` of the
+// planes. ToPlanes: scatter flat bytes into planes (GroupBytes), else
+// gather them back (UngroupBytes). One pass, elements in order.
+template <unsigned W, bool ToPlanes>
+void Regroup(const char* in, size_t n, unsigned phase, char* out) {
+  char* flat_out = ToPlanes ? nullptr : out;
+  const char* flat_in = ToPlanes ? in : nullptr;
+  size_t cur[W];  // each plane's next byte, as an offset into the planes
+  size_t at = 0;
+  for (unsigned p = 0; p < W; ++p) {
+    cur[p] = at;
+    const size_t first = (p + W - phase) % W;  // the first i of plane p
+    at += n > first ? (n - first + W - 1) / W : 0;
   }
-  char* o = out->data();
-  for (unsigned plane = 0; plane < width; ++plane)
-    for (size_t i = (plane + width - phase % width) % width; i < in.size(); i += width) *o++ = in[i];
+  auto one = [&](size_t i) {
+    size_t& c = cur[(i + phase) % W];
+    if constexpr (ToPlanes) out[c++] = flat_in[i];
+    else flat_out[i] = in[c++];
+  };
+  size_t i = 0;
+  for (; i < n && (i + phase) % W != 0; ++i) one(i);
+  // Whole elements: element byte k goes to (comes from) plane k.
+  const size_t whole = (n - i) / W;
+  for (size_t e = 0; e < whole; ++e, i += W)
+    for (unsigned k = 0; k < W; ++k) {
+      if constexpr (ToPlanes) out[cur[k] + e] = flat_in[i + k];
+      else flat_out[i + k] = in[cur[k] + e];
+    }
+  for (unsigned k = 0; k < W; ++k) cur[k] += whole;
+  for (; i < n; ++i) one(i);
+}
+
+template <bool ToPlanes>
+void RegroupAny(std::string_view in, unsigned width, unsigned phase, std::string* out) {
+  out->resize(in.size());
+  if (width == 4) return Regroup<4, ToPlanes>(in.data(), in.size(), phase % 4, out->data());
+  if (width == 2) return Regroup<2, ToPlanes>(in.data(), in.size(), phase % 2, out->data());
+  std::memcpy(out->data(), in.data(), in.size());
+}
+
+}  // namespace
+
+void GroupBytes(std::string_view in, unsigned width, unsigned phase, std::string* out) {
+  RegroupAny<true>(in, width, phase, out);
 }
 
 void UngroupBytes(std::string_view in, unsigned width, unsigned phase, std::string* out) {
-  out->resize(in.size());
-  if (width <= 1) {
-    std::memcpy(out->data(), in.data(), in.size());
-    return;
-  }
-  const char* p = in.data();
-  char* o = out->data();
-  for (unsigned plane = 0; plane < width; ++plane)
-    for (size_t i = (plane + width - phase % width) % width; i < in.size(); i += width) o[i] = *p++;
+  RegroupAny<false>(in, width, phase, out);
 }
 
 Result<PayloadInfo> ParsePayload(Encoding encoding, std::string_view payload) {

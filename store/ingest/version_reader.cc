@@ -60,7 +60,36 @@ Status ChunkReader::Read(const ChunkId& id, std::string* out) {
 VersionReader::VersionReader(std::shared_ptr<ExtentFd> extent, Manifest m)
     : extent_(std::move(extent)), manifest_(std::move(m)) {}
 
-VersionReader::~VersionReader() = default;
+VersionReader::~VersionReader() {
+  if (ahead_.valid()) ahead_.wait();
+}
+
+Status VersionReader::LoadChunk(size_t i) {
+  const bool sequential = cached_index_ != SIZE_MAX && i == cached_index_ + 1;
+  cached_index_ = SIZE_MAX;
+  if (ahead_.valid() && ahead_index_ == i) {
+    Ahead a = ahead_.get();
+    CIUIC_RETURN_IF_ERROR(a.status);
+    cached_ = std::move(a.bytes);
+  } else {
+    if (ahead_.valid()) ahead_.wait();  // a read ahead nobody wants
+    ahead_ = {};
+    CIUIC_RETURN_IF_ERROR(chunks_->Read(manifest_.chunks[i].id, &cached_));
+  }
+  if (cached_.size() != manifest_.chunks[i].end - manifest_.ChunkStart(i))
+    return Status::Corruption("chunk " + manifest_.chunks[i].id.Hex() + " has the wrong length for version " +
+                              manifest_.id.Hex());
+  cached_index_ = i;
+  if (sequential && i + 1 < manifest_.chunks.size() && !ahead_.valid()) {
+    ahead_index_ = i + 1;
+    ahead_ = std::async(std::launch::async, [chunks = chunks_, id = manifest_.chunks[i + 1].id] {
+      Ahead a;
+      a.status = chunks->Read(id, &a.bytes);
+      return a;
+    });
+  }
+  return Status::Ok();
+}
 
 Result<size_t> VersionReader::ReadExtent(uint64_t offset, size_t n, char* dst) {
   if (offset >= manifest_.size) return size_t{0};
@@ -84,14 +113,7 @@ Result<size_t> VersionReader::Read(uint64_t offset, size_t n, char* dst) {
   size_t done = 0;
   while (done < n && offset < manifest_.size) {
     size_t i = manifest_.ChunkAt(offset);
-    if (i != cached_index_) {
-      cached_index_ = SIZE_MAX;
-      CIUIC_RETURN_IF_ERROR(chunks_->Read(manifest_.chunks[i].id, &cached_));
-      if (cached_.size() != manifest_.chunks[i].end - manifest_.ChunkStart(i))
-        return Status::Corruption("chunk " + manifest_.chunks[i].id.Hex() + " has the wrong length for version " +
-                                  manifest_.id.Hex());
-      cached_index_ = i;
-    }
+    if (i != cached_index_) CIUIC_RETURN_IF_ERROR(LoadChunk(i));
     uint64_t in_chunk = offset - manifest_.ChunkStart(i);
     size_t take = std::min<uint64_t>(n - done, cached_.size() - in_chunk);
     std::memcpy(dst + done, cached_.data() + in_chunk, take);

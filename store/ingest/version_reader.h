@@ -6,6 +6,7 @@
 #define CIUICFS_STORE_INGEST_VERSION_READER_H_
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 
@@ -53,11 +54,22 @@ class VersionReader {
  private:
   Result<size_t> ReadExtent(uint64_t offset, size_t n, char* dst);
 
+  // Chunk `i`, verified: the one read ahead when it is that one.
+  Status LoadChunk(size_t i);
+
   ChunkReader* chunks_ = nullptr;
   std::shared_ptr<ExtentFd> extent_;
   Manifest manifest_;
   size_t cached_index_ = SIZE_MAX;
   std::string cached_;
+  // A sequential reader's next chunk, read (and decoded) on another thread
+  // while the caller copies this one.
+  struct Ahead {
+    Status status;
+    std::string bytes;
+  };
+  size_t ahead_index_ = SIZE_MAX;
+  std::future<Ahead> ahead_;
 };
 
 }  // namespace ciuicfs

@@ -92,6 +92,23 @@ Result<PackLocation> PackStore::AppendRecord(const ChunkId& id, Encoding encodin
   return loc;
 }
 
+bool PackStore::BaseCache::Get(const ChunkId& id, std::string* out) {
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto it = entries.begin(); it != entries.end(); ++it)
+    if (it->first == id) {
+      *out = it->second;
+      entries.splice(entries.begin(), entries, it);  // most recent first
+      return true;
+    }
+  return false;
+}
+
+void PackStore::BaseCache::Put(const ChunkId& id, const std::string& bytes) {
+  std::lock_guard<std::mutex> lock(mu);
+  entries.emplace_front(id, bytes);
+  if (entries.size() > kEntries) entries.pop_back();
+}
+
 Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* out) {
   if (loc.in_extent()) {
     const std::string where = "chunk " + id.Hex() + " in extent " + std::to_string(loc.extent()) + " at offset " +
@@ -118,7 +135,12 @@ Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* 
         // Depth one: a delta's base is never a delta (FORMAT.md).
         if (at->encoding == Encoding::kXorDeltaZstd)
           return Status::Corruption(where + ": its base " + base.Hex() + " is itself a delta");
-        return Read(base, *at, bytes);
+        // Neighbouring deltas share bases: verified bytes of the last few
+        // are kept (a chunk's bytes never change under its id).
+        if (bases_.Get(base, bytes)) return Status::Ok();
+        CIUIC_RETURN_IF_ERROR(Read(base, *at, bytes));
+        bases_.Put(base, *bytes);
+        return Status::Ok();
       }, out);
       if (s.IsCorruption()) s = Status::Corruption(where + ": " + s.message());
     }

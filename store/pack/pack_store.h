@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
 #include <set>
 #include <memory>
@@ -117,6 +118,14 @@ class PackStore {
   PackBackend* const backend_;
   ExtentReader extent_reader_;
   BaseLocator base_locator_;
+  // Decoded, verified bases of the last deltas read (a few MiB at most).
+  struct BaseCache {
+    static constexpr size_t kEntries = 8;
+    std::mutex mu;
+    std::list<std::pair<ChunkId, std::string>> entries;
+    bool Get(const ChunkId& id, std::string* out);
+    void Put(const ChunkId& id, const std::string& bytes);
+  } bases_;
   const uint64_t target_size_;
   Lane lanes_[2];
 

@@ -171,7 +171,9 @@ TEST(ReencodeTest, AFlippedByteInADeltaOrItsBaseIsAnErrorNeverBytes) {
     auto store = OpenStore(path, SmallPacks());
     // Some version now fails to read; none reads wrong bytes.
     int failed = 0;
-    for (const Snapshot& s : *store->ListSnapshots()) {
+    auto snaps = store->ListSnapshots();
+    ASSERT_TRUE(snaps.ok());
+    for (const Snapshot& s : *snaps) {
       VersionId v = VersionIn(store.get(), s, "model.pt");
       auto reader = store->OpenVersion(v);
       ASSERT_TRUE(reader.ok());
