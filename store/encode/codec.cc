@@ -1,6 +1,9 @@
 #include "store/encode/codec.h"
 
 #include <zstd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -32,13 +35,58 @@ void AppendFrame(std::string_view in, int level, std::string* out) {
 }
 
 void XorInto(std::string* dst, std::string_view src) {
-  char* d = dst->data();
-  for (size_t i = 0; i < dst->size(); ++i) d[i] ^= src[i];
+  char* __restrict d = dst->data();
+  const char* __restrict s = src.data();
+  const size_t n = std::min(dst->size(), src.size());
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {  // a word at a time
+    uint64_t a, b;
+    std::memcpy(&a, d + i, 8);
+    std::memcpy(&b, s + i, 8);
+    a ^= b;
+    std::memcpy(d + i, &a, 8);
+  }
+  for (; i < n; ++i) d[i] ^= s[i];
 }
 
 }  // namespace
 
 namespace {
+
+// Ungrouping's inner loop on SSE2 (every x86-64): 16 elements of each
+// plane interleaved per step. Returns how many elements it did.
+template <unsigned W>
+size_t Interleave(const char* planes, const size_t* cur, size_t whole, char* out) {
+#if defined(__SSE2__)
+  size_t e = 0;
+  if constexpr (W == 4) {
+    for (; e + 16 <= whole; e += 16) {
+      __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(planes + cur[0] + e));
+      __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(planes + cur[1] + e));
+      __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(planes + cur[2] + e));
+      __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(planes + cur[3] + e));
+      __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
+      __m128i cd_lo = _mm_unpacklo_epi8(c, d), cd_hi = _mm_unpackhi_epi8(c, d);
+      __m128i* o = reinterpret_cast<__m128i*>(out + e * 4);
+      _mm_storeu_si128(o + 0, _mm_unpacklo_epi16(ab_lo, cd_lo));
+      _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(ab_lo, cd_lo));
+      _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(ab_hi, cd_hi));
+      _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(ab_hi, cd_hi));
+    }
+  } else if constexpr (W == 2) {
+    for (; e + 16 <= whole; e += 16) {
+      __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(planes + cur[0] + e));
+      __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(planes + cur[1] + e));
+      __m128i* o = reinterpret_cast<__m128i*>(out + e * 2);
+      _mm_storeu_si128(o + 0, _mm_unpacklo_epi8(a, b));
+      _mm_storeu_si128(o + 1, _mm_unpackhi_epi8(a, b));
+    }
+  }
+  return e;
+#else
+  return 0;
+#endif
+}
 
 // Byte i of the flat bytes is byte `cursor[(i + phase) % W]++` of the
 // planes. ToPlanes: scatter flat bytes into planes (GroupBytes), else
@@ -61,14 +109,25 @@ void Regroup(const char* in, size_t n, unsigned phase, char* out) {
   };
   size_t i = 0;
   for (; i < n && (i + phase) % W != 0; ++i) one(i);
-  // Whole elements: element byte k goes to (comes from) plane k.
+  // Whole elements: element byte k goes to (comes from) plane k; one
+  // plane at a time (after the vector part), so each loop is a plain
+  // strided copy.
   const size_t whole = (n - i) / W;
-  for (size_t e = 0; e < whole; ++e, i += W)
-    for (unsigned k = 0; k < W; ++k) {
-      if constexpr (ToPlanes) out[cur[k] + e] = flat_in[i + k];
-      else flat_out[i + k] = in[cur[k] + e];
+  size_t done = 0;  // elements already ungrouped all planes at once, 16 a step
+  if constexpr (!ToPlanes) done = Interleave<W>(in, cur, whole, flat_out + i);
+  for (unsigned k = 0; k < W; ++k) {
+    if constexpr (ToPlanes) {
+      char* __restrict dst = out + cur[k];
+      const char* __restrict src = flat_in + i + k;
+      for (size_t e = 0; e < whole; ++e) dst[e] = src[e * W];
+    } else {
+      char* __restrict dst = flat_out + i + k;
+      const char* __restrict src = in + cur[k];
+      for (size_t e = done; e < whole; ++e) dst[e * W] = src[e];
     }
+  }
   for (unsigned k = 0; k < W; ++k) cur[k] += whole;
+  i += whole * W;
   for (; i < n; ++i) one(i);
 }
 
