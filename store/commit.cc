@@ -130,6 +130,32 @@ Status IndexPendingChunks(Txn& txn, const PendingVersion& pv, const std::map<Chu
   return Status::Ok();
 }
 
+Status TakeFromPackRows(Txn& txn, const std::map<uint32_t, PackDelta>& left, std::set<uint32_t>* emptied) {
+  auto less = [](uint64_t have, uint64_t gone) { return have > gone ? have - gone : 0; };
+  for (auto& [pack, d] : left) {
+    if (pack & kExtentPackFlag) {
+      const uint32_t e = pack & ~kExtentPackFlag;
+      auto er = GetExtentRow(txn, e);
+      if (!er.ok()) return er.status();
+      if (!*er) continue;
+      ExtentRow r = **er;
+      r.live_records = less(r.live_records, d.records);
+      r.live_bytes = less(r.live_bytes, d.bytes);
+      if (r.empty() && emptied) emptied->insert(e);
+      CIUIC_RETURN_IF_ERROR(PutExtentRow(txn, e, r));  // gone with its last chunk
+      continue;
+    }
+    auto pr = GetPackRow(txn, pack);
+    if (!pr.ok()) return pr.status();
+    if (!*pr) continue;
+    PackRow r = **pr;
+    r.live_bytes = less(r.live_bytes, d.bytes);
+    r.live_records = less(r.live_records, d.records);
+    CIUIC_RETURN_IF_ERROR(PutPackRow(txn, pack, r));
+  }
+  return Status::Ok();
+}
+
 Status UpdatePackRows(Txn& txn, std::map<uint32_t, PackDelta> deltas, const std::map<uint32_t, uint64_t>& synced) {
   for (auto& [pack, end] : synced) deltas.try_emplace(pack);
   for (auto& [pack, d] : deltas) {

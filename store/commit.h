@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -87,6 +88,10 @@ Status IndexPendingChunks(Txn& txn, const PendingVersion& pv, const std::map<Chu
                           std::map<uint32_t, PackDelta>* deltas, uint64_t* bytes_added);
 // How far the index reaches into each pack, and what is synced.
 Status UpdatePackRows(Txn& txn, std::map<uint32_t, PackDelta> deltas, const std::map<uint32_t, uint64_t>& synced);
+// The reverse: records that left each pack, or extent (kExtentPackFlag |
+// E), come off its row (an extent row that keeps nothing is deleted, and
+// its number goes into `*emptied` when given). A row gone already stays gone.
+Status TakeFromPackRows(Txn& txn, const std::map<uint32_t, PackDelta>& left, std::set<uint32_t>* emptied = nullptr);
 // Makes the versions' chunks durable: the ingest lane's packs, and every
 // pack holding a chunk they reuse beyond its synced end.
 Status SyncChunksOf(const StoreParts& parts, const std::vector<const PendingVersion*>& versions,

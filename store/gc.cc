@@ -54,7 +54,7 @@ Status DeleteChunkRows(const StoreParts& parts, const std::vector<ChunkId>& cand
       auto rows = LoadPackRows(txn);
       if (!rows.ok()) return rows.status();
       std::set<uint32_t> touched;
-      std::map<uint32_t, PackDelta> in_extents;  // extent -> what left it
+      std::map<uint32_t, PackDelta> in_extents;  // extent (as its pack number) -> what left it
       for (const ChunkId& id : candidates) {
         auto row = GetChunkRow(txn, id);
         if (!row.ok()) return row.status();
@@ -75,7 +75,7 @@ Status DeleteChunkRows(const StoreParts& parts, const std::vector<ChunkId>& cand
         }
         const PackLocation& loc = (*row)->location;
         if (loc.in_extent()) {
-          PackDelta& d = in_extents[loc.extent()];
+          PackDelta& d = in_extents[loc.pack];  // kExtentPackFlag | E, as TakeFromPackRows reads it
           d.bytes += loc.record_bytes();
           d.records += 1;
           punch->push_back(loc);
@@ -88,16 +88,7 @@ Status DeleteChunkRows(const StoreParts& parts, const std::vector<ChunkId>& cand
         touched.insert(loc.pack);
       }
       for (uint32_t pack : touched) CIUIC_RETURN_IF_ERROR(PutPackRow(txn, pack, (*rows)[pack]));
-      for (auto& [extent, d] : in_extents) {
-        auto er = GetExtentRow(txn, extent);
-        if (!er.ok()) return er.status();
-        if (!*er) continue;
-        ExtentRow r = **er;
-        r.live_records = r.live_records > d.records ? r.live_records - d.records : 0;
-        r.live_bytes = r.live_bytes > d.bytes ? r.live_bytes - d.bytes : 0;
-        CIUIC_RETURN_IF_ERROR(PutExtentRow(txn, extent, r));  // gone with its last chunk
-      }
-      return Status::Ok();
+      return TakeFromPackRows(txn, in_extents);
     });
   });
 }

@@ -362,27 +362,7 @@ Status ReencodeJob::Install() {
       added.stored_bytes += move.to.record_bytes();
     }
     CIUIC_RETURN_IF_ERROR(UpdatePackRows(txn, std::move(joined), synced_));
-    for (auto& [pack, d] : left) {
-      if (pack & kExtentPackFlag) {
-        const uint32_t e = pack & ~kExtentPackFlag;
-        auto er = GetExtentRow(txn, e);
-        if (!er.ok()) return er.status();
-        if (!*er) continue;
-        ExtentRow r = **er;
-        r.live_records = r.live_records > d.records ? r.live_records - d.records : 0;
-        r.live_bytes = r.live_bytes > d.bytes ? r.live_bytes - d.bytes : 0;
-        if (r.empty()) emptied.insert(e);
-        CIUIC_RETURN_IF_ERROR(PutExtentRow(txn, e, r));  // gone with its last chunk
-        continue;
-      }
-      auto pr = GetPackRow(txn, pack);
-      if (!pr.ok()) return pr.status();
-      if (!*pr) continue;
-      PackRow r = **pr;
-      r.live_bytes = r.live_bytes > d.bytes ? r.live_bytes - d.bytes : 0;
-      r.live_records = r.live_records > d.records ? r.live_records - d.records : 0;
-      CIUIC_RETURN_IF_ERROR(PutPackRow(txn, pack, r));
-    }
+    CIUIC_RETURN_IF_ERROR(TakeFromPackRows(txn, left, &emptied));
     if (through_ != cursor_) {
       std::string v;
       PutLE<uint64_t>(&v, through_);

@@ -35,18 +35,6 @@ void SaveStep(Store* store, int64_t step) {
   if (!s.ok()) _exit(3);
 }
 
-// Runs `body` in a child process; returns how it ended.
-int RunChild(const std::function<void()>& body) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    body();
-    _exit(0);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return status;
-}
-
 // Every retained snapshot reads back exactly what was saved at its step,
 // verify is clean, and the packs hold no bytes past what the index uses.
 void ExpectConsistent(Store* store, uint64_t expect_head_step) {

@@ -230,17 +230,6 @@ TEST(ReencodeTest, PruneAndGcKeepEveryRetainedVersionExact) {
   ExpectVerifyClean(store.get());
 }
 
-int RunChild(const std::function<void()>& body) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    body();
-    _exit(0);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return status;
-}
-
 class ReencodeCrashTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(ReencodeCrashTest, AKillLosesNothingAndLeavesVerifyClean) {

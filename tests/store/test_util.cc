@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -103,6 +104,17 @@ void FlipByte(const std::string& path, uint64_t offset, uint8_t mask) {
   c ^= static_cast<char>(mask);
   ASSERT_EQ(pwrite(fd, &c, 1, offset), 1);
   close(fd);
+}
+
+int RunChild(const std::function<void()>& body) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    body();
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
 }
 
 }  // namespace ciuicfs::testing

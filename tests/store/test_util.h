@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <string>
 
 #include "store/store.h"
@@ -45,6 +46,9 @@ uint64_t FileSize(const std::string& path);
 
 // XORs the byte at `offset` of `path` with `mask` (simulated bit rot).
 void FlipByte(const std::string& path, uint64_t offset, uint8_t mask = 0x01);
+
+// Runs `body` in a forked child process; returns its waitpid status.
+int RunChild(const std::function<void()>& body);
 
 }  // namespace ciuicfs::testing
 
