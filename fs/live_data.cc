@@ -338,20 +338,20 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
-  std::string buf(size, '\0');
+  std::unique_ptr<char[]> buf(new char[size]);  // not zeroed: only the bytes read go out
   Result<size_t> n = size_t{0};
   if (fh->node->kind == kSnapFile) {
     std::lock_guard<std::mutex> lock(fh->reader_mu);
-    n = fh->reader->Read(static_cast<uint64_t>(off), size, buf.data());
+    n = fh->reader->Read(static_cast<uint64_t>(off), size, buf.get());
   } else {
     std::lock_guard<std::mutex> data(fh->node->data_mu);
-    n = ReadLive(*fh->node, *fh, buf.data(), size, static_cast<uint64_t>(off));
+    n = ReadLive(*fh->node, *fh, buf.get(), size, static_cast<uint64_t>(off));
   }
   if (!n.ok()) {
     LogLine("read of inode " + std::to_string(ino) + " failed: " + n.status().message());
     return (void)fuse_reply_err(req, StatusToErrno(n.status()));
   }
-  fuse_reply_buf(req, buf.data(), *n);
+  fuse_reply_buf(req, buf.get(), *n);
 }
 
 void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {

@@ -34,10 +34,9 @@ void AppendFrame(std::string_view in, int level, std::string* out) {
   out->resize(at + n);
 }
 
-void XorInto(std::string* dst, std::string_view src) {
-  char* __restrict d = dst->data();
+void XorInto(char* __restrict d, std::string_view src) {
   const char* __restrict s = src.data();
-  const size_t n = std::min(dst->size(), src.size());
+  const size_t n = src.size();
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {  // a word at a time
     uint64_t a, b;
@@ -199,7 +198,7 @@ std::string EncodePayload(std::string_view raw, unsigned width, unsigned phase, 
       b.id.AppendTo(&out);
       PutLE<uint64_t>(&out, uint64_t(b.offset));
     }
-    XorInto(&input, base);
+    XorInto(input.data(), base.substr(0, input.size()));
   }
   std::string grouped;
   GroupBytes(input, width, phase, &grouped);
@@ -213,7 +212,10 @@ Status DecodePayload(Encoding encoding, std::string_view payload, size_t raw_len
   if (!info.ok()) return info.status();
   unsigned long long size = ZSTD_getFrameContentSize(info->frame.data(), info->frame.size());
   if (size != raw_len) return Status::Corruption("a record's zstd frame does not hold its raw length");
-  std::string grouped(raw_len, '\0');
+  // Scratch kept per thread: a reader decodes chunk after chunk of about
+  // the same size, and fresh buffers would cost page faults each time.
+  thread_local std::string grouped, base_bytes;
+  grouped.resize(raw_len);
   size_t n = ZSTD_decompressDCtx(DecompressContext(), grouped.data(), grouped.size(), info->frame.data(),
                                  info->frame.size());
   if (ZSTD_isError(n) || n != raw_len)
@@ -221,9 +223,17 @@ Status DecodePayload(Encoding encoding, std::string_view payload, size_t raw_len
                               (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"));
   UngroupBytes(grouped, info->width, info->phase, raw);
   if (encoding != Encoding::kXorDeltaZstd) return Status::Ok();
-  std::vector<std::string> bytes(info->bases.size());
-  for (size_t k = 0; k < info->bases.size(); ++k) CIUIC_RETURN_IF_ERROR(read_base(info->bases[k].id, &bytes[k]));
-  XorInto(raw, LayOutBase(raw_len, info->bases, bytes));
+  // raw XOR B, with B laid out as LayOutBase does (a later base over an
+  // earlier one where they overlap), in scratch.
+  thread_local std::string laid_out;
+  laid_out.assign(raw_len, '\0');
+  for (const DeltaBase& b : info->bases) {
+    CIUIC_RETURN_IF_ERROR(read_base(b.id, &base_bytes));
+    const int64_t from = std::max<int64_t>(0, b.offset);
+    const int64_t to = std::min<int64_t>(int64_t(raw_len), b.offset + int64_t(base_bytes.size()));
+    if (from < to) std::memcpy(laid_out.data() + from, base_bytes.data() + (from - b.offset), size_t(to - from));
+  }
+  XorInto(raw->data(), laid_out);
   return Status::Ok();
 }
 
@@ -234,7 +244,7 @@ Choice ChooseEncoding(std::string_view raw, uint64_t file_offset, const std::vec
   std::string sample_delta;
   if (!bases.empty()) {
     sample_delta.assign(sample_raw);
-    XorInto(&sample_delta, base.substr(0, sample_delta.size()));
+    XorInto(sample_delta.data(), base.substr(0, sample_delta.size()));
   }
   size_t best = SIZE_MAX;
   unsigned best_width = 1;

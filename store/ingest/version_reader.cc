@@ -60,35 +60,54 @@ Status ChunkReader::Read(const ChunkId& id, std::string* out) {
 VersionReader::VersionReader(std::shared_ptr<ExtentFd> extent, Manifest m)
     : extent_(std::move(extent)), manifest_(std::move(m)) {}
 
+std::future<ChunkReader::Fetched> ChunkReader::ReadLater(const ChunkId& id) {
+  return ahead_.Submit([this, id] {
+    Fetched f;
+    f.status = Read(id, &f.bytes);
+    return f;
+  });
+}
+
 VersionReader::~VersionReader() {
-  if (ahead_.valid()) ahead_.wait();
+  for (auto& [i, f] : ahead_) f.wait();
 }
 
 Status VersionReader::LoadChunk(size_t i) {
   const bool sequential = cached_index_ != SIZE_MAX && i == cached_index_ + 1;
   cached_index_ = SIZE_MAX;
-  if (ahead_.valid() && ahead_index_ == i) {
-    Ahead a = ahead_.get();
-    CIUIC_RETURN_IF_ERROR(a.status);
-    cached_ = std::move(a.bytes);
+  // Reads ahead that this one skipped, or all of them for a jump back.
+  while (!ahead_.empty() && ahead_.front().first != i) {
+    if (ahead_.front().first > i) {
+      ahead_.clear();
+      break;
+    }
+    ahead_.pop_front();
+  }
+  if (!ahead_.empty()) {
+    ChunkReader::Fetched f = ahead_.front().second.get();
+    ahead_.pop_front();
+    CIUIC_RETURN_IF_ERROR(f.status);
+    cached_ = std::move(f.bytes);
   } else {
-    if (ahead_.valid()) ahead_.wait();  // a read ahead nobody wants
-    ahead_ = {};
     CIUIC_RETURN_IF_ERROR(chunks_->Read(manifest_.chunks[i].id, &cached_));
   }
   if (cached_.size() != manifest_.chunks[i].end - manifest_.ChunkStart(i))
     return Status::Corruption("chunk " + manifest_.chunks[i].id.Hex() + " has the wrong length for version " +
                               manifest_.id.Hex());
   cached_index_ = i;
-  if (sequential && i + 1 < manifest_.chunks.size() && !ahead_.valid()) {
-    ahead_index_ = i + 1;
-    ahead_ = std::async(std::launch::async, [chunks = chunks_, id = manifest_.chunks[i + 1].id] {
-      Ahead a;
-      a.status = chunks->Read(id, &a.bytes);
-      return a;
-    });
-  }
+  if (sequential || !ahead_.empty()) ReadAhead(i);
   return Status::Ok();
+}
+
+void VersionReader::ReadAhead(size_t after) {
+  size_t next = ahead_.empty() ? after + 1 : ahead_.back().first + 1;
+  uint64_t bytes = 0;
+  for (const auto& [i, f] : ahead_) bytes += manifest_.chunks[i].end - manifest_.ChunkStart(i);
+  while (next < manifest_.chunks.size() && ahead_.size() < kAheadChunks && bytes < kAheadBytes) {
+    bytes += manifest_.chunks[next].end - manifest_.ChunkStart(next);
+    ahead_.emplace_back(next, chunks_->ReadLater(manifest_.chunks[next].id));
+    ++next;
+  }
 }
 
 Result<size_t> VersionReader::ReadExtent(uint64_t offset, size_t n, char* dst) {

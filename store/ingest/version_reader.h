@@ -6,12 +6,14 @@
 #define CIUICFS_STORE_INGEST_VERSION_READER_H_
 
 #include <cstdint>
+#include <deque>
 #include <future>
 #include <memory>
 #include <string>
 
-#include "store/index/rows.h"
 #include "store/base/status.h"
+#include "store/base/task_pool.h"
+#include "store/index/rows.h"
 
 namespace ciuicfs {
 
@@ -23,15 +25,27 @@ class PinTable;
 // Thread-safe.
 class ChunkReader {
  public:
-  ChunkReader(LmdbEnv* env, PackStore* packs, PinTable* pins) : env_(env), packs_(packs), pins_(pins) {}
+  ChunkReader(LmdbEnv* env, PackStore* packs, PinTable* pins)
+      : env_(env), packs_(packs), pins_(pins), ahead_(kAheadThreads) {}
   // The chunk's verified bytes; Corruption (never bytes) when they are bad
   // or lost, IOError when the pack cannot be read.
   Status Read(const ChunkId& id, std::string* out);
 
+  // Read, on one of the reader's own threads, for a caller that wants the
+  // bytes later (a sequential reader's next chunks).
+  struct Fetched {
+    Status status;
+    std::string bytes;
+  };
+  std::future<Fetched> ReadLater(const ChunkId& id);
+
  private:
+  // Two: decoding a delta costs a core, and there are two here.
+  static constexpr unsigned kAheadThreads = 2;
   LmdbEnv* const env_;
   PackStore* const packs_;
   PinTable* const pins_;
+  TaskPool ahead_;  // last: its queued reads finish before the rest goes
 };
 
 // Reads one version: its chunks, or bytes [0, size) of its extent file
@@ -62,14 +76,13 @@ class VersionReader {
   Manifest manifest_;
   size_t cached_index_ = SIZE_MAX;
   std::string cached_;
-  // A sequential reader's next chunk, read (and decoded) on another thread
-  // while the caller copies this one.
-  struct Ahead {
-    Status status;
-    std::string bytes;
-  };
-  size_t ahead_index_ = SIZE_MAX;
-  std::future<Ahead> ahead_;
+  // A sequential reader's next chunks, read (and decoded) on the chunk
+  // reader's threads while the caller copies this one: up to kAheadChunks
+  // and kAheadBytes of them, in order.
+  static constexpr size_t kAheadChunks = 4;
+  static constexpr uint64_t kAheadBytes = 16 << 20;
+  void ReadAhead(size_t after);
+  std::deque<std::pair<size_t, std::future<ChunkReader::Fetched>>> ahead_;
 };
 
 }  // namespace ciuicfs
