@@ -91,9 +91,9 @@ Status AddEncodingStats(Txn& txn, StoreStats* st) {
       return false;
     }
     st->unique_bytes += row.location.raw_len;
-    if (row.location.encoding == Encoding::kZstd || row.location.encoding == Encoding::kXorDeltaZstd)
+    if (row.location.encoding == Encoding::kZstd || IsDelta(row.location.encoding))
       ++st->encoded_chunks;
-    if (row.location.encoding == Encoding::kXorDeltaZstd) ++st->delta_chunks;
+    if (IsDelta(row.location.encoding)) ++st->delta_chunks;
     return true;
   }));
   CIUIC_RETURN_IF_ERROR(bad);

@@ -159,7 +159,7 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
       ++dependents[b.id];
       if (!rows.count(b.id)) problem("chunk " + id.Hex() + " is a delta on chunk " + b.id.Hex() + ", which has no row");
     }
-    if (row.location.encoding == Encoding::kXorDeltaZstd && row.bases.empty())
+    if (IsDelta(row.location.encoding) && row.bases.empty())
       problem("chunk " + id.Hex() + " is a delta whose row names no base");
   }
   for (auto& [id, row] : rows) {

@@ -15,7 +15,8 @@
 //   chain-sub    the zigzag difference of 32-bit words with the previous
 //                save instead of XOR (also unbounded);
 //   star-all     XOR with the first save, a keyframe (depth one);
-//   star-8/4     the same with a new keyframe every 8 / 4 saves.
+//   star-8/4     the same with a new keyframe every 8 / 4 saves;
+//   star-4-sub   star-4 with the difference of chain-sub.
 // The first save is a keyframe in every shape. Prints stored/raw per file
 // name and over all.
 #include <algorithm>
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
   for (auto& e : fs::directory_iterator(saves[0]))
     if (e.is_regular_file()) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
-  const std::vector<std::string> shapes = {"keyframe", "chain-xor", "chain-sub", "star-all", "star-8", "star-4"};
+  const std::vector<std::string> shapes = {"keyframe", "chain-xor", "chain-sub", "star-all", "star-8", "star-4", "star-4-sub"};
   std::map<std::string, std::map<std::string, double>> bytes;  // file -> shape or "raw" -> bytes
   for (const std::string& name : names) {
     std::string prev, first, key8, key4;
@@ -122,6 +123,7 @@ int main(int argc, char** argv) {
         b["star-all"] += v == 0 ? key : delta(first);
         b["star-8"] += v % 8 == 0 ? key : delta(key8);
         b["star-4"] += v % 4 == 0 ? key : delta(key4);
+        b["star-4-sub"] += v % 4 == 0 ? key : std::min(key, Grouped(Sub(x, at(key4), off), off));
       }
       prev = std::move(cur);
     }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "store/base/coding.h"
 
@@ -46,6 +47,42 @@ void XorInto(char* __restrict d, std::string_view src) {
     std::memcpy(d + i, &a, 8);
   }
   for (; i < n; ++i) d[i] ^= s[i];
+}
+
+// Encoding 4's residual (FORMAT.md): each whole w-byte element at phase a
+// becomes zigzag(x - b) (Forward) or back (x = b + unzigzag(r)); the bytes
+// outside whole elements are XORed, as for encoding 2.
+template <typename Word, bool Forward>
+void DiffWords(char* d, const char* s, size_t n, unsigned phase) {
+  constexpr unsigned W = sizeof(Word);
+  const size_t head = std::min<size_t>(n, (W - phase % W) % W);
+  size_t i = 0;
+  for (; i < head; ++i) d[i] ^= s[i];
+  for (; i + W <= n; i += W) {
+    Word x, b;
+    std::memcpy(&x, d + i, W);
+    std::memcpy(&b, s + i, W);
+    using Signed = std::make_signed_t<Word>;
+    if constexpr (Forward) {
+      const Signed diff = Signed(Word(x - b));
+      x = Word(Word(diff) << 1) ^ Word(diff >> (8 * W - 1));
+    } else {
+      const Word diff = Word(x >> 1) ^ Word(-Word(x & 1));
+      x = Word(b + diff);
+    }
+    std::memcpy(d + i, &x, W);
+  }
+  for (; i < n; ++i) d[i] ^= s[i];
+}
+
+// Applies (Forward) or takes off encoding `e`'s residual against `base`.
+void Residual(Encoding e, bool forward, unsigned width, unsigned phase, char* d, std::string_view base) {
+  if (e != Encoding::kDiffDeltaZstd) return XorInto(d, base);
+  if (width == 4)
+    return forward ? DiffWords<uint32_t, true>(d, base.data(), base.size(), phase)
+                   : DiffWords<uint32_t, false>(d, base.data(), base.size(), phase);
+  return forward ? DiffWords<uint16_t, true>(d, base.data(), base.size(), phase)
+                 : DiffWords<uint16_t, false>(d, base.data(), base.size(), phase);
 }
 
 }  // namespace
@@ -149,14 +186,14 @@ void UngroupBytes(std::string_view in, unsigned width, unsigned phase, std::stri
 }
 
 Result<PayloadInfo> ParsePayload(Encoding encoding, std::string_view payload) {
-  if (encoding != Encoding::kZstd && encoding != Encoding::kXorDeltaZstd)
+  if (encoding != Encoding::kZstd && !IsDelta(encoding))
     return Status::Corruption("encoding " + std::to_string(int(encoding)) + " has no payload to parse");
   Decoder d(payload);
   PayloadInfo info;
   info.width = d.LE<uint8_t>();
   info.phase = d.LE<uint8_t>();
   size_t used = 2;
-  if (encoding == Encoding::kXorDeltaZstd) {
+  if (IsDelta(encoding)) {
     unsigned n = d.LE<uint8_t>();
     used += 1;
     if (n == 0 || n > kMaxDeltaBases) return Status::Corruption("a delta payload lists " + std::to_string(n) + " bases");
@@ -171,6 +208,8 @@ Result<PayloadInfo> ParsePayload(Encoding encoding, std::string_view payload) {
   if (!d.ok()) return Status::Corruption("a payload is shorter than its own header");
   if (info.width != 1 && info.width != 2 && info.width != 4) return Status::Corruption("a payload has byte-group width " + std::to_string(info.width));
   if (info.phase >= info.width) return Status::Corruption("a payload has phase " + std::to_string(info.phase));
+  if (encoding == Encoding::kDiffDeltaZstd && info.width == 1)
+    return Status::Corruption("a difference delta has byte-group width 1");
   info.frame = payload.substr(used);
   return info;
 }
@@ -186,19 +225,19 @@ std::string LayOutBase(size_t n, const std::vector<DeltaBase>& bases, const std:
   return b;
 }
 
-std::string EncodePayload(std::string_view raw, unsigned width, unsigned phase, const std::vector<DeltaBase>& bases,
-                          std::string_view base, int level) {
+std::string EncodePayload(Encoding encoding, std::string_view raw, unsigned width, unsigned phase,
+                          const std::vector<DeltaBase>& bases, std::string_view base, int level) {
   std::string out;
   PutLE<uint8_t>(&out, uint8_t(width));
   PutLE<uint8_t>(&out, uint8_t(phase));
   std::string input(raw);
-  if (!bases.empty()) {
+  if (IsDelta(encoding)) {
     PutLE<uint8_t>(&out, uint8_t(bases.size()));
     for (const DeltaBase& b : bases) {
       b.id.AppendTo(&out);
       PutLE<uint64_t>(&out, uint64_t(b.offset));
     }
-    XorInto(input.data(), base.substr(0, input.size()));
+    Residual(encoding, true, width, phase, input.data(), base.substr(0, input.size()));
   }
   std::string grouped;
   GroupBytes(input, width, phase, &grouped);
@@ -222,8 +261,8 @@ Status DecodePayload(Encoding encoding, std::string_view payload, size_t raw_len
     return Status::Corruption(std::string("a record's zstd frame does not decode: ") +
                               (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"));
   UngroupBytes(grouped, info->width, info->phase, raw);
-  if (encoding != Encoding::kXorDeltaZstd) return Status::Ok();
-  // raw XOR B, with B laid out as LayOutBase does (a later base over an
+  if (!IsDelta(encoding)) return Status::Ok();
+  // The residual taken off B, with B laid out as LayOutBase does (a later base over an
   // earlier one where they overlap), in scratch.
   thread_local std::string laid_out;
   laid_out.assign(raw_len, '\0');
@@ -233,7 +272,7 @@ Status DecodePayload(Encoding encoding, std::string_view payload, size_t raw_len
     const int64_t to = std::min<int64_t>(int64_t(raw_len), b.offset + int64_t(base_bytes.size()));
     if (from < to) std::memcpy(laid_out.data() + from, base_bytes.data() + (from - b.offset), size_t(to - from));
   }
-  XorInto(raw->data(), laid_out);
+  Residual(encoding, false, info->width, info->phase, raw->data(), laid_out);
   return Status::Ok();
 }
 
@@ -241,33 +280,35 @@ Choice ChooseEncoding(std::string_view raw, uint64_t file_offset, const std::vec
                       std::string_view base) {
   constexpr size_t kSample = 64 << 10;
   const std::string_view sample_raw = raw.substr(0, kSample);
-  std::string sample_delta;
-  if (!bases.empty()) {
-    sample_delta.assign(sample_raw);
-    XorInto(sample_delta.data(), base.substr(0, sample_delta.size()));
-  }
+  // The trials (FORMAT.md, "Choosing"): no delta at every width, the
+  // difference delta at 4 and 2, the XOR delta at 1.
+  struct Trial {
+    Encoding encoding;
+    unsigned width;
+  };
+  std::vector<Trial> trials = {{Encoding::kZstd, 4}, {Encoding::kZstd, 2}, {Encoding::kZstd, 1}};
+  if (!bases.empty())
+    trials.insert(trials.end(), {{Encoding::kDiffDeltaZstd, 4}, {Encoding::kDiffDeltaZstd, 2}, {Encoding::kXorDeltaZstd, 1}});
   size_t best = SIZE_MAX;
-  unsigned best_width = 1;
-  bool best_delta = false;
-  std::string grouped, frame;
-  for (bool delta : {false, true}) {
-    if (delta && bases.empty()) continue;
-    for (unsigned width : {4u, 2u, 1u}) {
-      GroupBytes(delta ? std::string_view(sample_delta) : sample_raw, width, unsigned(file_offset % width), &grouped);
-      frame.clear();
-      AppendFrame(grouped, 3, &frame);
-      if (frame.size() < best) {
-        best = frame.size();
-        best_width = width;
-        best_delta = delta;
-      }
+  Trial chosen = trials[0];
+  std::string input, grouped, frame;
+  for (const Trial& t : trials) {
+    const unsigned phase = unsigned(file_offset % t.width);
+    input.assign(sample_raw);
+    if (IsDelta(t.encoding)) Residual(t.encoding, true, t.width, phase, input.data(), base.substr(0, input.size()));
+    GroupBytes(input, t.width, phase, &grouped);
+    frame.clear();
+    AppendFrame(grouped, 3, &frame);
+    if (frame.size() < best) {
+      best = frame.size();
+      chosen = t;
     }
   }
   Choice c;
-  std::string payload = EncodePayload(raw, best_width, unsigned(file_offset % best_width),
-                                      best_delta ? bases : std::vector<DeltaBase>{}, base);
+  std::string payload = EncodePayload(chosen.encoding, raw, chosen.width, unsigned(file_offset % chosen.width),
+                                      IsDelta(chosen.encoding) ? bases : std::vector<DeltaBase>{}, base);
   if (payload.size() > raw.size() / 32 * 31) return c;
-  c.encoding = best_delta ? Encoding::kXorDeltaZstd : Encoding::kZstd;
+  c.encoding = chosen.encoding;
   c.payload = std::move(payload);
   return c;
 }

@@ -1,6 +1,6 @@
 // The encodings of chunk records (FORMAT.md, "Encoded records"): byte
-// grouping, XOR against base bytes and zstd, as pure functions over
-// buffers. Which chunk gets which encoding is the re-encoder's choice
+// grouping, XOR or word differences against base bytes, and zstd, as pure
+// functions over buffers. Which chunk gets which encoding is the re-encoder's choice
 // (reencode_job.h); reading an encoded record back is PackStore's.
 // Thread-safe.
 #ifndef CIUICFS_STORE_ENCODE_CODEC_H_
@@ -32,10 +32,11 @@ struct PayloadInfo {
 // Corruption when the payload is not a whole, well-formed one of `encoding`.
 Result<PayloadInfo> ParsePayload(Encoding encoding, std::string_view payload);
 
-// Encoding 1 (bases empty) or 2: the payload for `raw`. `base` (encoding
-// 2 only) is B of FORMAT.md, already laid out over raw's length.
-std::string EncodePayload(std::string_view raw, unsigned width, unsigned phase, const std::vector<DeltaBase>& bases,
-                          std::string_view base, int level = 3);
+// Encoding 1, 2 or 4: the payload for `raw`. `bases` and `base` (deltas
+// only) are the bases listed and B of FORMAT.md, laid out over raw's
+// length. Encoding 4 takes width 2 or 4.
+std::string EncodePayload(Encoding encoding, std::string_view raw, unsigned width, unsigned phase,
+                          const std::vector<DeltaBase>& bases, std::string_view base, int level = 3);
 
 // Decodes a payload of `encoding` into `raw_len` bytes. `read_base`
 // returns a base chunk's raw bytes (verified by the caller). The result is

@@ -208,9 +208,13 @@ Result<std::vector<DeltaBase>> ReencodeJob::BasesFor(Txn& txn, const Manifest& p
                                                      const ChunkId& self) {
   std::vector<DeltaBase> bases;
   if (prev.chunks.empty() || from >= prev.size) return bases;
-  auto add = [&](const ChunkId& id, int64_t offset, uint32_t len) {
+  auto add = [&](const ChunkId& id, int64_t offset, const ChunkRow& row) {
+    const uint32_t len = row.location.raw_len;
     // Only bases that overlap the chunk, never the chunk itself, each once.
     if (id == self || offset >= int64_t(to - from) || offset + int64_t(len) <= 0) return;
+    // A keyframe that serves enough deltas already: this range gets a new one.
+    auto planned = bases_.find(id);
+    if (row.dependents + (planned == bases_.end() ? 0 : planned->second) >= kMaxDependents) return;
     DeltaBase b{id, offset};
     if (std::find(bases.begin(), bases.end(), b) == bases.end() && bases.size() < kMaxDeltaBases) bases.push_back(b);
   };
@@ -225,18 +229,33 @@ Result<std::vector<DeltaBase>> ReencodeJob::BasesFor(Txn& txn, const Manifest& p
     const std::vector<DeltaBase>& own =
         planned != planned_.end() ? moves_[planned->second].second.bases : (*row)->bases;
     const bool delta = planned != planned_.end() ? !own.empty()
-                                                 : (*row)->location.encoding == Encoding::kXorDeltaZstd;
+                                                 : IsDelta((*row)->location.encoding);
     if (!delta) {
-      add(prev.chunks[j].id, at, (*row)->location.raw_len);
+      add(prev.chunks[j].id, at, **row);
       continue;
     }
     // A delta is no base; its own bases, at the same file bytes, are.
     for (const DeltaBase& b : own) {
       auto base = GetChunkRow(txn, b.id);
       if (!base.ok()) return base.status();
-      if (*base) add(b.id, at + b.offset, (*base)->location.raw_len);
+      if (*base) add(b.id, at + b.offset, **base);
     }
   }
+  // A delta only where its bases cover every byte the previous version
+  // has: a delta's uncovered part could never be a base, so that range
+  // would go on uncovered save after save; a keyframe starts it afresh.
+  const int64_t want = int64_t(std::min<uint64_t>(to, prev.size) - from);
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  for (const DeltaBase& b : bases) {
+    auto row = GetChunkRow(txn, b.id);
+    if (!row.ok()) return row.status();
+    if (*row) spans.emplace_back(b.offset, b.offset + int64_t((*row)->location.raw_len));
+  }
+  std::sort(spans.begin(), spans.end());
+  int64_t covered = 0;
+  for (const auto& [lo, hi] : spans)
+    if (lo <= covered) covered = std::max(covered, hi);
+  if (covered < want) bases.clear();
   return bases;
 }
 
@@ -275,12 +294,12 @@ Status ReencodeJob::EncodeChunk(const Item& item, size_t i) {
     ++stats_->kept_raw;
     return Status::Ok();
   }
-  if (c.encoding != Encoding::kXorDeltaZstd) bases.clear();
+  if (!IsDelta(c.encoding)) bases.clear();
   auto loc = parts_.packs->AppendRecord(id, c.encoding, bases.empty() ? ChunkId() : bases[0].id, c.payload,
                                         uint32_t(raw.size()), PackLane::kBackground);
   if (!loc.ok()) return loc.status();
   throttle_.Account(c.payload.size());
-  for (const DeltaBase& b : bases) bases_.insert(b.id);
+  for (const DeltaBase& b : bases) ++bases_[b.id];
   planned_[id] = moves_.size();
   moves_.emplace_back(id, Move{at, *loc, std::move(bases)});
   return Status::Ok();
@@ -334,7 +353,7 @@ Status ReencodeJob::Install() {
           auto br = GetChunkRow(txn, b.id);
           if (!br.ok()) return br.status();
           usable = usable && *br && (*br)->location.pack != kLostPack &&
-                   (*br)->location.encoding != Encoding::kXorDeltaZstd;
+                   !IsDelta((*br)->location.encoding);
           if (!usable) break;
           bases.emplace_back(b.id, **br);
         }

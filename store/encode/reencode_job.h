@@ -52,6 +52,8 @@ class ReencodeJob : public BackgroundJob {
  public:
   static constexpr uint64_t kBusyBytesPerSecond = 32ull << 20;
   static constexpr uint64_t kBudget = 256ull << 20;  // raw bytes a job takes on
+  // A chunk with this many dependents takes no more (FORMAT.md, "Choosing").
+  static constexpr uint32_t kMaxDependents = 6;
 
   // `done(more)` runs after the job, whatever its outcome: `more` when
   // snapshots are left that it could have taken on.
@@ -87,7 +89,7 @@ class ReencodeJob : public BackgroundJob {
   std::set<ChunkId> seen_;
   std::vector<std::pair<ChunkId, Move>> moves_;  // in the order they were made
   std::map<ChunkId, size_t> planned_;            // index into moves_
-  std::set<ChunkId> bases_;                      // what the planned deltas are on
+  std::map<ChunkId, uint32_t> bases_;            // what the planned deltas are on, and how many
   std::map<uint32_t, uint64_t> synced_;
 };
 

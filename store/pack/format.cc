@@ -45,7 +45,8 @@ void EncodeRecordHeader(const ChunkId& id, const PackLocation& loc, uint8_t h[kR
 bool DecodeRecordHeader(const uint8_t h[kRecordHeaderSize], uint32_t pack, uint64_t offset, ScannedRecord* rec) {
   if (std::memcmp(h, kRecordMagic, 4) != 0) return false;
   if (LoadLE<uint64_t>(h + 56) != Checksum64(h, 56)) return false;
-  if (h[4] > static_cast<uint8_t>(Encoding::kXorDeltaZstd)) return false;
+  if (h[4] > static_cast<uint8_t>(Encoding::kDiffDeltaZstd) || h[4] == static_cast<uint8_t>(Encoding::kInExtent))
+    return false;
   rec->id = Hash128::FromBytes(h + 16);
   rec->location = PackLocation{pack, offset, LoadLE<uint32_t>(h + 8), LoadLE<uint32_t>(h + 12),
                                static_cast<Encoding>(h[4])};

@@ -14,7 +14,9 @@ namespace ciuicfs {
 
 // kInExtent: raw bytes left in place in an extent, with no record header
 // (a chunk row only; never in a pack; FORMAT.md, "Extents").
-enum class Encoding : uint8_t { kRaw = 0, kZstd = 1, kXorDeltaZstd = 2, kInExtent = 3 };
+enum class Encoding : uint8_t { kRaw = 0, kZstd = 1, kXorDeltaZstd = 2, kInExtent = 3, kDiffDeltaZstd = 4 };
+// Encodings 2 and 4: a record decoded against base chunks.
+inline bool IsDelta(Encoding e) { return e == Encoding::kXorDeltaZstd || e == Encoding::kDiffDeltaZstd; }
 
 inline constexpr size_t kPackHeaderSize = 16;
 inline constexpr size_t kRecordHeaderSize = 64;

@@ -133,7 +133,7 @@ Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* 
         auto at = base_locator_(base);
         if (!at.ok()) return at.status();
         // Depth one: a delta's base is never a delta (FORMAT.md).
-        if (at->encoding == Encoding::kXorDeltaZstd)
+        if (IsDelta(at->encoding))
           return Status::Corruption(where + ": its base " + base.Hex() + " is itself a delta");
         // Neighbouring deltas share bases: verified bytes of the last few
         // are kept (a chunk's bytes never change under its id).

@@ -58,7 +58,7 @@ TEST(CodecTest, GroupingRoundTripsForEveryWidthPhaseAndLength) {
 TEST(CodecTest, ZstdPayloadRoundTripsAndShrinksFloats) {
   std::string raw = Floats(1, 65536);
   for (unsigned width : {1u, 2u, 4u}) {
-    std::string payload = EncodePayload(raw, width, 0, {}, {});
+    std::string payload = EncodePayload(Encoding::kZstd, raw, width, 0, {}, {});
     std::string back;
     ASSERT_TRUE(DecodePayload(Encoding::kZstd, payload, raw.size(), NoBases, &back).ok());
     EXPECT_EQ(back, raw);
@@ -89,7 +89,7 @@ TEST(CodecTest, DeltaRoundTripsWithBasesThatOverlapPartly) {
   EXPECT_EQ(base.substr(60000, 20000), std::string(20000, '\0'));
   EXPECT_EQ(base.substr(80000), prev.substr(120000, 120000));
   Choice c = ChooseEncoding(raw, from, bases, base);
-  ASSERT_EQ(c.encoding, Encoding::kXorDeltaZstd);
+  ASSERT_TRUE(IsDelta(c.encoding)) << int(c.encoding);
   Choice alone = ChooseEncoding(raw, from, {}, {});
   EXPECT_LT(c.payload.size(), alone.payload.size()) << "a delta against the last step pays";
   auto info = ParsePayload(c.encoding, c.payload);
@@ -113,6 +113,34 @@ TEST(CodecTest, DeltaRoundTripsWithBasesThatOverlapPartly) {
   EXPECT_NE(back, raw);
 }
 
+TEST(CodecTest, DifferenceDeltaRoundTripsAtEveryWidthPhaseAndLength) {
+  // Encoding 4 on bytes that are no floats at all (every difference wraps
+  // somewhere), and on a chunk shorter than one element.
+  const std::string raw_all = RandomBytes(7, 4099), base_all = RandomBytes(8, 4099);
+  std::vector<DeltaBase> bases = {{Hash128::Of(base_all), 0}};
+  auto read_base = [&](const ChunkId&, std::string* out) -> Status {
+    *out = base_all;
+    return Status::Ok();
+  };
+  for (unsigned width : {2u, 4u})
+    for (unsigned phase = 0; phase < width; ++phase)
+      for (size_t n : {size_t(1), size_t(3), size_t(4096), size_t(4099)}) {
+        std::string raw = raw_all.substr(0, n);
+        std::string payload = EncodePayload(Encoding::kDiffDeltaZstd, raw, width, phase, bases, base_all.substr(0, n));
+        std::string back;
+        ASSERT_TRUE(DecodePayload(Encoding::kDiffDeltaZstd, payload, n, read_base, &back).ok());
+        EXPECT_EQ(back, raw) << "width " << width << " phase " << phase << " length " << n;
+      }
+  // Small steps of floats: the difference pays more than the XOR.
+  std::string prev = Floats(9, 50000), now = Step(prev, 10);
+  std::vector<DeltaBase> b = {{Hash128::Of(prev), 0}};
+  std::string diff = EncodePayload(Encoding::kDiffDeltaZstd, now, 4, 0, b, prev);
+  std::string xored = EncodePayload(Encoding::kXorDeltaZstd, now, 4, 0, b, prev);
+  EXPECT_LT(diff.size(), xored.size());
+  EXPECT_FALSE(ParsePayload(Encoding::kDiffDeltaZstd, EncodePayload(Encoding::kDiffDeltaZstd, now, 1, 0, b, prev)).ok())
+      << "width 1 has no words to difference";
+}
+
 TEST(CodecTest, BasesThatOverlapEachOtherDecodeAsLaidOut) {
   // A base and the keyframe bases of a neighbouring delta can cover the
   // same file bytes: the later base lies over the earlier (FORMAT.md), on
@@ -126,7 +154,7 @@ TEST(CodecTest, BasesThatOverlapEachOtherDecodeAsLaidOut) {
   std::string base = LayOutBase(raw.size(), bases, bytes);
   EXPECT_EQ(base, prev.substr(0, 200000)) << "the later base wins where both lie";
   Choice c = ChooseEncoding(raw, 0, bases, base);
-  ASSERT_EQ(c.encoding, Encoding::kXorDeltaZstd);
+  ASSERT_TRUE(IsDelta(c.encoding)) << int(c.encoding);
   auto read_base = [&](const ChunkId& id, std::string* out) -> Status {
     for (size_t k = 0; k < bases.size(); ++k)
       if (bases[k].id == id) {

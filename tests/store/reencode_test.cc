@@ -138,14 +138,16 @@ std::vector<std::string> PackFiles(const std::string& store) {
 
 // Every record of `encoding` in the store's packs, by scanning their
 // headers as a recovery tool would.
-std::vector<Record> RecordsOf(const std::string& store, Encoding encoding) {
+// The records of the pack files whose encoding passes `which`.
+template <typename Which>
+std::vector<Record> RecordsOf(const std::string& store, Which which) {
   std::vector<Record> out;
   for (const std::string& p : PackFiles(store)) {
     std::string bytes = ReadFile(p);
     for (size_t at = kPackHeaderSize; at + kRecordHeaderSize <= bytes.size();) {
       ScannedRecord rec;
       if (!DecodeRecordHeader(reinterpret_cast<const uint8_t*>(bytes.data() + at), 0, at, &rec)) break;
-      if (rec.location.encoding == encoding) out.push_back({p, at});
+      if (which(rec.location.encoding)) out.push_back({p, at});
       at += kRecordHeaderSize + rec.location.stored_len;
     }
   }
@@ -162,8 +164,8 @@ TEST(ReencodeTest, AFlippedByteInADeltaOrItsBaseIsAnErrorNeverBytes) {
     ASSERT_TRUE(store->Reencode().ok());
     ASSERT_TRUE(store->Gc({}).ok());  // only the encoded records are left
   }
-  auto deltas = RecordsOf(path, Encoding::kXorDeltaZstd);
-  auto keyframes = RecordsOf(path, Encoding::kZstd);
+  auto deltas = RecordsOf(path, IsDelta);
+  auto keyframes = RecordsOf(path, [](Encoding e) { return e == Encoding::kZstd; });
   ASSERT_FALSE(deltas.empty());
   ASSERT_FALSE(keyframes.empty());
   for (const Record& r : {deltas[0], keyframes[0]}) {
