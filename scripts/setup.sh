@@ -15,6 +15,7 @@ packages=(
   libgtest-dev
   libtorch-dev
   meson ninja-build dpkg-dev
+  ceph-mon ceph-osd ceph-common librados-dev libradospp-dev
 )
 
 missing=()

@@ -28,8 +28,9 @@
 // serialized by the caller.
 //
 // OpenPackBackend picks an implementation by the store's URI: "DIR" or
-// "file:DIR" (packs in DIR/packs, local_backend.h); "rados:POOL/NAME" is
-// reserved for the Ceph backend.
+// "file:DIR" (packs in DIR/packs, local_backend.h). "rados:POOL/NAME" is
+// refused for now: the RADOS backend (rados_backend.h) exists, but a store
+// on RADOS also needs its index and commits there (#15).
 #ifndef CIUICFS_STORE_PACK_BACKEND_H_
 #define CIUICFS_STORE_PACK_BACKEND_H_
 

@@ -11,6 +11,7 @@
 #include "store/pack/fault_backend.h"
 #include "store/pack/local_backend.h"
 #include "store/store.h"
+#include "tests/store/backend_contract.h"
 #include "tests/store/test_util.h"
 
 namespace ciuicfs {
@@ -242,27 +243,7 @@ TEST(StoreFaultsTest, FailedSyncOfGcCopiesKeepsTheOldPacksAndStopsWrites) {
 TEST(PackBackendTest, LocalBackendKeepsTheContract) {
   TempDir dir;
   LocalPackBackend local(dir.path());
-  ASSERT_TRUE(local.Create(3).ok());
-  EXPECT_FALSE(local.Create(3).ok()) << "create fails when the object exists";
-  std::string x = "hello", y = "world!";
-  struct iovec iov[2] = {{x.data(), x.size()}, {y.data(), y.size()}};
-  ASSERT_TRUE(local.Append(3, 0, iov, 2).ok());
-  EXPECT_EQ(*local.Size(3), 11u);
-  char out[11];
-  ASSERT_TRUE(local.ReadAt(3, 0, out, 11).ok());
-  EXPECT_EQ(std::string(out, 11), "helloworld!");
-  EXPECT_TRUE(local.ReadAt(3, 5, out, 10).IsCorruption()) << "a read past the end is never short";
-  auto durable = local.Sync(3);
-  ASSERT_TRUE(durable.ok());
-  EXPECT_EQ(*durable, 11u);
-  EXPECT_TRUE(local.Size(4).status().IsNotFound());
-  ASSERT_TRUE(local.Truncate(3, 5).ok());
-  EXPECT_EQ(*local.Size(3), 5u);
-  EXPECT_EQ(*local.List(), std::vector<uint32_t>{3});
-  ASSERT_TRUE(local.Remove(3).ok());
-  EXPECT_TRUE(local.Remove(3).ok()) << "removing what is absent is OK";
-  EXPECT_TRUE(local.List()->empty());
-  EXPECT_EQ(local.Name(3), "packs/00000003.pack");
+  ExpectBackendContract(local, "packs/00000003.pack");
 }
 
 TEST(PackBackendTest, ShortAppendIsWholeOrNothingAndTornLeavesAPrefix) {

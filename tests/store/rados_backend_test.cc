@@ -1,0 +1,143 @@
+// The RADOS pack backend against a throw-away one-node cluster
+// (scripts/ceph-cluster.sh); skipped, with the reason, where no cluster can
+// start here or this build has no RADOS backend.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "store/pack/pack_store.h"
+#include "tests/store/backend_contract.h"
+#include "tests/store/test_util.h"
+#ifdef CIUICFS_HAVE_RADOS
+#include "store/pack/rados_backend.h"
+#endif
+
+namespace ciuicfs {
+namespace {
+
+using testing::RandomBytes;
+using testing::TempDir;
+
+std::string FirstLine(const std::string& path) {
+  std::ifstream f(path);
+  std::string line;
+  std::getline(f, line);
+  return line.empty() ? "(no message)" : line;
+}
+
+#ifdef CIUICFS_HAVE_RADOS
+class RadosBackendTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kPool = "ciuicfs";
+
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    const std::string cmd = std::string(CIUICFS_SOURCE_DIR) + "/scripts/ceph-cluster.sh start " + dir_->Sub("ceph") +
+                            " " + kPool + " 2>" + dir_->Sub("start.err");
+    FILE* p = popen(cmd.c_str(), "r");
+    char line[4096] = {0};
+    if (p && std::fgets(line, sizeof(line), p)) conf_ = std::string(line, std::strcspn(line, "\n"));
+    int rc = p ? pclose(p) : -1;
+    if (rc != 0 || conf_.empty()) {
+      skip_ = "no Ceph cluster starts here: " + FirstLine(dir_->Sub("start.err"));
+      conf_.clear();
+    }
+  }
+  static void TearDownTestSuite() {
+    std::system((std::string(CIUICFS_SOURCE_DIR) + "/scripts/ceph-cluster.sh stop " + dir_->Sub("ceph")).c_str());
+    delete dir_;
+  }
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+  }
+  // A backend for a store of its own name in the pool.
+  std::unique_ptr<RadosPackBackend> Backend(const std::string& name, size_t max_write = RadosPackBackend::kMaxWrite) {
+    auto b = RadosPackBackend::Connect({kPool, name, conf_}, max_write);
+    EXPECT_TRUE(b.ok()) << b.status().ToString();
+    return b.ok() ? std::move(b.value()) : nullptr;
+  }
+
+  static TempDir* dir_;
+  static std::string conf_, skip_;
+};
+TempDir* RadosBackendTest::dir_ = nullptr;
+std::string RadosBackendTest::conf_, RadosBackendTest::skip_;
+
+TEST_F(RadosBackendTest, KeepsTheContract) {
+  auto b = Backend("contract");
+  ASSERT_TRUE(b);
+  testing::ExpectBackendContract(*b, "rados:ciuicfs/contract.pack.00000003");
+}
+
+TEST_F(RadosBackendTest, StoresOfOtherNamesInThePoolAreNotListed) {
+  auto a = Backend("one"), b = Backend("two");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Create(1).ok());
+  ASSERT_TRUE(b->Create(2).ok());
+  EXPECT_EQ(*a->List(), std::vector<uint32_t>{1});
+  EXPECT_EQ(*b->List(), std::vector<uint32_t>{2});
+}
+
+TEST_F(RadosBackendTest, AnAppendLargerThanOneWriteGoesInPiecesAndReadsBack) {
+  auto b = Backend("pieces", 4096);  // the limit on one RADOS write, made small
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->Create(1).ok());
+  std::string x = RandomBytes(1, 10000), y = RandomBytes(2, 5000);
+  struct iovec iov[2] = {{x.data(), x.size()}, {y.data(), y.size()}};
+  ASSERT_TRUE(b->Append(1, 0, iov, 2).ok());
+  EXPECT_EQ(*b->Size(1), 15000u);
+  std::string out(15000, '\0');
+  ASSERT_TRUE(b->ReadAt(1, 0, out.data(), out.size()).ok());
+  EXPECT_EQ(out, x + y);
+}
+
+TEST_F(RadosBackendTest, PackRecordsReadBackVerified) {
+  auto b = Backend("records");
+  ASSERT_TRUE(b);
+  PackStore packs(b.get(), 1, 1 << 20);
+  std::vector<std::string> chunks;
+  std::vector<PackLocation> at;
+  for (int k = 0; k < 6; ++k) {  // rolls over to a second pack
+    chunks.push_back(RandomBytes(10 + k, 300000));
+    auto loc = packs.Append(Hash128::Of(chunks.back()), reinterpret_cast<const uint8_t*>(chunks.back().data()),
+                            chunks.back().size());
+    ASSERT_TRUE(loc.ok()) << loc.status().ToString();
+    at.push_back(*loc);
+  }
+  EXPECT_GT(at.back().pack, at.front().pack);
+  for (size_t k = 0; k < chunks.size(); ++k) {
+    std::string out;
+    ASSERT_TRUE(packs.Read(Hash128::Of(chunks[k]), at[k], &out).ok());
+    EXPECT_EQ(out, chunks[k]);
+  }
+  // A byte changed in the object is EIO at the read, never other bytes.
+  std::string flipped(1, char(chunks[2][100] ^ 1));
+  struct iovec iov = {flipped.data(), 1};
+  const uint64_t where = at[2].offset + kRecordHeaderSize + 100;
+  // Append writes at the offset it is given: here, inside the record.
+  ASSERT_TRUE(b->Append(at[2].pack, where, &iov, 1).ok());
+  std::string out;
+  Status s = packs.Read(Hash128::Of(chunks[2]), at[2], &out);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(RadosBackendTest, BadPoolOrConfigurationIsOneClearError) {
+  auto pool = RadosPackBackend::Connect({"no-such-pool", "x", conf_});
+  ASSERT_FALSE(pool.ok());
+  EXPECT_NE(pool.status().message().find("pool no-such-pool"), std::string::npos) << pool.status().message();
+  auto conf = RadosPackBackend::Connect({kPool, "x", "/nonexistent/ceph.conf"});
+  ASSERT_FALSE(conf.ok());
+  EXPECT_NE(conf.status().message().find("/nonexistent/ceph.conf"), std::string::npos) << conf.status().message();
+  EXPECT_EQ(conf.status().message().find('\n'), std::string::npos);
+}
+#else
+TEST(RadosBackendTest, Skipped) { GTEST_SKIP() << "this build has no RADOS backend (librados-dev, libradospp-dev)"; }
+#endif
+
+}  // namespace
+}  // namespace ciuicfs
