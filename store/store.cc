@@ -47,9 +47,11 @@ Status StoreParts::NoteSyncResult(Status s) const {
 Store::~Store() {
   if (env_) CloseLog();
   if (background_) background_->Stop();
+  // First the chunk reader: its read-ahead threads finish the reads still
+  // queued (a reader may have dropped them), which use the parts below.
+  chunks_.reset();
   extents_.reset();
   parts_.reset();
-  chunks_.reset();
   pins_.reset();
   packs_.reset();
   backend_.reset();

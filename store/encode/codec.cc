@@ -253,6 +253,10 @@ Status DecodePayload(Encoding encoding, std::string_view payload, size_t raw_len
   if (size != raw_len) return Status::Corruption("a record's zstd frame does not hold its raw length");
   // Scratch kept per thread: a reader decodes chunk after chunk of about
   // the same size, and fresh buffers would cost page faults each time.
+  // Safe across the one level of recursion there is (read_base decodes a
+  // keyframe base into base_bytes, using grouped, after this call is done
+  // with grouped) because a base is never a delta (depth one): a delta
+  // base would overwrite laid_out and its own output here.
   thread_local std::string grouped, base_bytes;
   grouped.resize(raw_len);
   size_t n = ZSTD_decompressDCtx(DecompressContext(), grouped.data(), grouped.size(), info->frame.data(),

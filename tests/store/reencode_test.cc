@@ -8,7 +8,11 @@
 #include <fstream>
 #include <functional>
 #include <random>
+#include <set>
 
+#include "store/encode/reencode_job.h"
+#include "store/index/lmdb_env.h"
+#include "store/index/queries.h"
 #include "store/pack/format.h"
 #include "store/store.h"
 #include "tests/store/test_util.h"
@@ -99,6 +103,50 @@ TEST(ReencodeTest, TrainingSavesShrinkAndReadBackExactly) {
   ASSERT_TRUE(store->Reencode().ok());
   ExpectAllExact(store.get(), saves);
   ExpectVerifyClean(store.get());
+}
+
+TEST(ReencodeTest, AKeyframeServesAFewSavesThenItsRangeGetsANewOne) {
+  // FORMAT.md, "Choosing": at most kMaxDependents deltas on one base, and
+  // a delta only where its bases cover what the previous save has; so a
+  // run of 12 saves has keyframes from more than its first save.
+  TempDir dir;
+  auto saves = TrainingSaves(12, 1 << 20);
+  std::set<ChunkId> ids;
+  std::vector<std::set<ChunkId>> per_save;
+  {
+    auto store = OpenStore(dir.Sub("s"), SmallPacks());
+    for (size_t i = 0; i < saves.size(); ++i) CommitFile(store.get(), "model.pt", saves[i], int64_t(i));
+    ASSERT_TRUE(store->Reencode().ok());
+    ExpectAllExact(store.get(), saves);
+    ExpectVerifyClean(store.get());
+    auto snaps = store->ListSnapshots();
+    ASSERT_TRUE(snaps.ok());
+    for (const Snapshot& snap : *snaps) {
+      auto reader = store->OpenVersion(VersionIn(store.get(), snap, "model.pt"));
+      ASSERT_TRUE(reader.ok());
+      per_save.emplace_back();
+      for (const auto& c : (*reader)->manifest().chunks) {
+        ids.insert(c.id);
+        per_save.back().insert(c.id);
+      }
+    }
+  }
+  auto env = LmdbEnv::Open(dir.Sub("s") + "/index", 64 << 20, true);
+  ASSERT_TRUE(env.ok());
+  auto txn = (*env)->BeginRead();
+  ASSERT_TRUE(txn.ok());
+  size_t bases = 0, bases_after_first = 0, deltas = 0;
+  for (const ChunkId& id : ids) {
+    auto row = GetChunkRow(**txn, id);
+    ASSERT_TRUE(row.ok() && *row);
+    EXPECT_LE((*row)->dependents, ReencodeJob::kMaxDependents) << id.Hex();
+    if (IsDelta((*row)->location.encoding)) ++deltas;
+    if ((*row)->dependents == 0) continue;
+    ++bases;
+    if (!per_save.front().count(id)) ++bases_after_first;
+  }
+  EXPECT_GT(deltas, ids.size() / 2) << "most saves are still deltas";
+  EXPECT_GT(bases_after_first, 0u) << bases << " bases, all from the first save";
 }
 
 TEST(ReencodeTest, AStepFolderFollowsTheEarlierStepFolder) {
