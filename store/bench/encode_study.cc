@@ -12,7 +12,7 @@
 //   keyframe     byte-grouped (4) zstd-3 alone;
 //   chain-xor    XOR with the previous save, then as keyframe (a chain of
 //                unbounded depth: what decoding a save would have to follow);
-//   chain-sub    the zigzag difference of 32-bit words with the previous
+//   chain-sub    encoding 4 (the zigzag difference of 32-bit words) with the previous
 //                save instead of XOR (also unbounded);
 //   star-all     XOR with the first save, a keyframe (depth one);
 //   star-8/4     the same with a new keyframe every 8 / 4 saves;
@@ -29,12 +29,10 @@
 #include <string>
 #include <vector>
 
-#include <zstd.h>
-
 #include "store/encode/codec.h"
 
 namespace fs = std::filesystem;
-using ciuicfs::GroupBytes;
+using namespace ciuicfs;
 
 namespace {
 
@@ -45,33 +43,13 @@ std::string Slurp(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-// Stored bytes of a piece (or of its residual) byte-grouped and zstd-3.
-size_t Grouped(std::string_view x, uint64_t offset) {
-  std::string g;
-  GroupBytes(x, 4, unsigned(offset % 4), &g);
-  std::string out(ZSTD_compressBound(g.size()), '\0');
-  size_t n = ZSTD_compress(out.data(), out.size(), g.data(), g.size(), 3);
-  return ZSTD_isError(n) ? x.size() : std::min(n, x.size());
-}
-
-std::string Xor(std::string_view a, std::string_view b) {
-  std::string out(a);
-  for (size_t i = 0; i < out.size() && i < b.size(); ++i) out[i] ^= b[i];
-  return out;
-}
-
-// Whole 32-bit words at file offsets 4k: zigzag(a - b); other bytes as a.
-std::string Sub(std::string_view a, std::string_view b, uint64_t offset) {
-  std::string out(a);
-  for (size_t i = (4 - offset % 4) % 4; i + 4 <= a.size() && i + 4 <= b.size(); i += 4) {
-    uint32_t x, y;
-    std::memcpy(&x, a.data() + i, 4);
-    std::memcpy(&y, b.data() + i, 4);
-    const int32_t d = int32_t(x - y);
-    const uint32_t z = (uint32_t(d) << 1) ^ uint32_t(d >> 31);
-    std::memcpy(out.data() + i, &z, 4);
-  }
-  return out;
+// Stored bytes of a piece as the store's own encodings make it (w = 4,
+// phase from the file offset), or raw when that is smaller: `base` empty
+// for a keyframe, else the same range of an earlier save for a delta.
+size_t Priced(Encoding e, std::string_view x, uint64_t offset, std::string_view base = {}) {
+  std::vector<DeltaBase> bases;
+  if (IsDelta(e)) bases.push_back(DeltaBase{Hash128::Of(base.data(), base.size()), 0});
+  return std::min(x.size(), EncodePayload(e, x, 4, unsigned(offset % 4), bases, base).size());
 }
 
 long Number(const fs::path& p) {
@@ -114,16 +92,16 @@ int main(int argc, char** argv) {
         if ((off / kPiece) % stride) continue;
         std::string_view x = std::string_view(cur).substr(off, kPiece);
         auto at = [&](const std::string& s) { return std::string_view(s).substr(std::min<size_t>(off, s.size()), kPiece); };
-        const size_t key = Grouped(x, off);
+        const size_t key = Priced(Encoding::kZstd, x, off);
         b["raw"] += x.size();
         b["keyframe"] += key;
-        auto delta = [&](const std::string& base) { return std::min(key, Grouped(Xor(x, at(base)), off)); };
-        b["chain-xor"] += v == 0 ? key : delta(prev);
-        b["chain-sub"] += v == 0 ? key : std::min(key, Grouped(Sub(x, at(prev), off), off));
-        b["star-all"] += v == 0 ? key : delta(first);
-        b["star-8"] += v % 8 == 0 ? key : delta(key8);
-        b["star-4"] += v % 4 == 0 ? key : delta(key4);
-        b["star-4-sub"] += v % 4 == 0 ? key : std::min(key, Grouped(Sub(x, at(key4), off), off));
+        auto delta = [&](Encoding e, const std::string& base) { return std::min(key, Priced(e, x, off, at(base))); };
+        b["chain-xor"] += v == 0 ? key : delta(Encoding::kXorDeltaZstd, prev);
+        b["chain-sub"] += v == 0 ? key : delta(Encoding::kDiffDeltaZstd, prev);
+        b["star-all"] += v == 0 ? key : delta(Encoding::kXorDeltaZstd, first);
+        b["star-8"] += v % 8 == 0 ? key : delta(Encoding::kXorDeltaZstd, key8);
+        b["star-4"] += v % 4 == 0 ? key : delta(Encoding::kXorDeltaZstd, key4);
+        b["star-4-sub"] += v % 4 == 0 ? key : delta(Encoding::kDiffDeltaZstd, key4);
       }
       prev = std::move(cur);
     }

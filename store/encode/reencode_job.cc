@@ -208,6 +208,7 @@ Result<std::vector<DeltaBase>> ReencodeJob::BasesFor(Txn& txn, const Manifest& p
                                                      const ChunkId& self) {
   std::vector<DeltaBase> bases;
   if (prev.chunks.empty() || from >= prev.size) return bases;
+  std::vector<std::pair<int64_t, int64_t>> spans;  // of the bases taken, in chunk coordinates
   auto add = [&](const ChunkId& id, int64_t offset, const ChunkRow& row) {
     const uint32_t len = row.location.raw_len;
     // Only bases that overlap the chunk, never the chunk itself, each once.
@@ -216,7 +217,10 @@ Result<std::vector<DeltaBase>> ReencodeJob::BasesFor(Txn& txn, const Manifest& p
     auto planned = bases_.find(id);
     if (row.dependents + (planned == bases_.end() ? 0 : planned->second) >= kMaxDependents) return;
     DeltaBase b{id, offset};
-    if (std::find(bases.begin(), bases.end(), b) == bases.end() && bases.size() < kMaxDeltaBases) bases.push_back(b);
+    if (std::find(bases.begin(), bases.end(), b) == bases.end() && bases.size() < kMaxDeltaBases) {
+      bases.push_back(b);
+      spans.emplace_back(offset, offset + int64_t(len));
+    }
   };
   for (size_t j = prev.ChunkAt(from); j < prev.chunks.size() && prev.ChunkStart(j) < to; ++j) {
     auto row = GetChunkRow(txn, prev.chunks[j].id);
@@ -245,12 +249,6 @@ Result<std::vector<DeltaBase>> ReencodeJob::BasesFor(Txn& txn, const Manifest& p
   // has: a delta's uncovered part could never be a base, so that range
   // would go on uncovered save after save; a keyframe starts it afresh.
   const int64_t want = int64_t(std::min<uint64_t>(to, prev.size) - from);
-  std::vector<std::pair<int64_t, int64_t>> spans;
-  for (const DeltaBase& b : bases) {
-    auto row = GetChunkRow(txn, b.id);
-    if (!row.ok()) return row.status();
-    if (*row) spans.emplace_back(b.offset, b.offset + int64_t((*row)->location.raw_len));
-  }
   std::sort(spans.begin(), spans.end());
   int64_t covered = 0;
   for (const auto& [lo, hi] : spans)
