@@ -97,7 +97,7 @@ Result<std::vector<TreeOp>> ResolveEdits(Txn& txn, const CommitRequest& req, con
           if (!m.ok()) return m.status();
           op.entry.version = e.existing;
           op.entry.size = m->size;
-          op.change = ChangeKind::kLink;
+          if (!e.carried) op.change = ChangeKind::kLink;
         }
         break;
     }
@@ -211,9 +211,36 @@ Result<std::vector<uint32_t>> UnsyncedPacksOf(const StoreParts& parts, const std
   return std::vector<uint32_t>(packs.begin(), packs.end());
 }
 
+// The rows of `carried`: chunk rows where the index has none (or a lost
+// one, whose refcount is kept), then the manifests it lacks.
+Status IndexCarried(Txn& txn, const CarriedRows& carried, std::map<uint32_t, PackDelta>* deltas, uint64_t* bytes_added,
+                    std::vector<VersionId>* added) {
+  for (const auto& [id, loc] : carried.chunks) {
+    auto row = GetChunkRow(txn, id);
+    if (!row.ok()) return row.status();
+    if (*row && (*row)->location.pack != kLostPack) continue;
+    ChunkRow r = *row ? **row : ChunkRow{};
+    r.location = loc;
+    CIUIC_RETURN_IF_ERROR(PutChunkRow(txn, id, r));
+    PackDelta& d = (*deltas)[loc.pack];
+    d.end = std::max(d.end, loc.end());
+    d.bytes += loc.record_bytes();
+    d.records += 1;
+    *bytes_added += loc.record_bytes();
+  }
+  for (const Manifest& m : carried.manifests) {
+    auto known = txn.Get(Db::kManifests, HashKey(m.id));
+    if (!known.ok()) return known.status();
+    if (*known) continue;
+    CIUIC_RETURN_IF_ERROR(AddManifest(txn, m));
+    added->push_back(m.id);
+  }
+  return Status::Ok();
+}
+
 Status CommitInTxn(const StoreParts& parts, Txn& txn, const CommitRequest& req, const std::vector<VersionId>& extent_ids,
-                   const std::map<ChunkId, PackLocation>& pending_locs, const std::map<uint32_t, uint64_t>& synced,
-                   Snapshot* out) {
+                   const std::map<ChunkId, PackLocation>& pending_locs, std::map<uint32_t, uint64_t> synced,
+                   Snapshot* out, const CarriedRows* carried = nullptr) {
   auto head = parts.chain->Head(txn, req.branch);
   if (!head.ok()) return head.status();
   Snapshot snap;
@@ -224,6 +251,10 @@ Status CommitInTxn(const StoreParts& parts, Txn& txn, const CommitRequest& req, 
   std::map<uint32_t, PackDelta> deltas;
   std::vector<VersionId> added;
   CIUIC_RETURN_IF_ERROR(IndexFreshVersions(txn, req, extent_ids, pending_locs, &deltas, &snap.bytes_added, &added));
+  if (carried) {
+    CIUIC_RETURN_IF_ERROR(IndexCarried(txn, *carried, &deltas, &snap.bytes_added, &added));
+    for (auto& [pack, d] : deltas) synced[pack] = std::max(synced[pack], d.end);  // durable once written
+  }
   auto ops = ResolveEdits(txn, req, extent_ids);
   if (!ops.ok()) return ops.status();
   auto update = parts.trees->Apply(txn, *head ? (*head)->tree : Hash128{}, *ops);
@@ -282,6 +313,12 @@ Status SyncChunksOf(const StoreParts& parts, const std::vector<const PendingVers
 TreeEdit TreeEdit::PutExisting(std::string path, uint32_t mode, int64_t mtime_ns, const VersionId& v) {
   TreeEdit e = PutFile(std::move(path), mode, mtime_ns, nullptr);
   e.existing = v;
+  return e;
+}
+
+TreeEdit TreeEdit::PutCarried(std::string path, uint32_t mode, int64_t mtime_ns, const VersionId& v) {
+  TreeEdit e = PutExisting(std::move(path), mode, mtime_ns, v);
+  e.carried = true;
   return e;
 }
 
@@ -393,6 +430,14 @@ Result<std::vector<Snapshot>> CommitMany(const StoreParts& parts, const std::vec
   for (const PendingVersion* pv : fresh) parts.pins->MarkIndexed(pv->pinned());  // rows exist now
   if (durable) CIUIC_RETURN_IF_ERROR(parts.NoteSyncResult(parts.env->Sync()));
   return snaps;
+}
+
+Status CommitCarriedInTxn(const StoreParts& parts, Txn& txn, const CommitRequest& req, const CarriedRows& carried,
+                          Snapshot* out) {
+  CIUIC_RETURN_IF_ERROR(ValidateEdits(req));
+  for (const TreeEdit& e : req.edits)
+    if (e.pending || e.extent != 0) return Status::InvalidArgument("a carried commit names a fresh ingest or an extent");
+  return CommitInTxn(parts, txn, req, std::vector<VersionId>(req.edits.size()), {}, {}, out, &carried);
 }
 
 Result<Snapshot> CommitSnapshot(const StoreParts& parts, const CommitRequest& req) {

@@ -35,10 +35,15 @@ struct TreeEdit {
   uint32_t extent = 0;
   uint64_t length = 0;
   VersionId existing;
+  // With `existing`: a version the same commit stores (a commit another
+  // node made on a shared store, FORMAT.md "A store on RADOS"), shown as a
+  // put, not a link.
+  bool carried = false;
 
   static TreeEdit PutFile(std::string path, uint32_t mode, int64_t mtime_ns, const PendingVersion* v);
   static TreeEdit PutExtent(std::string path, uint32_t mode, int64_t mtime_ns, uint32_t extent, uint64_t length);
   static TreeEdit PutExisting(std::string path, uint32_t mode, int64_t mtime_ns, const VersionId& v);
+  static TreeEdit PutCarried(std::string path, uint32_t mode, int64_t mtime_ns, const VersionId& v);
   static TreeEdit PutDirectory(std::string path, uint32_t mode, int64_t mtime_ns);
   // Removes the entry and, for a directory, everything below it.
   static TreeEdit Remove(std::string path);
@@ -67,6 +72,18 @@ Result<Snapshot> CommitSnapshot(const StoreParts& parts, const CommitRequest& re
 // `also` (may be empty) writes more rows in the same transaction.
 Result<std::vector<Snapshot>> CommitMany(const StoreParts& parts, const std::vector<CommitRequest>& reqs,
                                          const std::function<Status(Txn&)>& also);
+// What a commit made on another node adds before its edits (FORMAT.md, "A
+// store on RADOS"): chunk rows, each where the index has none, and
+// manifests, each where the index lacks it.
+struct CarriedRows {
+  std::vector<std::pair<ChunkId, PackLocation>> chunks;
+  std::vector<Manifest> manifests;
+};
+// Commits `req` (no fresh ingest, no extent; its puts of carried versions
+// are TreeEdit::PutCarried) inside `txn`, after the rows of `carried`; the
+// packs those rows name count as synced to their end.
+Status CommitCarriedInTxn(const StoreParts& parts, Txn& txn, const CommitRequest& req, const CarriedRows& carried,
+                          Snapshot* out);
 // Makes `req` ready to be logged: its paths checked, its time and its
 // extent versions' ids fixed. InvalidArgument for an edit naming a fresh
 // ingest (its pins live only in memory).

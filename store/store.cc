@@ -12,6 +12,8 @@
 #include "store/chain/branches.h"
 #include "store/chain/refs.h"
 #include "store/chain/snapshot_chain.h"
+#include "store/cluster/cluster_chain.h"
+#include "store/cluster/rados_open.h"
 #include "store/index/lmdb_env.h"
 #include "store/index/queries.h"
 #include "store/journal/log_applier.h"
@@ -45,6 +47,7 @@ Status StoreParts::NoteSyncResult(Status s) const {
 }
 
 Store::~Store() {
+  cluster_.reset();  // stops its polling
   if (env_) CloseLog();
   if (background_) background_->Stop();
   // First the chunk reader: its read-ahead threads finish the reads still
@@ -65,34 +68,74 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
   CIUIC_RETURN_IF_ERROR(options.chunker.Validate());
   auto uri = ParseStoreUri(location);
   if (!uri.ok()) return uri.status();
-  auto backend = OpenPackBackend(*uri);  // no I/O yet; says what this build cannot open
-  if (!backend.ok()) return backend.status();
+  const bool rados = uri->scheme == StoreUri::Scheme::kRados;
+  if (rados && options.cache_dir.empty())
+    return Status::InvalidArgument("store " + location + ": a store on RADOS needs a cache directory (--cache DIR)");
+  const std::string dir = rados ? options.cache_dir : uri->path;
+  std::unique_ptr<PackBackend> backend;
+  if (!rados) {
+    auto local = OpenPackBackend(*uri);  // no I/O yet
+    if (!local.ok()) return local.status();
+    backend = std::move(local.value());
+  }
   std::unique_ptr<Store> store(new Store());
-  store->dir_ = uri->path;
+  store->dir_ = dir;
   store->parts_ = std::make_unique<StoreParts>();
-  store->parts_->dir = uri->path;
+  store->parts_->dir = dir;
   store->parts_->read_only = options.read_only;
+  const bool existed = access((dir + "/CIUICFS-STORE").c_str(), F_OK) == 0;
   uint32_t marker_format = 0;
-  CIUIC_RETURN_IF_ERROR(PrepareStoreDir(uri->path, options.create_if_missing && !options.read_only, &marker_format));
+  CIUIC_RETURN_IF_ERROR(PrepareStoreDir(dir, options.create_if_missing && !options.read_only, &marker_format));
+  // A store on RADOS, named here or by the cache directory's RADOS file.
+  std::optional<RadosCacheFile> cache;
+  if (rados) {
+    cache = RadosCacheFile{location, options.ceph_conf, options.ceph_user};
+    auto found = ReadRadosCacheFile(dir);
+    if (!found.ok()) return found.status();
+    if (!*found && existed) return Status::InvalidArgument(dir + " is a local store, not a cache (give another --cache)");
+    if (!options.read_only) CIUIC_RETURN_IF_ERROR(ClaimRadosCache(dir, *cache));
+    if (*found && (*found)->uri == location && options.ceph_conf.empty()) cache->ceph_conf = (*found)->ceph_conf;
+  } else {
+    auto found = ReadRadosCacheFile(dir);
+    if (!found.ok()) return found.status();
+    cache = *found;
+  }
+  if (cache) {
+    auto connected = ConnectRadosStore(*cache);
+    if (!connected.ok()) return connected.status();
+    backend = std::move(connected->packs);
+    store->cluster_ = std::make_unique<ClusterChain>(store->parts_.get(), std::move(connected->commits));
+  }
   if (marker_format == 1 && (!options.upgrade || options.read_only))
-    return Status::InvalidArgument("store " + uri->path +
+    return Status::InvalidArgument("store " + dir +
                                    " has format 1 (a whole tree per snapshot); this ciuicfs uses format 2: convert it "
-                                   "with `ciuicfs upgrade " + uri->path + "` (not while it is mounted)");
-  if (options.read_only) ApplyDeadLogsFirst(uri->path, options);
+                                   "with `ciuicfs upgrade " + dir + "` (not while it is mounted)");
+  if (options.read_only) ApplyDeadLogsFirst(dir, options);
   bool alone = true;
   if (!options.read_only) {
-    auto fd = options.shared && !options.upgrade ? LockStoreShared(uri->path, &alone) : LockStore(uri->path);
+    auto fd = options.shared && !options.upgrade ? LockStoreShared(dir, &alone) : LockStore(dir);
     if (!fd.ok()) return fd.status();
     store->lock_fd_ = *fd;
     store->shared_ = options.shared && !options.upgrade;
   }
   store->repair_on_open_ = alone;
-  store->backend_ = std::move(backend.value());
+  store->backend_ = std::move(backend);
   if (options.wrap_pack_backend) store->backend_ = options.wrap_pack_backend(std::move(store->backend_));
   CIUIC_RETURN_IF_ERROR(store->OpenParts(options));
-  if (marker_format == 1) CIUIC_RETURN_IF_ERROR(WriteMarker(uri->path));  // the index says 2 by now
+  if (marker_format == 1) CIUIC_RETURN_IF_ERROR(WriteMarker(dir));  // the index says 2 by now
+  if (store->cluster_ && !options.read_only) {
+    CIUIC_RETURN_IF_ERROR(store->cluster_->CatchUp());
+    store->cluster_->StartPolling(std::chrono::milliseconds(500));
+  }
   if (store->shared_ && alone) CIUIC_RETURN_IF_ERROR(ShareLock(store->lock_fd_));  // repaired: let the others in
   return store;
+}
+
+Status Store::CatchUp() { return cluster_ && !parts_->read_only ? cluster_->CatchUp() : Status::Ok(); }
+
+Status Store::LocalOnly(const char* what) const {
+  if (!cluster_) return Status::Ok();
+  return Status::InvalidArgument(std::string(what) + " is not yet possible on a store on RADOS (only saves are)");
 }
 
 Status Store::OpenParts(const StoreOptions& options) {
@@ -114,11 +157,14 @@ Status Store::OpenParts(const StoreOptions& options) {
   uint32_t next_pack = 0;
   if (!options.read_only) {
     PackStore scanner(backend_.get(), 0, options.pack_target_size);
-    auto next = RecoverPacks(env_.get(), &scanner, repair_on_open_);
+    // Packs on RADOS are other nodes' too, written as this one opens.
+    auto next = RecoverPacks(env_.get(), &scanner, repair_on_open_ && !cluster_);
     if (!next.ok()) return next.status();
     next_pack = *next;
   }
-  packs_ = std::make_unique<PackStore>(backend_.get(), next_pack, options.pack_target_size);
+  // A RADOS object holds at most 128 MiB.
+  const uint64_t target = cluster_ ? std::min<uint64_t>(options.pack_target_size, 64ull << 20) : options.pack_target_size;
+  packs_ = std::make_unique<PackStore>(backend_.get(), next_pack, target);
   background_ = std::make_unique<BackgroundScheduler>();
   parts_->env = env_.get();
   parts_->backend = backend_.get();
@@ -148,12 +194,13 @@ Status Store::OpenParts(const StoreOptions& options) {
   parts_->extents = extents_.get();
   ingest_stats_ = std::make_unique<IngestJobStats>();
   reencode_stats_ = std::make_unique<ReencodeStats>();
-  reencode_ = options.background_reencode && !options.read_only;
+  reencode_ = options.background_reencode && !options.read_only && !cluster_;
   if (options.read_only) {
     AwaitLiveLogs();
     return Status::Ok();
   }
-  extents_->SetOnSealed([this](uint32_t e) { ScheduleIngest(e); });
+  // On RADOS a save's close ingests its extent (cluster/cluster_chain.h).
+  if (!cluster_) extents_->SetOnSealed([this](uint32_t e) { ScheduleIngest(e); });
   // What dead processes logged, before any extent is taken as unlisted.
   CIUIC_RETURN_IF_ERROR(ReplayDeadLogs());
   listed = WithRead(env_.get(), [](Txn& txn) { return LoadExtentRows(txn); });
@@ -328,6 +375,7 @@ std::unique_ptr<VersionReader> Store::OpenPending(const PendingVersion& version)
 Status Store::ReadChunk(const ChunkId& id, std::string* out) { return chunks_->Read(id, out); }
 
 Status Store::SetTag(const std::string& name, uint64_t seq) {
+  CIUIC_RETURN_IF_ERROR(LocalOnly("tagging"));
   CIUIC_RETURN_IF_ERROR(SeeLog());
   CIUIC_RETURN_IF_ERROR(Refs::ValidateTagName(name));
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
@@ -335,6 +383,7 @@ Status Store::SetTag(const std::string& name, uint64_t seq) {
 }
 
 Status Store::DeleteTag(const std::string& name) {
+  CIUIC_RETURN_IF_ERROR(LocalOnly("deleting a tag"));
   CIUIC_RETURN_IF_ERROR(SeeLog());
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return refs_->DeleteTag(txn, name); });
@@ -349,12 +398,14 @@ Result<std::map<std::string, uint64_t>> Store::Branches() {
 }
 
 Status Store::CreateBranch(const std::string& name, uint64_t seq) {
+  CIUIC_RETURN_IF_ERROR(LocalOnly("creating a branch"));
   CIUIC_RETURN_IF_ERROR(SeeLog());
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return ciuicfs::CreateBranch(txn, *chain_, name, seq); });
 }
 
 Status Store::DeleteBranch(const std::string& name) {
+  CIUIC_RETURN_IF_ERROR(LocalOnly("deleting a branch"));
   CIUIC_RETURN_IF_ERROR(SeeLog());
   return ciuicfs::DeleteBranch(*parts_, name);
 }
@@ -364,11 +415,13 @@ Result<Snapshot> Store::ResolveRef(const std::string& ref, const std::string& br
 }
 
 Status Store::DropSnapshots(const std::vector<uint64_t>& seqs) {
+  CIUIC_RETURN_IF_ERROR(LocalOnly("dropping snapshots (prune)"));
   CIUIC_RETURN_IF_ERROR(SeeLog());
   return ciuicfs::DropSnapshots(*parts_, seqs);
 }
 
 Result<GcStats> Store::Gc(const GcOptions& options) {
+  CIUIC_RETURN_IF_ERROR(LocalOnly("gc"));
   CIUIC_RETURN_IF_ERROR(SeeLog());
   std::lock_guard<std::mutex> lock(gc_mu_);
   if (!shared_) return CollectGarbage(*parts_, options);

@@ -48,6 +48,7 @@
 namespace ciuicfs {
 
 class BackgroundScheduler;
+class ClusterChain;
 class ExtentStore;
 class ExtentWriter;
 struct IngestJobStats;
@@ -84,6 +85,13 @@ struct StoreOptions {
   // Re-encode stored chunks in the background after each ingest (FORMAT.md,
   // "Encoded records"); the daemon turns it on. Reencode() works either way.
   bool background_reencode = false;
+  // A store on RADOS ("rados:POOL/NAME"): the node's cache directory
+  // (required), the Ceph configuration file (empty: librados' default
+  // search) and the Ceph user (FORMAT.md, "A store on RADOS"). Opening the
+  // cache directory itself opens the store its RADOS file names.
+  std::string cache_dir;
+  std::string ceph_conf;
+  std::string ceph_user = "admin";
   // Tests: wraps the pack backend the store's URI picked (e.g. in a
   // FaultBackend, store/pack/fault_backend.h).
   std::function<std::unique_ptr<PackBackend>(std::unique_ptr<PackBackend>)> wrap_pack_backend;
@@ -112,8 +120,8 @@ struct StoreStats {
 
 class Store {
  public:
-  // `location`: a directory, "file:DIR", or "rados:POOL/NAME" (not in this
-  // build).
+  // `location`: a directory, "file:DIR", or "rados:POOL/NAME" (with
+  // options.cache_dir; builds without librados refuse it).
   static Result<std::unique_ptr<Store>> Open(const std::string& location, const StoreOptions& options);
   ~Store();
 
@@ -200,6 +208,13 @@ class Store {
   Result<VerifyReport> Verify(const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
   Result<StoreStats> Stats();
 
+  // Whether the store lives on RADOS (its chain in commit objects; the
+  // index here is a cache).
+  bool on_rados() const { return cluster_ != nullptr; }
+  // A store on RADOS: applies the commits other nodes made since the last
+  // catch-up (a poll does it every 500 ms anyway). OK for a local store.
+  Status CatchUp();
+
   // The error that stopped all writes (a failed sync or background write),
   // or OK.
   Status background_error() const;
@@ -226,8 +241,12 @@ class Store {
   void CloseLog();
   static void ApplyDeadLogsFirst(const std::string& dir, const StoreOptions& options);
 
+  // OK, or why `what` cannot be done on a store on RADOS yet.
+  Status LocalOnly(const char* what) const;
+
   std::string dir_;
   int lock_fd_ = -1;
+  std::unique_ptr<ClusterChain> cluster_;  // a store on RADOS
   std::unique_ptr<LmdbEnv> env_;
   std::unique_ptr<PackBackend> backend_;
   std::unique_ptr<PackStore> packs_;

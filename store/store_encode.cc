@@ -15,7 +15,7 @@
 namespace ciuicfs {
 
 void Store::StartReencode() {
-  if (parts_->read_only) return;
+  if (parts_->read_only || cluster_) return;
   {
     std::lock_guard<std::mutex> lock(reencode_mu_);
     if (reencode_queued_) return;
@@ -63,6 +63,7 @@ Result<uint64_t> WaitingBytes(Txn& txn) {
 }  // namespace
 
 Status Store::Reencode(const std::function<void(uint64_t done, uint64_t total)>& progress) {
+  CIUIC_RETURN_IF_ERROR(LocalOnly("re-encoding (compact)"));
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   CIUIC_RETURN_IF_ERROR(DrainIngest());
   auto total = WithRead(env_.get(), [](Txn& txn) { return WaitingBytes(txn); });

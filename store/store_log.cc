@@ -10,6 +10,7 @@
 
 #include "store/base/coding.h"
 #include "store/base/log.h"
+#include "store/cluster/cluster_chain.h"
 #include "store/index/lmdb_env.h"
 #include "store/journal/commit_log.h"
 #include "store/journal/log_applier.h"
@@ -18,6 +19,8 @@
 namespace ciuicfs {
 
 Result<Snapshot> Store::Commit(const CommitRequest& req) {
+  // On RADOS every commit goes into the shared chain before it returns.
+  if (cluster_ && !parts_->read_only) return cluster_->Commit(req);
   if (!req.logged || parts_->read_only) {
     CIUIC_RETURN_IF_ERROR(SeeLog());  // after every logged commit, as the callers saw them
     return CommitSnapshot(*parts_, req);

@@ -10,19 +10,15 @@
 
 namespace ciuicfs {
 
-struct RadosPackBackend::Cluster {
-  librados::Rados rados;
-  librados::IoCtx io;
-  bool connected = false;
-  ~Cluster() {
-    io.close();
-    if (connected) rados.shutdown();
-  }
-};
+RadosConnection::~RadosConnection() {
+  io.close();
+  if (connected) rados.shutdown();
+}
 
-Result<std::unique_ptr<RadosPackBackend>> RadosPackBackend::Connect(const RadosTarget& target, size_t max_write) {
-  auto c = std::make_unique<Cluster>();
-  const std::string where = "rados:" + target.pool + "/" + target.name;
+Result<std::shared_ptr<RadosConnection>> RadosConnection::Connect(const RadosTarget& target) {
+  auto c = std::make_shared<RadosConnection>();
+  c->target = target;
+  const std::string where = target.Uri();
   int r = c->rados.init2(("client." + target.user).c_str(), "ceph", 0);
   if (r < 0) return Status::FromErrno(-r, where + ": cannot set up a RADOS client");
   r = target.ceph_conf.empty() ? c->rados.conf_read_file(nullptr) : c->rados.conf_read_file(target.ceph_conf.c_str());
@@ -38,11 +34,17 @@ Result<std::unique_ptr<RadosPackBackend>> RadosPackBackend::Connect(const RadosT
   c->connected = true;
   r = c->rados.ioctx_create(target.pool.c_str(), c->io);
   if (r < 0) return Status::FromErrno(-r, where + ": cannot open pool " + target.pool);
-  return std::unique_ptr<RadosPackBackend>(new RadosPackBackend(std::move(c), target, max_write));
+  return c;
 }
 
-RadosPackBackend::RadosPackBackend(std::unique_ptr<Cluster> cluster, RadosTarget target, size_t max_write)
-    : cluster_(std::move(cluster)), target_(std::move(target)), max_write_(std::max<size_t>(1, max_write)) {}
+Result<std::unique_ptr<RadosPackBackend>> RadosPackBackend::Connect(const RadosTarget& target, size_t max_write) {
+  auto c = RadosConnection::Connect(target);
+  if (!c.ok()) return c.status();
+  return std::make_unique<RadosPackBackend>(std::move(c.value()), max_write);
+}
+
+RadosPackBackend::RadosPackBackend(std::shared_ptr<RadosConnection> cluster, size_t max_write)
+    : cluster_(std::move(cluster)), target_(cluster_->target), max_write_(std::max<size_t>(1, max_write)) {}
 
 RadosPackBackend::~RadosPackBackend() = default;
 

@@ -9,7 +9,7 @@
 //   committed it, so Sync has nothing left to flush: it returns the size.
 // - Create is an exclusive create; List walks the pool's object names.
 //
-// One connection to the cluster per backend. Thread-safe (librados'
+// The connection may be shared with the store's commit objects. Thread-safe (librados'
 // IoCtx is).
 #ifndef CIUICFS_STORE_PACK_RADOS_BACKEND_H_
 #define CIUICFS_STORE_PACK_RADOS_BACKEND_H_
@@ -18,15 +18,9 @@
 #include <string>
 
 #include "store/pack/backend.h"
+#include "store/pack/rados_connection.h"
 
 namespace ciuicfs {
-
-struct RadosTarget {
-  std::string pool;
-  std::string name;       // the store's name inside the pool: every object starts with it
-  std::string ceph_conf;  // empty: librados' default search (CEPH_CONF, /etc/ceph/ceph.conf)
-  std::string user = "admin";
-};
 
 class RadosPackBackend : public PackBackend {
  public:
@@ -35,6 +29,8 @@ class RadosPackBackend : public PackBackend {
 
   // Connects; an error names the pool and what failed, in one line.
   static Result<std::unique_ptr<RadosPackBackend>> Connect(const RadosTarget& target, size_t max_write = kMaxWrite);
+  // Over a connection other parts of the store share.
+  RadosPackBackend(std::shared_ptr<RadosConnection> cluster, size_t max_write = kMaxWrite);
   ~RadosPackBackend() override;
 
   Status Create(uint32_t pack) override;
@@ -48,12 +44,10 @@ class RadosPackBackend : public PackBackend {
   std::string Name(uint32_t pack) const override;
 
  private:
-  struct Cluster;
-  RadosPackBackend(std::unique_ptr<Cluster> cluster, RadosTarget target, size_t max_write);
   std::string Object(uint32_t pack) const;
   Status Error(int r, const std::string& what) const;
 
-  std::unique_ptr<Cluster> cluster_;
+  std::shared_ptr<RadosConnection> cluster_;
   const RadosTarget target_;
   const size_t max_write_;
 };

@@ -1,5 +1,5 @@
 // The RADOS pack backend against a throw-away one-node cluster
-// (scripts/ceph-cluster.sh); skipped, with the reason, where no cluster can
+// (ceph_cluster.h); skipped, with the reason, where no cluster can
 // start here or this build has no RADOS backend.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -11,6 +11,7 @@
 
 #include "store/pack/pack_store.h"
 #include "tests/store/backend_contract.h"
+#include "tests/store/ceph_cluster.h"
 #include "tests/store/test_util.h"
 #ifdef CIUICFS_HAVE_RADOS
 #include "store/pack/rados_backend.h"
@@ -22,37 +23,15 @@ namespace {
 using testing::RandomBytes;
 using testing::TempDir;
 
-std::string FirstLine(const std::string& path) {
-  std::ifstream f(path);
-  std::string line;
-  std::getline(f, line);
-  return line.empty() ? "(no message)" : line;
-}
-
 #ifdef CIUICFS_HAVE_RADOS
 class RadosBackendTest : public ::testing::Test {
  protected:
   static constexpr const char* kPool = "ciuicfs";
 
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    const std::string cmd = std::string(CIUICFS_SOURCE_DIR) + "/scripts/ceph-cluster.sh start " + dir_->Sub("ceph") +
-                            " " + kPool + " 2>" + dir_->Sub("start.err");
-    FILE* p = popen(cmd.c_str(), "r");
-    char line[4096] = {0};
-    if (p && std::fgets(line, sizeof(line), p)) conf_ = std::string(line, std::strcspn(line, "\n"));
-    int rc = p ? pclose(p) : -1;
-    if (rc != 0 || conf_.empty()) {
-      skip_ = "no Ceph cluster starts here: " + FirstLine(dir_->Sub("start.err"));
-      conf_.clear();
-    }
-  }
-  static void TearDownTestSuite() {
-    std::system((std::string(CIUICFS_SOURCE_DIR) + "/scripts/ceph-cluster.sh stop " + dir_->Sub("ceph")).c_str());
-    delete dir_;
-  }
   void SetUp() override {
-    if (!skip_.empty()) GTEST_SKIP() << skip_;
+    const testing::CephCluster& c = testing::CephCluster::Get();
+    if (!c.skip.empty()) GTEST_SKIP() << c.skip;
+    conf_ = c.conf;
   }
   // A backend for a store of its own name in the pool.
   std::unique_ptr<RadosPackBackend> Backend(const std::string& name, size_t max_write = RadosPackBackend::kMaxWrite) {
@@ -61,11 +40,8 @@ class RadosBackendTest : public ::testing::Test {
     return b.ok() ? std::move(b.value()) : nullptr;
   }
 
-  static TempDir* dir_;
-  static std::string conf_, skip_;
+  std::string conf_;
 };
-TempDir* RadosBackendTest::dir_ = nullptr;
-std::string RadosBackendTest::conf_, RadosBackendTest::skip_;
 
 TEST_F(RadosBackendTest, KeepsTheContract) {
   auto b = Backend("contract");

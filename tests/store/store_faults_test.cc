@@ -275,9 +275,10 @@ TEST(StoreUriTest, PicksTheBackendByScheme) {
   EXPECT_EQ(rados->name, "name");
   EXPECT_FALSE(ParseStoreUri("rados:pool").ok());
   EXPECT_FALSE(ParseStoreUri("").ok());
+  // A store on RADOS needs a cache directory (rados_store_test.cc has the rest).
   auto store = Store::Open("rados:pool/name", {});
   ASSERT_FALSE(store.ok());
-  EXPECT_NE(store.status().message().find("no RADOS backend"), std::string::npos) << store.status().message();
+  EXPECT_NE(store.status().message().find("--cache"), std::string::npos) << store.status().message();
 }
 
 }  // namespace

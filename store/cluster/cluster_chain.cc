@@ -1,0 +1,210 @@
+#include "store/cluster/cluster_chain.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store/base/coding.h"
+#include "store/base/crash_point.h"
+#include "store/base/log.h"
+#include "store/cluster/commit_object.h"
+#include "store/index/keys.h"
+#include "store/index/queries.h"
+#include "store/parts.h"
+
+namespace ciuicfs {
+namespace {
+
+constexpr char kAppliedKey[] = "rados_applied";
+constexpr size_t kMaxBatch = 64;      // commit objects applied in one index transaction
+constexpr int kMaxAttempts = 10000;   // numbers taken by others before a commit gives up
+
+Result<uint64_t> AppliedIn(Txn& txn) {
+  auto v = txn.Get(Db::kMeta, kAppliedKey);
+  if (!v.ok()) return v.status();
+  if (!*v) return uint64_t{0};
+  if ((*v)->size() != 8) return CorruptRow(Db::kMeta, kAppliedKey);
+  return LoadLE<uint64_t>((*v)->data());
+}
+
+Status SetApplied(Txn& txn, uint64_t n) {
+  std::string v;
+  PutLE<uint64_t>(&v, n);
+  return txn.Put(Db::kMeta, kAppliedKey, v);
+}
+
+// Commit object `n` for `req` against the index as `txn` sees it: each
+// fresh version becomes a carried put, with the chunk rows and the
+// manifest the index lacks.
+Result<CommitObject> BuildObject(Txn& txn, uint64_t n, const CommitRequest& req,
+                                 const std::map<ChunkId, PackLocation>& pending_locs) {
+  CommitObject obj;
+  obj.number = n;
+  obj.req = req;
+  obj.req.logged = false;
+  obj.req.version_ids.clear();
+  std::set<VersionId> versions;
+  std::set<ChunkId> chunks;
+  for (TreeEdit& e : obj.req.edits) {
+    const PendingVersion* pv = e.pending;
+    if (!pv) continue;
+    e.pending = nullptr;
+    e.existing = pv->id();
+    e.carried = true;
+    if (!versions.insert(pv->id()).second) continue;
+    for (const ChunkId& id : pv->pinned()) {
+      auto row = GetChunkRow(txn, id);
+      if (!row.ok()) return row.status();
+      if ((*row && (*row)->location.pack != kLostPack) || !chunks.insert(id).second) continue;
+      auto loc = pending_locs.find(id);
+      if (loc == pending_locs.end())
+        return Status::Corruption("commit: chunk " + id.Hex() + " is neither indexed nor pending");
+      obj.carried.chunks.emplace_back(id, loc->second);
+    }
+    auto known = txn.Get(Db::kManifests, HashKey(pv->id()));
+    if (!known.ok()) return known.status();
+    if (!*known) obj.carried.manifests.push_back(pv->manifest());
+  }
+  return obj;
+}
+
+}  // namespace
+
+ClusterChain::ClusterChain(const StoreParts* parts, std::unique_ptr<CommitObjects> objects)
+    : parts_(parts), objects_(std::move(objects)) {}
+
+ClusterChain::~ClusterChain() {
+  {
+    std::lock_guard<std::mutex> lock(poll_mu_);
+    stop_ = true;
+  }
+  poll_cv_.notify_all();
+  if (poller_.joinable()) poller_.join();
+}
+
+Result<uint64_t> ClusterChain::Applied() {
+  return WithRead(parts_->env, [](Txn& txn) { return AppliedIn(txn); });
+}
+
+Status ClusterChain::CatchUp() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return CatchUpLocked();
+}
+
+Status ClusterChain::CatchUpLocked() {
+  for (;;) {
+    auto applied = Applied();
+    if (!applied.ok()) return applied.status();
+    std::vector<CommitObject> batch;
+    for (uint64_t n = *applied + 1; batch.size() < kMaxBatch; ++n) {
+      auto bytes = objects_->Read(n);
+      if (!bytes.ok()) {
+        if (bytes.status().IsNotFound()) break;
+        return bytes.status();
+      }
+      CommitObject obj;
+      if (!DecodeCommitObject(*bytes, &obj) || obj.number != n)
+        return Status::Corruption(objects_->Name(n) + " is damaged (it does not decode or fails its checksum)");
+      batch.push_back(std::move(obj));
+    }
+    if (batch.empty()) return Status::Ok();
+    CIUIC_RETURN_IF_ERROR(parts_->env->Write([&](Txn& txn) -> Status {
+      for (const CommitObject& obj : batch) {
+        Snapshot snap;
+        Status s = CommitCarriedInTxn(*parts_, txn, obj.req, obj.carried, &snap);
+        // The node that made it applied it to the same index: a failure
+        // here means the caches differ, never a commit to skip.
+        if (!s.ok()) return Status::Corruption("apply " + objects_->Name(obj.number) + ": " + s.message());
+      }
+      return SetApplied(txn, batch.back().number);
+    }));
+    if (batch.size() < kMaxBatch) return Status::Ok();
+  }
+}
+
+Result<std::unique_ptr<PendingVersion>> ClusterChain::IngestExtent(uint32_t extent, uint64_t length) {
+  IngestSession session(parts_->chunker, parts_->pins);
+  constexpr size_t kPiece = 8 << 20;
+  std::string buf(std::min<uint64_t>(kPiece, length), '\0');
+  for (uint64_t off = 0; off < length;) {
+    const size_t n = size_t(std::min<uint64_t>(kPiece, length - off));
+    CIUIC_RETURN_IF_ERROR(parts_->extents->ReadAt(extent, off, n, buf.data()));
+    CIUIC_RETURN_IF_ERROR(session.Append(buf.data(), n));
+    off += n;
+  }
+  auto pv = session.Finish();
+  if (!pv.ok()) return pv.status();
+  return std::make_unique<PendingVersion>(std::move(pv.value()));
+}
+
+Result<Snapshot> ClusterChain::Commit(const CommitRequest& in) {
+  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
+  CommitRequest req = in;
+  if (req.time_ns == 0)
+    req.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  // A version must need nothing of this node once its close returns: the
+  // extent's bytes go into pack objects now.
+  std::vector<std::unique_ptr<PendingVersion>> fresh;
+  for (TreeEdit& e : req.edits) {
+    if (e.extent == 0) continue;
+    auto pv = IngestExtent(e.extent, e.length);
+    if (!pv.ok()) return pv.status();
+    fresh.push_back(std::move(pv.value()));
+    e.extent = 0;
+    e.length = 0;
+    e.pending = fresh.back().get();
+  }
+  std::vector<ChunkId> pinned;
+  for (const TreeEdit& e : req.edits)
+    if (e.pending) pinned.insert(pinned.end(), e.pending->pinned().begin(), e.pending->pinned().end());
+  // Read before the write transaction (lock order: PinTable, then LMDB);
+  // the pins keep them until the commit is done.
+  const std::map<ChunkId, PackLocation> locs = parts_->pins->PendingLocations(pinned);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    CIUIC_RETURN_IF_ERROR(CatchUpLocked());
+    Snapshot snap;
+    bool taken = false;
+    Status s = parts_->env->Write([&](Txn& txn) -> Status {
+      auto applied = AppliedIn(txn);
+      if (!applied.ok()) return applied.status();
+      const uint64_t number = *applied + 1;
+      auto obj = BuildObject(txn, number, req, locs);
+      if (!obj.ok()) return obj.status();
+      CIUIC_RETURN_IF_ERROR(CommitCarriedInTxn(*parts_, txn, obj->req, obj->carried, &snap));
+      CIUIC_RETURN_IF_ERROR(SetApplied(txn, number));
+      // The object first: the index commits only once the chain has it.
+      auto created = objects_->Create(number, EncodeCommitObject(*obj));
+      if (!created.ok()) return created.status();
+      if (!*created) {
+        taken = true;
+        return Status::Busy(objects_->Name(number) + " was taken by another node");
+      }
+      CrashPoint("cluster.after_create");
+      return Status::Ok();
+    });
+    if (taken) continue;  // apply theirs, then try the next number
+    CIUIC_RETURN_IF_ERROR(s);
+    parts_->pins->MarkIndexed(pinned);  // rows exist now
+    return snap;
+  }
+  return Status::Busy("commit: other nodes kept taking the next commit number");
+}
+
+void ClusterChain::StartPolling(std::chrono::milliseconds every) {
+  poller_ = std::thread([this, every] {
+    std::string last_error;
+    std::unique_lock<std::mutex> lock(poll_mu_);
+    while (!poll_cv_.wait_for(lock, every, [this] { return stop_; })) {
+      lock.unlock();
+      Status s = CatchUp();
+      if (!s.ok() && s.message() != last_error) LogLine("catching up with the shared chain: " + s.message());
+      last_error = s.ok() ? std::string() : s.message();
+      lock.lock();
+    }
+  });
+}
+
+}  // namespace ciuicfs

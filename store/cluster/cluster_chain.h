@@ -1,0 +1,54 @@
+// ClusterChain: the chain of a store shared through an object store
+// (FORMAT.md, "A store on RADOS"). Every commit becomes the next numbered
+// commit object before the local index, a cache, applies it; the commits
+// of other nodes are applied in the same order as they are found (at open,
+// before each commit, and by polling). Thread-safe.
+#ifndef CIUICFS_STORE_CLUSTER_CLUSTER_CHAIN_H_
+#define CIUICFS_STORE_CLUSTER_CLUSTER_CHAIN_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "store/base/status.h"
+#include "store/cluster/commit_objects.h"
+#include "store/commit.h"
+
+namespace ciuicfs {
+
+struct StoreParts;
+
+class ClusterChain {
+ public:
+  ClusterChain(const StoreParts* parts, std::unique_ptr<CommitObjects> objects);
+  ~ClusterChain();  // stops polling
+  // Applies every commit object after the last one the index holds.
+  Status CatchUp();
+  // Commits `req` as the next commit object, then into the index. Its
+  // extent edits are ingested into packs first: once this returns, the
+  // version needs nothing of this node.
+  Result<Snapshot> Commit(const CommitRequest& req);
+  // Catches up every `every` on a thread of its own, until destroyed.
+  void StartPolling(std::chrono::milliseconds every);
+  // The number of the last commit the index holds.
+  Result<uint64_t> Applied();
+
+ private:
+  Status CatchUpLocked();
+  Result<std::unique_ptr<PendingVersion>> IngestExtent(uint32_t extent, uint64_t length);
+
+  const StoreParts* parts_;
+  std::unique_ptr<CommitObjects> objects_;
+  std::mutex mu_;  // one commit or catch-up at a time
+  std::mutex poll_mu_;
+  std::condition_variable poll_cv_;
+  bool stop_ = false;  // guarded by poll_mu_
+  std::thread poller_;
+};
+
+}  // namespace ciuicfs
+
+#endif  // CIUICFS_STORE_CLUSTER_CLUSTER_CHAIN_H_

@@ -1,0 +1,85 @@
+#include "store/cluster/commit_object.h"
+
+#include "store/base/chunk_id.h"
+#include "store/base/coding.h"
+#include "store/index/rows.h"
+#include "store/journal/commit_log.h"
+
+namespace ciuicfs {
+namespace {
+
+constexpr std::string_view kMagic = "CIUICCM1";
+constexpr uint8_t kKindSnapshot = 1;
+
+void PutBytes(std::string* out, std::string_view s) {
+  PutLE<uint32_t>(out, uint32_t(s.size()));
+  out->append(s);
+}
+
+std::string_view GetBytes(Decoder* in) { return in->Bytes(in->LE<uint32_t>()); }
+
+}  // namespace
+
+std::string EncodeCommitObject(const CommitObject& c) {
+  std::string out(kMagic);
+  out.push_back(char(kKindSnapshot));
+  PutLE<uint64_t>(&out, c.number);
+  CommitRequest logged = c.req;
+  logged.version_ids.clear();
+  PutBytes(&out, EncodeLoggedCommit(LoggedCommit{c.number, logged}));
+  PutLE<uint32_t>(&out, uint32_t(c.req.edits.size()));
+  for (const TreeEdit& e : c.req.edits) out.push_back(e.carried ? 1 : 0);
+  PutLE<uint32_t>(&out, uint32_t(c.carried.chunks.size()));
+  for (const auto& [id, loc] : c.carried.chunks) {
+    id.AppendTo(&out);
+    ChunkRow row;
+    row.location = loc;
+    PutBytes(&out, EncodeChunkRow(row));
+  }
+  PutLE<uint32_t>(&out, uint32_t(c.carried.manifests.size()));
+  for (const Manifest& m : c.carried.manifests) {
+    m.id.AppendTo(&out);  // the row's key, not in the row
+    PutBytes(&out, EncodeManifest(m, 0));
+  }
+  PutLE<uint64_t>(&out, Checksum64(out.data(), out.size()));
+  return out;
+}
+
+bool DecodeCommitObject(std::string_view bytes, CommitObject* c) {
+  if (bytes.size() < kMagic.size() + 8 || bytes.substr(0, kMagic.size()) != kMagic) return false;
+  const std::string_view body = bytes.substr(0, bytes.size() - 8);
+  if (LoadLE<uint64_t>(bytes.data() + body.size()) != Checksum64(body.data(), body.size())) return false;
+  Decoder in(body.substr(kMagic.size()));
+  if (in.LE<uint8_t>() != kKindSnapshot) return false;
+  c->number = in.LE<uint64_t>();
+  LoggedCommit logged;
+  if (!in.ok() || !DecodeLoggedCommit(GetBytes(&in), &logged) || logged.seq != c->number) return false;
+  c->req = std::move(logged.req);
+  c->req.version_ids.clear();
+  const uint32_t edits = in.LE<uint32_t>();
+  if (!in.ok() || edits != c->req.edits.size()) return false;
+  for (TreeEdit& e : c->req.edits) {
+    e.carried = in.LE<uint8_t>() != 0;
+    if (e.extent != 0) return false;  // a commit object never names an extent
+  }
+  c->carried = CarriedRows{};
+  const uint32_t chunks = in.LE<uint32_t>();
+  for (uint32_t i = 0; i < chunks && in.ok(); ++i) {
+    std::string_view id = in.Bytes(16);
+    ChunkRow row;
+    if (!in.ok() || !DecodeChunkRow(GetBytes(&in), &row)) return false;
+    c->carried.chunks.emplace_back(Hash128::FromBytes(id.data()), row.location);
+  }
+  const uint32_t manifests = in.LE<uint32_t>();
+  for (uint32_t i = 0; i < manifests && in.ok(); ++i) {
+    std::string_view id = in.Bytes(16);
+    Manifest m;
+    uint32_t refcount = 0;
+    if (!in.ok() || !DecodeManifest(GetBytes(&in), &m, &refcount)) return false;
+    m.id = Hash128::FromBytes(id.data());
+    c->carried.manifests.push_back(std::move(m));
+  }
+  return in.done();
+}
+
+}  // namespace ciuicfs

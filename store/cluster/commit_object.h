@@ -1,0 +1,30 @@
+// CommitObject: one commit of a store on RADOS as the object
+// NAME.commit.<16 hex> holds it (FORMAT.md, "A store on RADOS"): the
+// commit's edits as the commit log encodes them, and the chunk rows and
+// manifests it adds, so any node can apply it without the node that made it.
+#ifndef CIUICFS_STORE_CLUSTER_COMMIT_OBJECT_H_
+#define CIUICFS_STORE_CLUSTER_COMMIT_OBJECT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "store/commit.h"
+
+namespace ciuicfs {
+
+struct CommitObject {
+  uint64_t number = 0;  // its place in the chain, from 1
+  // No fresh ingest, no extent: a version this commit stores is a
+  // TreeEdit::PutCarried, one already stored a PutExisting.
+  CommitRequest req;
+  CarriedRows carried;
+};
+
+std::string EncodeCommitObject(const CommitObject& c);
+// False for bytes of the wrong shape or a failed checksum.
+bool DecodeCommitObject(std::string_view bytes, CommitObject* c);
+
+}  // namespace ciuicfs
+
+#endif  // CIUICFS_STORE_CLUSTER_COMMIT_OBJECT_H_

@@ -1,0 +1,82 @@
+#include "store/cluster/rados_open.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#ifdef CIUICFS_HAVE_RADOS
+#include "store/cluster/rados_commit_objects.h"
+#include "store/pack/rados_backend.h"
+#endif
+
+namespace ciuicfs {
+namespace {
+
+constexpr char kFileName[] = "RADOS";
+
+bool GoodName(const std::string& s) {
+  if (s.empty() || s.size() > 64 || s[0] == '.' || s[0] == '-') return false;
+  for (char c : s)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+  return true;
+}
+
+}  // namespace
+
+Result<std::optional<RadosCacheFile>> ReadRadosCacheFile(const std::string& dir) {
+  const std::string path = dir + "/" + kFileName;
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return std::optional<RadosCacheFile>();
+    return Status::FromErrno(errno, "open " + path);
+  }
+  RadosCacheFile f;
+  if (!std::getline(in, f.uri) || !std::getline(in, f.ceph_conf) || !std::getline(in, f.user) ||
+      f.uri.rfind("rados:", 0) != 0)
+    return Status::Corruption(path + " is damaged (want three lines: rados:POOL/NAME, the Ceph configuration, the user)");
+  return std::optional<RadosCacheFile>(f);
+}
+
+Status ClaimRadosCache(const std::string& dir, const RadosCacheFile& want) {
+  auto have = ReadRadosCacheFile(dir);
+  if (!have.ok()) return have.status();
+  if (*have) {
+    if ((*have)->uri != want.uri)
+      return Status::InvalidArgument(dir + " is the cache of " + (*have)->uri + ", not of " + want.uri +
+                                     " (give another --cache)");
+    return Status::Ok();
+  }
+  const std::string path = dir + "/" + kFileName, tmp = path + ".tmp";
+  const std::string text = want.uri + "\n" + want.ceph_conf + "\n" + want.user + "\n";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
+  bool ok = write(fd, text.data(), text.size()) == ssize_t(text.size()) && fsync(fd) == 0;
+  int err = errno;
+  close(fd);
+  if (!ok) return Status::FromErrno(err, "write " + tmp);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno(errno, "rename " + tmp);
+  return Status::Ok();
+}
+
+Result<RadosStoreParts> ConnectRadosStore(const RadosCacheFile& store) {
+  auto uri = ParseStoreUri(store.uri);
+  if (!uri.ok()) return uri.status();
+  if (!GoodName(uri->name) || !GoodName(uri->pool))
+    return Status::InvalidArgument("bad store '" + store.uri + "': POOL and NAME are 1-64 of [A-Za-z0-9._-]");
+#ifdef CIUICFS_HAVE_RADOS
+  RadosTarget target{uri->pool, uri->name, store.ceph_conf, store.user.empty() ? "admin" : store.user};
+  auto conn = RadosConnection::Connect(target);
+  if (!conn.ok()) return conn.status();
+  RadosStoreParts parts;
+  parts.packs = std::make_unique<RadosPackBackend>(*conn);
+  parts.commits = std::make_unique<RadosCommitObjects>(*conn);
+  return parts;
+#else
+  return Status::InvalidArgument("store " + store.uri + ": this build of ciuicfs has no RADOS support (librados)");
+#endif
+}
+
+}  // namespace ciuicfs
