@@ -47,6 +47,11 @@ struct MountOptions {
   // Re-encode stored chunks in the background (store/FORMAT.md, "Encoded
   // records"); read by the mount command, which opens the store.
   bool reencode = true;
+  // What the mount command opens: `store_dir`, or "rados:POOL/NAME", whose
+  // node cache `store_dir` then is (store/FORMAT.md, "A store on RADOS"),
+  // with this Ceph configuration file (empty: librados' default search).
+  std::string store_location;
+  std::string ceph_conf;
 };
 
 class Filesystem {

@@ -5,6 +5,9 @@
 #
 #   scripts/ceph-cluster.sh start DIR [POOL]   # prints DIR/ceph.conf when the pool is usable
 #   scripts/ceph-cluster.sh stop DIR           # kills the daemons, removes DIR
+#   scripts/ceph-cluster.sh with CMD [ARG...]  # runs CMD with CIUICFS_TEST_CEPH_CONF set to a
+#                                              # fresh cluster's conf, then stops it; where none
+#                                              # starts, prints a gtest-style SKIPPED line and exits 0
 #
 # Needs Debian's ceph-mon, ceph-osd and ceph-common (scripts/setup.sh).
 # Exits non-zero with one line on stderr when the cluster does not come up.
@@ -23,6 +26,16 @@ stop() {
 
 case $cmd in
   stop) stop; exit 0 ;;
+  with)
+    shift
+    scratch=$(mktemp -d /tmp/ciuicfs-ceph.XXXXXX)
+    if ! conf=$("$0" start "$scratch/ceph" 2>"$scratch/err"); then
+      echo "[  SKIPPED ] no Ceph cluster starts here: $(head -1 "$scratch/err")"
+      rm -rf "$scratch"; exit 0
+    fi
+    rc=0; CIUICFS_TEST_CEPH_CONF=$conf "$@" || rc=$?
+    "$0" stop "$scratch/ceph"; rm -rf "$scratch"
+    exit $rc ;;
   start) ;;
   *) echo "$0: unknown command '$cmd'" >&2; exit 2 ;;
 esac

@@ -21,6 +21,7 @@
 #include "fs/cli/control.h"
 #include "fs/cli/mounts.h"
 #include "fs/filesystem.h"
+#include "store/pack/backend.h"
 
 namespace ciuicfs::cli {
 namespace {
@@ -61,7 +62,12 @@ int Serve(MountOptions options, bool create_branch, bool foreground, int notify_
   StoreOptions store_options;
   store_options.shared = true;  // other mounts of this store may write other branches
   store_options.background_reencode = options.reencode;  // deltas and compression after each ingest
-  auto store = Store::Open(options.store_dir, store_options);
+  const bool rados = options.store_location != options.store_dir;
+  if (rados) {
+    store_options.cache_dir = options.store_dir;
+    store_options.ceph_conf = options.ceph_conf;
+  }
+  auto store = Store::Open(options.store_location, store_options);
   if (!store.ok()) {
     Tell(notify_fd, "ERR " + store.status().message());
     return kExitFailed;
@@ -125,7 +131,7 @@ int Serve(MountOptions options, bool create_branch, bool foreground, int notify_
     Tell(notify_fd, "ERR " + listening.message());
     return kExitFailed;
   }
-  Tell(notify_fd, "OK " + options.store_dir);
+  Tell(notify_fd, "OK " + options.store_location + (rados ? " (cache " + options.store_dir + ")" : ""));
   fuse_loop_config cfg = {};
   cfg.clone_fd = 0;
   cfg.max_idle_threads = 16;
@@ -148,7 +154,12 @@ bool IsCiuicfsMount(const std::string& path) { return CiuicfsMountSource(path).h
 int RunMount(const std::vector<std::string>& args) {
   po::options_description opts("mount options");
   opts.add_options()("mountpoint", po::value<std::string>()->required(), "an empty directory")(
-      "store", po::value<std::string>()->default_value(DefaultStoreDir()), "store directory (created if missing)")(
+      "store", po::value<std::string>()->default_value(DefaultStoreDir()),
+      "store directory (created if missing), or rados:POOL/NAME for a store on Ceph RADOS")(
+      "cache", po::value<std::string>()->default_value(""),
+      "with a rados: store, this node's cache of it (default: ~/.cache/ciuicfs/rados/POOL/NAME)")(
+      "ceph-conf", po::value<std::string>()->default_value(""),
+      "with a rados: store, the Ceph configuration file (default: $CEPH_CONF, /etc/ceph/ceph.conf)")(
       "foreground,f", po::bool_switch(), "stay in the foreground")(
       "step-pattern", po::value<std::string>()->default_value(""),
       "regex with one capture group for the step number in a path component")(
@@ -168,8 +179,28 @@ int RunMount(const std::vector<std::string>& args) {
   std::error_code ec;
   options.mountpoint = std::filesystem::absolute(vm["mountpoint"].as<std::string>(), ec).lexically_normal().string();
   while (options.mountpoint.size() > 1 && options.mountpoint.back() == '/') options.mountpoint.pop_back();
-  options.store_dir = std::filesystem::absolute(vm["store"].as<std::string>(), ec).lexically_normal().string();
+  const std::string store = vm["store"].as<std::string>();
+  const bool rados = store.rfind("rados:", 0) == 0;
+  if (!rados && (!vm["cache"].as<std::string>().empty() || !vm["ceph-conf"].as<std::string>().empty())) {
+    Fail("mount: --cache and --ceph-conf go with a rados:POOL/NAME store");
+    return kExitUsage;
+  }
+  if (rados) {
+    if (auto uri = ParseStoreUri(store); !uri.ok()) {
+      Fail("mount: " + uri.status().message());
+      return kExitUsage;
+    }
+    const std::string cache = vm["cache"].as<std::string>();
+    options.store_dir = std::filesystem::absolute(cache.empty() ? DefaultRadosCacheDir(store) : cache, ec)
+                            .lexically_normal()
+                            .string();
+    const std::string conf = vm["ceph-conf"].as<std::string>();
+    if (!conf.empty()) options.ceph_conf = std::filesystem::absolute(conf, ec).lexically_normal().string();
+  } else {
+    options.store_dir = std::filesystem::absolute(store, ec).lexically_normal().string();
+  }
   while (options.store_dir.size() > 1 && options.store_dir.back() == '/') options.store_dir.pop_back();
+  options.store_location = rados ? store : options.store_dir;
   options.allow_other = vm["allow-other"].as<bool>();
   options.branch = vm["branch"].as<std::string>();
   options.passthrough = !vm["no-passthrough"].as<bool>();
@@ -208,10 +239,11 @@ int RunMount(const std::vector<std::string>& args) {
     Fail("mount: the store cannot live inside the mountpoint");
     return kExitUsage;
   }
-  // The default store lives under the data directory, which may not exist.
+  // The default store lives under the data directory, which may not exist
+  // (a cache, under the cache directory).
   std::filesystem::create_directories(std::filesystem::path(options.store_dir).parent_path(), ec);
   if (vm["foreground"].as<bool>()) {
-    std::cerr << "ciuicfs: serving " << options.mountpoint << " from store " << options.store_dir << "\n";
+    std::cerr << "ciuicfs: serving " << options.mountpoint << " from store " << options.store_location << "\n";
     return Serve(options, create_branch, true, -1);
   }
   int fds[2];

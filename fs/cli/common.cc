@@ -89,6 +89,14 @@ std::string DefaultStoreDir() {
   return std::string(home && *home ? home : "/root") + "/.local/share/ciuicfs/store";
 }
 
+std::string DefaultRadosCacheDir(const std::string& uri) {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  const std::string base = xdg && *xdg ? std::string(xdg) : std::string(home && *home ? home : "/root") + "/.cache";
+  std::string rest = uri.substr(uri.find(':') + 1);  // POOL/NAME
+  return base + "/ciuicfs/rados/" + rest;
+}
+
 // The store directory of the ciuicfs mount at `path` (its fsname), or
 // nullopt when `path` is not a ciuicfs mount.
 std::optional<std::string> CiuicfsMountSource(const std::string& path) {
@@ -145,6 +153,38 @@ std::optional<Target> ParseAndOpen(const std::string& name, const std::vector<st
   return t;
 }
 
+namespace {
+
+// A store on RADOS named by its URI: through this node's default cache,
+// caught up first (CEPH_CONF names the Ceph configuration where it is not
+// in librados' default places). Beside a mount that holds the cache, a read
+// goes through the mount's index and a change is refused.
+std::optional<Target> OpenRadosTarget(const std::string& uri, bool mutate) {
+  Target t;
+  t.store_dir = DefaultRadosCacheDir(uri);
+  std::error_code ec;
+  std::filesystem::create_directories(t.store_dir, ec);
+  StoreOptions options;
+  options.cache_dir = t.store_dir;
+  auto store = Store::Open(uri, options);
+  if (!store.ok() && store.status().code() == Status::Code::kBusy && !mutate) {
+    options.read_only = true;
+    store = Store::Open(t.store_dir, options);
+  }
+  if (!store.ok()) {
+    if (store.status().code() == Status::Code::kBusy)
+      Fail(uri + ": its cache " + t.store_dir + " is in use by a mount; run the command on the mountpoint");
+    else
+      Fail(store.status().message());
+    return std::nullopt;
+  }
+  t.owned = std::move(store.value());
+  t.store = t.owned.get();
+  return t;
+}
+
+}  // namespace
+
 std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   Target t;
   if (const CommandContext* ctx = CurrentContext()) {  // inside the daemon: its own store
@@ -153,6 +193,7 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
     if (ctx->mount.branch) t.branch = ctx->mount.branch();
     return t;
   }
+  if (where.rfind("rados:", 0) == 0) return OpenRadosTarget(where, mutate);
   std::string path = AbsolutePath(where.empty() ? DefaultStoreDir() : where);
   if (auto source = CiuicfsMountSource(path)) {
     t.mountpoint = path;

@@ -56,6 +56,9 @@ bool ParseArgs(const std::string& name, const std::vector<std::string>& args, co
 
 // $XDG_DATA_HOME/ciuicfs/store, else $HOME/.local/share/ciuicfs/store.
 std::string DefaultStoreDir();
+// A node's cache of the store on RADOS `uri` ("rados:POOL/NAME"):
+// $XDG_CACHE_HOME/ciuicfs/rados/POOL/NAME, else ~/.cache/ciuicfs/rados/POOL/NAME.
+std::string DefaultRadosCacheDir(const std::string& uri);
 
 
 void Fail(const std::string& line);  // "ciuicfs: <line>" on Err()

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -58,8 +59,21 @@ bool Mount::Start() {
     // CIUICFS_TEST_MOUNT_ARGS: the same tests over another write path
     // (tests/CMakeLists.txt runs them again with --no-passthrough).
     const char* more = getenv("CIUICFS_TEST_MOUNT_ARGS");
-    std::string cmd = std::string("exec ") + CIUICFS_BIN + " mount -f '" + mountpoint_ + "' --store '" + store_ +
-                      "' " + extra_ + " " + (more ? more : "") + " 2>>'" + store_ + ".log'";
+    std::string store = "'" + store_ + "'";
+    // A store given as rados:POOL/NAME (its --cache among the extra args)
+    // logs beside the mountpoint.
+    const bool named = store_.rfind("rados:", 0) == 0;
+    const std::string log = named ? mountpoint_ + ".log" : store_ + ".log";
+    // CIUICFS_TEST_CEPH_CONF (scripts/ceph-cluster.sh with): the store is
+    // on RADOS, named after the directory, which is the node's cache.
+    const char* ceph = getenv("CIUICFS_TEST_CEPH_CONF");
+    if (ceph && *ceph && !named) {
+      char name[32];
+      snprintf(name, sizeof(name), "t%016zx", std::hash<std::string>{}(store_));
+      store = std::string("rados:ciuicfs/") + name + " --cache " + store + " --ceph-conf '" + ceph + "'";
+    }
+    std::string cmd = std::string("exec ") + CIUICFS_BIN + " mount -f '" + mountpoint_ + "' --store " + store + " " +
+                      extra_ + " " + (more ? more : "") + " 2>>'" + log + "'";
     execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
     _exit(127);
   }

@@ -1,5 +1,7 @@
 // The bundled trainer resumes bit-exactly: after SIGKILL past a checkpoint,
-// after SIGTERM mid-interval, and from @latest of a real ciuicfs mount.
+// after SIGTERM mid-interval, from @latest of a real ciuicfs mount, and
+// (under scripts/ceph-cluster.sh with) on another node of a store on RADOS
+// after the first node is lost.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -160,6 +162,56 @@ TEST_F(ResumeTest, ResumeFromLatestOfARealMount) {
               "same")
         << f;
   mount.Unmount();
+}
+
+// Every file below `dir`, by its path relative to `dir`, with its bytes.
+std::map<std::string, std::string> FilesBelow(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out[std::filesystem::relative(e.path(), dir).string()] = ReadFile(e.path().string());
+  return out;
+}
+
+TEST_F(ResumeTest, ResumesOnAnotherNodeWhenTheFirstIsLost) {
+  const char* ceph = getenv("CIUICFS_TEST_CEPH_CONF");
+  if (!ceph || !*ceph) GTEST_SKIP() << "needs a Ceph cluster: ctest runs it as ResumeTest.rados (scripts/ceph-cluster.sh with)";
+  std::string why = FuseUnavailableReason();
+  if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
+  const std::string store = "rados:ciuicfs/resume" + std::to_string(getpid());
+  auto node = [&](const std::string& cache) {
+    return "--cache '" + dir_.Sub(cache) + "' --ceph-conf '" + ceph + "'";
+  };
+  std::map<std::string, std::string> closed;  // what node A closed, as A shows it
+  size_t snapshots_a = 0;
+  {
+    Mount a(dir_.Sub("mnt_a"), store, node("cache_a"));
+    ASSERT_TRUE(a.Start());
+    int status = RunUntilThenSignal("--ckpt-dir " + a.At("run") + " --save-every " + std::to_string(kN),
+                                    "saved step " + std::to_string(kN), SIGKILL);
+    ASSERT_TRUE(WIFSIGNALED(status)) << status;
+    closed = FilesBelow(a.At("@latest/run"));
+    snapshots_a = size_t(CountEntries(a.At("@history")));
+    a.KillHard();  // the node is lost: its daemon, then its disk
+  }
+  ASSERT_FALSE(closed.empty());
+  std::filesystem::remove_all(dir_.Sub("cache_a"));
+  std::filesystem::create_directories(dir_.Sub("e"));
+  Mount b(dir_.Sub("mnt_b"), store, node("cache_b"));
+  ASSERT_TRUE(b.Start());
+  EXPECT_EQ(size_t(CountEntries(b.At("@history"))), snapshots_a);
+  const auto on_b = FilesBelow(b.At("@latest/run"));
+  ASSERT_EQ(on_b.size(), closed.size());
+  for (auto& [path, bytes] : closed) EXPECT_EQ(Diff(on_b.at(path), bytes), "same") << path;
+  ASSERT_EQ(RunTrainer("--ckpt-dir " + b.At("run") + " --resume " + b.At("@latest/run") + " --losses-out " +
+                       dir_.Sub("e/losses") + " --weights-out " + dir_.Sub("e/final.pt")),
+            0);
+  ExpectSameAsReference("e", kN);
+  EXPECT_GT(size_t(CountEntries(b.At("@history"))), snapshots_a);  // B's saves continue the chain
+  for (const char* f : {"model.pt", "trainer_state.json"})
+    EXPECT_EQ(Diff(ReadFile(b.At("@latest/run/step_00000040/") + f), ReadFile(dir_.Sub("ref/ck/step_00000040/") + f)),
+              "same")
+        << f;
+  b.Unmount();
 }
 
 }  // namespace
