@@ -84,20 +84,20 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
   store->parts_->dir = dir;
   store->parts_->read_only = options.read_only;
   const bool existed = access((dir + "/CIUICFS-STORE").c_str(), F_OK) == 0;
-  uint32_t marker_format = 0;
-  CIUIC_RETURN_IF_ERROR(PrepareStoreDir(dir, options.create_if_missing && !options.read_only, &marker_format));
-  // A store on RADOS, named here or by the cache directory's RADOS file.
+  // A store on RADOS, named here or by the cache directory's RADOS file;
+  // connected before the cache directory is made, so a mistyped pool or
+  // configuration leaves nothing behind.
   std::optional<RadosCacheFile> cache;
+  auto found = ReadRadosCacheFile(dir);
+  if (!found.ok()) return found.status();
   if (rados) {
     cache = RadosCacheFile{location, options.ceph_conf, options.ceph_user};
-    auto found = ReadRadosCacheFile(dir);
-    if (!found.ok()) return found.status();
+    if (*found && (*found)->uri != location)
+      return Status::InvalidArgument(dir + " is the cache of " + (*found)->uri + ", not of " + location +
+                                     " (give another --cache)");
     if (!*found && existed) return Status::InvalidArgument(dir + " is a local store, not a cache (give another --cache)");
-    if (!options.read_only) CIUIC_RETURN_IF_ERROR(ClaimRadosCache(dir, *cache));
-    if (*found && (*found)->uri == location && options.ceph_conf.empty()) cache->ceph_conf = (*found)->ceph_conf;
+    if (*found && options.ceph_conf.empty()) cache->ceph_conf = (*found)->ceph_conf;
   } else {
-    auto found = ReadRadosCacheFile(dir);
-    if (!found.ok()) return found.status();
     cache = *found;
   }
   if (cache) {
@@ -106,6 +106,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
     backend = std::move(connected->packs);
     store->cluster_ = std::make_unique<ClusterChain>(store->parts_.get(), std::move(connected->commits));
   }
+  uint32_t marker_format = 0;
+  CIUIC_RETURN_IF_ERROR(PrepareStoreDir(dir, options.create_if_missing && !options.read_only, &marker_format));
+  if (rados && !options.read_only) CIUIC_RETURN_IF_ERROR(ClaimRadosCache(dir, *cache));
   if (marker_format == 1 && (!options.upgrade || options.read_only))
     return Status::InvalidArgument("store " + dir +
                                    " has format 1 (a whole tree per snapshot); this ciuicfs uses format 2: convert it "

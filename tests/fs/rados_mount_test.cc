@@ -1,0 +1,218 @@
+// Mounts of a store on RADOS from several nodes at once (FORMAT.md, "A
+// store on RADOS"): each node is a daemon with its own cache and
+// mountpoint. Runs under scripts/ceph-cluster.sh with (ctest
+// RadosMountTest.rados); skipped without a cluster or FUSE.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/fs/mount_util.h"
+#include "tests/store/test_util.h"
+
+namespace ciuicfs::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class RadosMountTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* ceph = getenv("CIUICFS_TEST_CEPH_CONF");
+    if (!ceph || !*ceph) GTEST_SKIP() << "needs a Ceph cluster: ctest runs it as RadosMountTest.rados";
+    std::string why = FuseUnavailableReason();
+    if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
+    conf_ = ceph;
+    store_ = "rados:ciuicfs/" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
+  // Node `n`: mountpoint dir/mnt_n, cache dir/cache_n.
+  std::unique_ptr<Mount> Node(const std::string& n) {
+    auto m = std::make_unique<Mount>(dir_.Sub("mnt_" + n), store_,
+                                     "--cache '" + dir_.Sub("cache_" + n) + "' --ceph-conf '" + conf_ + "'");
+    EXPECT_TRUE(m->Start()) << "see " << dir_.Sub("mnt_" + n) << ".log";
+    return m;
+  }
+  // A save as a trainer makes it: a temp file, then a rename.
+  static bool Save(const Mount& m, const std::string& rel, const std::string& data) {
+    const std::string tmp = m.At(rel + ".tmp");
+    return WriteFile(tmp, data) && std::rename(tmp.c_str(), m.At(rel).c_str()) == 0;
+  }
+  // How long until `rel` reads as `data` under @latest of `m` (none: 10 s or more).
+  static double SecondsUntilSeen(const Mount& m, const std::string& rel, const std::string& data) {
+    const auto start = Clock::now();
+    while (Clock::now() - start < std::chrono::seconds(10)) {
+      if (ReadFile(m.At("@latest/" + rel)) == data) return std::chrono::duration<double>(Clock::now() - start).count();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return 1e9;
+  }
+  int Snapshots(const Mount& m) { return CountEntries(m.At("@history")); }
+
+  TempDir dir_;
+  std::string conf_, store_;
+};
+
+TEST_F(RadosMountTest, TwoNodesSavingAtOnceMakeOneChain) {
+  auto a = Node("a"), b = Node("b");
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(mkdir(a->At("run_a").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(b->At("run_b").c_str(), 0755), 0);
+  constexpr int kSaves = 8;
+  std::atomic<int> failed{0};
+  auto trainer = [&](Mount* m, const std::string& who) {
+    for (int k = 0; k < kSaves; ++k)
+      if (!Save(*m, "run_" + who + "/step_" + std::to_string(k) + ".pt",
+                RandomBytes(uint64_t(k) * 31 + who[0], (1 << 20) + k)))
+        ++failed;
+  };
+  std::thread ta(trainer, a.get(), "a"), tb(trainer, b.get(), "b");
+  ta.join();
+  tb.join();
+  ASSERT_EQ(failed.load(), 0);
+  // Each node's newest save shows on the other.
+  const std::string last_a = RandomBytes(7, 300000), last_b = RandomBytes(8, 300000);
+  ASSERT_TRUE(Save(*a, "run_a/last.pt", last_a));
+  const double seen_b = SecondsUntilSeen(*b, "run_a/last.pt", last_a);
+  ASSERT_TRUE(Save(*b, "run_b/last.pt", last_b));
+  const double seen_a = SecondsUntilSeen(*a, "run_b/last.pt", last_b);
+  std::printf("another node's save showed after %.3f s and %.3f s\n", seen_b, seen_a);
+  EXPECT_LT(seen_b, 1.5);  // a poll every 500 ms; the bound is loose for a loaded machine
+  EXPECT_LT(seen_a, 1.5);
+  // One chain: the same snapshots from either node, every save of both in it.
+  const int n = Snapshots(*a);
+  EXPECT_EQ(Snapshots(*b), n);
+  EXPECT_GE(n, 2 * (2 * kSaves + 1) + 2);  // a put and a rename per save, and the two mkdirs
+  for (int k = 0; k < kSaves; ++k)
+    for (const char* who : {"a", "b"}) {
+      const std::string rel = std::string("run_") + who + "/step_" + std::to_string(k) + ".pt";
+      const std::string want = RandomBytes(uint64_t(k) * 31 + who[0], (1 << 20) + k);
+      EXPECT_EQ(Diff(ReadFile(a->At("@latest/" + rel)), want), "same") << rel;
+      EXPECT_EQ(Diff(ReadFile(b->At("@latest/" + rel)), want), "same") << rel;
+    }
+  for (Mount* m : {a.get(), b.get()}) {
+    CommandResult v = RunCiuicfs("verify '" + m->path() + "'", dir_.path());
+    EXPECT_EQ(v.code, 0) << v.out << v.err;
+  }
+}
+
+TEST_F(RadosMountTest, AKilledNodeMidSaveLeavesTheOtherSaving) {
+  auto a = Node("a"), b = Node("b");
+  ASSERT_TRUE(a && b);
+  // A slow save into A, cut short by the loss of A's daemon.
+  pid_t writer = fork();
+  if (writer == 0) {
+    FILE* f = std::fopen(a->At("big.pt").c_str(), "w");
+    std::string piece = RandomBytes(1, 1 << 20);
+    for (int i = 0; f && i < 100; ++i) {
+      if (std::fwrite(piece.data(), 1, piece.size(), f) != piece.size()) _exit(0);
+      std::fflush(f);
+      usleep(50000);
+    }
+    _exit(0);
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> saved{0}, failed{0};
+  std::thread other([&] {
+    for (int k = 0; !stop && k < 40; ++k) {
+      if (Save(*b, "b_" + std::to_string(k) + ".pt", RandomBytes(100 + k, 200000))) ++saved;
+      else ++failed;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  a->KillHard();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  stop = true;
+  other.join();
+  kill(writer, SIGKILL);
+  waitpid(writer, nullptr, 0);
+  EXPECT_EQ(failed.load(), 0);
+  ASSERT_GT(saved.load(), 5);
+  for (int k = 0; k < saved.load(); ++k) {
+    const std::string rel = "b_" + std::to_string(k) + ".pt";
+    EXPECT_EQ(Diff(ReadFile(b->At("@latest/" + rel)), RandomBytes(100 + k, 200000)), "same") << rel;
+  }
+  EXPECT_FALSE(PathExists(b->At("@latest/big.pt")));  // never closed: never a version
+  CommandResult v = RunCiuicfs("verify '" + b->path() + "'", dir_.path());
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
+  // A comes back with its cache and catches up.
+  a = Node("a");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(Snapshots(*a), Snapshots(*b));
+}
+
+TEST_F(RadosMountTest, AStoppedOsdHoldsSavesBackAndLosesNothing) {
+  const std::string osd_pid_file = std::filesystem::path(conf_).parent_path().string() + "/osd.0.pid";
+  std::ifstream pf(osd_pid_file);
+  pid_t osd = 0;
+  ASSERT_TRUE(pf >> osd) << "no " << osd_pid_file;
+  auto a = Node("a");
+  ASSERT_TRUE(a);
+  const std::string one = RandomBytes(1, 1 << 20), two = RandomBytes(2, 1 << 20), three = RandomBytes(3, 1 << 20);
+  ASSERT_TRUE(Save(*a, "one.pt", one));
+  ASSERT_EQ(kill(osd, SIGSTOP), 0);
+  std::atomic<bool> done{false};
+  bool two_saved = false;
+  const auto start = Clock::now();
+  std::thread save([&] {
+    two_saved = Save(*a, "two.pt", two);
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  const bool held = !done;
+  ASSERT_EQ(kill(osd, SIGCONT), 0);
+  save.join();
+  const double took = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("a save during 10 s without the OSD took %.1f s (%s)\n", took, two_saved ? "saved" : "failed");
+  EXPECT_TRUE(held) << "the save returned while the OSD was stopped";
+  ASSERT_TRUE(Save(*a, "three.pt", three));  // saving goes on by itself
+  EXPECT_EQ(Diff(ReadFile(a->At("@latest/one.pt")), one), "same");
+  EXPECT_EQ(Diff(ReadFile(a->At("@latest/three.pt")), three), "same");
+  if (two_saved) EXPECT_EQ(Diff(ReadFile(a->At("@latest/two.pt")), two), "same");
+  CommandResult v = RunCiuicfs("verify '" + a->path() + "'", dir_.path());
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
+  // And a node with an empty cache has it all.
+  a->Unmount();
+  auto c = Node("c");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(Diff(ReadFile(c->At("@latest/three.pt")), three), "same");
+}
+
+TEST_F(RadosMountTest, ABadPoolConfOrKeyringIsOneLineAndNothingMounted) {
+  std::string bad_keyring = dir_.Sub("bad.conf");
+  {
+    std::ifstream in(conf_);
+    std::ofstream out(bad_keyring);
+    std::string line;
+    while (std::getline(in, line))
+      out << (line.rfind("keyring = ", 0) == 0 ? "keyring = " + dir_.Sub("no-such-keyring") : line) << "\n";
+  }
+  const std::string mnt = dir_.Sub("mnt");
+  mkdir(mnt.c_str(), 0755);
+  const std::pair<std::string, std::string> cases[] = {
+      {"--store rados:no-such-pool/x --ceph-conf '" + conf_ + "'", "cannot open pool no-such-pool"},
+      {"--store " + store_ + " --ceph-conf /nonexistent.conf", "/nonexistent.conf"},
+      {"--store " + store_ + " --ceph-conf '" + bad_keyring + "'", "cannot connect"},
+  };
+  for (const auto& [args, says] : cases) {  // one cache for all: a failed mount leaves it free
+    CommandResult r = RunCiuicfs("mount '" + mnt + "' " + args + " --cache '" + dir_.Sub("cache") + "'", dir_.path());
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_EQ(CountLines(r.err), 1) << args << ": " << r.err;
+    EXPECT_NE(r.err.find(says), std::string::npos) << args << ": " << r.err;
+    EXPECT_FALSE(IsMounted(mnt)) << args;
+  }
+  // The same cache then serves the store it was meant for.
+  Mount good(mnt, store_, "--cache '" + dir_.Sub("cache") + "' --ceph-conf '" + conf_ + "'");
+  EXPECT_TRUE(good.Start());
+}
+
+}  // namespace
+}  // namespace ciuicfs::testing
