@@ -9,6 +9,7 @@
 #                                              # fresh cluster's conf, then stops it; where none
 #                                              # starts, prints a gtest-style SKIPPED line and exits 0
 #
+# The OSD keeps objects in memory, up to CIUICFS_CEPH_MEMSTORE_BYTES (2 GiB).
 # Needs Debian's ceph-mon, ceph-osd and ceph-common (scripts/setup.sh).
 # Exits non-zero with one line on stderr when the cluster does not come up.
 set -euo pipefail
@@ -68,7 +69,7 @@ osd crush chooseleaf type = 0
 mon allow pool size one = true
 mon warn on pool no redundancy = false
 osd objectstore = memstore
-memstore device bytes = 2147483648
+memstore device bytes = ${CIUICFS_CEPH_MEMSTORE_BYTES:-2147483648}
 osd data = $dir/osd
 mon data = $dir/mon
 [osd]
