@@ -105,51 +105,55 @@ Status DropOne(const StoreParts& parts, Txn& txn, uint64_t seq) {
 
 Status DropSnapshots(const StoreParts& parts, const std::vector<uint64_t>& seqs) {
   CIUIC_RETURN_IF_ERROR(parts.CanWrite());
-  return parts.env->Write([&](Txn& txn) -> Status {
-    auto tags = parts.refs->Tags(txn);
-    if (!tags.ok()) return tags.status();
-    std::map<uint64_t, std::string> tagged;
-    for (auto& [name, seq] : *tags) tagged[seq] = name;
-    for (uint64_t seq : std::set<uint64_t>(seqs.begin(), seqs.end())) {
-      if (tagged.count(seq))
-        return Status::InvalidArgument("snapshot " + std::to_string(seq) + " is tagged '" + tagged[seq] +
-                                       "'; delete the tag first");
-      CIUIC_RETURN_IF_ERROR(DropOne(parts, txn, seq));
-    }
-    return Status::Ok();
-  });
+  return parts.env->Write([&](Txn& txn) { return DropSnapshotsInTxn(parts, txn, seqs); });
+}
+
+Status DropSnapshotsInTxn(const StoreParts& parts, Txn& txn, const std::vector<uint64_t>& seqs) {
+  auto tags = parts.refs->Tags(txn);
+  if (!tags.ok()) return tags.status();
+  std::map<uint64_t, std::string> tagged;
+  for (auto& [name, seq] : *tags) tagged[seq] = name;
+  for (uint64_t seq : std::set<uint64_t>(seqs.begin(), seqs.end())) {
+    if (tagged.count(seq))
+      return Status::InvalidArgument("snapshot " + std::to_string(seq) + " is tagged '" + tagged[seq] +
+                                     "'; delete the tag first");
+    CIUIC_RETURN_IF_ERROR(DropOne(parts, txn, seq));
+  }
+  return Status::Ok();
 }
 
 Status DeleteBranch(const StoreParts& parts, const std::string& name) {
   CIUIC_RETURN_IF_ERROR(parts.CanWrite());
+  return parts.env->Write([&](Txn& txn) { return DeleteBranchInTxn(parts, txn, name); });
+}
+
+Status DeleteBranchInTxn(const StoreParts& parts, Txn& txn, const std::string& name) {
   if (name == kMainBranch) return Status::InvalidArgument("branch 'main' cannot be deleted");
-  return parts.env->Write([&](Txn& txn) -> Status {
-    auto head = BranchHead(txn, name);
-    if (!head.ok()) return head.status();
-    auto branches = ListBranches(txn);
-    if (!branches.ok()) return branches.status();
-    std::set<uint64_t> kept;  // what another branch or a tag still reaches
-    for (auto& [other, seq] : *branches) {
-      if (other == name) continue;
-      auto line = LineOf(txn, seq);
-      if (!line.ok()) return line.status();
-      kept.insert(line->begin(), line->end());
-    }
-    auto tags = parts.refs->Tags(txn);
-    if (!tags.ok()) return tags.status();
-    for (auto& [tag, seq] : *tags) kept.insert(seq);
-    auto line = LineOf(txn, *head);
+  auto head = BranchHead(txn, name);
+  if (!head.ok()) return head.status();
+  auto branches = ListBranches(txn);
+  if (!branches.ok()) return branches.status();
+  std::set<uint64_t> kept;  // what another branch or a tag still reaches
+  for (auto& [other, seq] : *branches) {
+    if (other == name) continue;
+    auto line = LineOf(txn, seq);
     if (!line.ok()) return line.status();
-    CIUIC_RETURN_IF_ERROR(DeleteBranchRow(txn, name));
-    for (uint64_t seq : *line) {
-      if (kept.count(seq)) continue;
-      auto snap = parts.chain->Get(txn, seq);
-      if (snap.status().IsNotFound()) continue;  // pruned before
-      if (!snap.ok()) return snap.status();
-      CIUIC_RETURN_IF_ERROR(DropOne(parts, txn, seq));
-    }
-    return Status::Ok();
-  });
+    kept.insert(line->begin(), line->end());
+  }
+  auto tags = parts.refs->Tags(txn);
+  if (!tags.ok()) return tags.status();
+  for (auto& [tag, seq] : *tags) kept.insert(seq);
+  auto line = LineOf(txn, *head);
+  if (!line.ok()) return line.status();
+  CIUIC_RETURN_IF_ERROR(DeleteBranchRow(txn, name));
+  for (uint64_t seq : *line) {
+    if (kept.count(seq)) continue;
+    auto snap = parts.chain->Get(txn, seq);
+    if (snap.status().IsNotFound()) continue;  // pruned before
+    if (!snap.ok()) return snap.status();
+    CIUIC_RETURN_IF_ERROR(DropOne(parts, txn, seq));
+  }
+  return Status::Ok();
 }
 
 Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options) {

@@ -36,6 +36,11 @@ Status DropSnapshots(const StoreParts& parts, const std::vector<uint64_t>& seqs)
 // Removes branch `name` (never main) and drops the snapshots only it
 // reached: those of its line on no other branch's line and without a tag.
 Status DeleteBranch(const StoreParts& parts, const std::string& name);
+// The same inside the caller's write transaction (a shared chain applies
+// them as commit objects, cluster/).
+class Txn;
+Status DropSnapshotsInTxn(const StoreParts& parts, Txn& txn, const std::vector<uint64_t>& seqs);
+Status DeleteBranchInTxn(const StoreParts& parts, Txn& txn, const std::string& name);
 Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options);
 
 }  // namespace ciuicfs

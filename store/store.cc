@@ -378,16 +378,16 @@ std::unique_ptr<VersionReader> Store::OpenPending(const PendingVersion& version)
 Status Store::ReadChunk(const ChunkId& id, std::string* out) { return chunks_->Read(id, out); }
 
 Status Store::SetTag(const std::string& name, uint64_t seq) {
-  CIUIC_RETURN_IF_ERROR(LocalOnly("tagging"));
   CIUIC_RETURN_IF_ERROR(SeeLog());
   CIUIC_RETURN_IF_ERROR(Refs::ValidateTagName(name));
+  if (cluster_) return cluster_->ChangeRefs({RefChange::Op::kSetTag, name, {seq}});
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return refs_->SetTag(txn, name, seq); });
 }
 
 Status Store::DeleteTag(const std::string& name) {
-  CIUIC_RETURN_IF_ERROR(LocalOnly("deleting a tag"));
   CIUIC_RETURN_IF_ERROR(SeeLog());
+  if (cluster_) return cluster_->ChangeRefs({RefChange::Op::kDeleteTag, name, {}});
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return refs_->DeleteTag(txn, name); });
 }
@@ -401,15 +401,15 @@ Result<std::map<std::string, uint64_t>> Store::Branches() {
 }
 
 Status Store::CreateBranch(const std::string& name, uint64_t seq) {
-  CIUIC_RETURN_IF_ERROR(LocalOnly("creating a branch"));
   CIUIC_RETURN_IF_ERROR(SeeLog());
+  if (cluster_) return cluster_->ChangeRefs({RefChange::Op::kCreateBranch, name, {seq}});
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   return env_->Write([&](Txn& txn) { return ciuicfs::CreateBranch(txn, *chain_, name, seq); });
 }
 
 Status Store::DeleteBranch(const std::string& name) {
-  CIUIC_RETURN_IF_ERROR(LocalOnly("deleting a branch"));
   CIUIC_RETURN_IF_ERROR(SeeLog());
+  if (cluster_) return cluster_->ChangeRefs({RefChange::Op::kDeleteBranch, name, {}});
   return ciuicfs::DeleteBranch(*parts_, name);
 }
 
@@ -418,8 +418,8 @@ Result<Snapshot> Store::ResolveRef(const std::string& ref, const std::string& br
 }
 
 Status Store::DropSnapshots(const std::vector<uint64_t>& seqs) {
-  CIUIC_RETURN_IF_ERROR(LocalOnly("dropping snapshots (prune)"));
   CIUIC_RETURN_IF_ERROR(SeeLog());
+  if (cluster_) return cluster_->ChangeRefs({RefChange::Op::kDropSnapshots, "", seqs});
   return ciuicfs::DropSnapshots(*parts_, seqs);
 }
 

@@ -9,6 +9,8 @@
 #include "store/base/log.h"
 #include "store/cluster/commit_object.h"
 #include "store/index/keys.h"
+#include "store/gc.h"
+#include "store/chain/branches.h"
 #include "store/index/queries.h"
 #include "store/parts.h"
 
@@ -68,6 +70,27 @@ Result<CommitObject> BuildObject(Txn& txn, uint64_t n, const CommitRequest& req,
   return obj;
 }
 
+Status ApplyRefChange(const StoreParts& parts, Txn& txn, const RefChange& c) {
+  const bool one = c.seqs.size() == 1;
+  switch (c.op) {
+    case RefChange::Op::kSetTag:
+      return one ? parts.refs->SetTag(txn, c.name, c.seqs[0]) : Status::InvalidArgument("a tag names one snapshot");
+    case RefChange::Op::kDeleteTag: return parts.refs->DeleteTag(txn, c.name);
+    case RefChange::Op::kCreateBranch:
+      return one ? CreateBranch(txn, *parts.chain, c.name, c.seqs[0])
+                 : Status::InvalidArgument("a branch starts at one snapshot");
+    case RefChange::Op::kDeleteBranch: return DeleteBranchInTxn(parts, txn, c.name);
+    case RefChange::Op::kDropSnapshots: return DropSnapshotsInTxn(parts, txn, c.seqs);
+  }
+  return Status::InvalidArgument("unknown change");
+}
+
+// What every node does with commit object `obj`, the one that made it too.
+Status ApplyObject(const StoreParts& parts, Txn& txn, const CommitObject& obj, Snapshot* snap) {
+  if (obj.kind == CommitObject::Kind::kRefs) return ApplyRefChange(parts, txn, obj.change);
+  return CommitCarriedInTxn(parts, txn, obj.req, obj.carried, snap);
+}
+
 }  // namespace
 
 ClusterChain::ClusterChain(const StoreParts* parts, std::unique_ptr<CommitObjects> objects)
@@ -111,7 +134,7 @@ Status ClusterChain::CatchUpLocked() {
     CIUIC_RETURN_IF_ERROR(parts_->env->Write([&](Txn& txn) -> Status {
       for (const CommitObject& obj : batch) {
         Snapshot snap;
-        Status s = CommitCarriedInTxn(*parts_, txn, obj.req, obj.carried, &snap);
+        Status s = ApplyObject(*parts_, txn, obj, &snap);
         // The node that made it applied it to the same index: a failure
         // here means the caches differ, never a commit to skip.
         if (!s.ok()) return Status::Corruption("apply " + objects_->Name(obj.number) + ": " + s.message());
@@ -162,18 +185,39 @@ Result<Snapshot> ClusterChain::Commit(const CommitRequest& in) {
   // Read before the write transaction (lock order: PinTable, then LMDB);
   // the pins keep them until the commit is done.
   const std::map<ChunkId, PackLocation> locs = parts_->pins->PendingLocations(pinned);
+  Snapshot snap;
+  CIUIC_RETURN_IF_ERROR(
+      Publish([&](Txn& txn, uint64_t number) { return BuildObject(txn, number, req, locs); }, &snap));
+  parts_->pins->MarkIndexed(pinned);  // rows exist now
+  return snap;
+}
+
+Status ClusterChain::ChangeRefs(const RefChange& change) {
+  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
+  Snapshot unused;
+  return Publish(
+      [&](Txn&, uint64_t number) -> Result<CommitObject> {
+        CommitObject obj;
+        obj.kind = CommitObject::Kind::kRefs;
+        obj.number = number;
+        obj.change = change;
+        return obj;
+      },
+      &unused);
+}
+
+Status ClusterChain::Publish(const std::function<Result<CommitObject>(Txn&, uint64_t)>& build, Snapshot* snap) {
   std::lock_guard<std::mutex> lock(mu_);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     CIUIC_RETURN_IF_ERROR(CatchUpLocked());
-    Snapshot snap;
     bool taken = false;
     Status s = parts_->env->Write([&](Txn& txn) -> Status {
       auto applied = AppliedIn(txn);
       if (!applied.ok()) return applied.status();
       const uint64_t number = *applied + 1;
-      auto obj = BuildObject(txn, number, req, locs);
+      auto obj = build(txn, number);
       if (!obj.ok()) return obj.status();
-      CIUIC_RETURN_IF_ERROR(CommitCarriedInTxn(*parts_, txn, obj->req, obj->carried, &snap));
+      CIUIC_RETURN_IF_ERROR(ApplyObject(*parts_, txn, *obj, snap));
       CIUIC_RETURN_IF_ERROR(SetApplied(txn, number));
       // The object first: the index commits only once the chain has it.
       auto created = objects_->Create(number, EncodeCommitObject(*obj));
@@ -185,10 +229,7 @@ Result<Snapshot> ClusterChain::Commit(const CommitRequest& in) {
       CrashPoint("cluster.after_create");
       return Status::Ok();
     });
-    if (taken) continue;  // apply theirs, then try the next number
-    CIUIC_RETURN_IF_ERROR(s);
-    parts_->pins->MarkIndexed(pinned);  // rows exist now
-    return snap;
+    if (!taken) return s;  // else apply theirs, then try the next number
   }
   return Status::Busy("commit: other nodes kept taking the next commit number");
 }

@@ -9,11 +9,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "store/base/status.h"
+#include "store/cluster/commit_object.h"
 #include "store/cluster/commit_objects.h"
 #include "store/commit.h"
 
@@ -31,6 +33,9 @@ class ClusterChain {
   // extent edits are ingested into packs first: once this returns, the
   // version needs nothing of this node.
   Result<Snapshot> Commit(const CommitRequest& req);
+  // Tags, branches and prune: one commit object each, applied by every
+  // node as the store's own call applies it.
+  Status ChangeRefs(const RefChange& change);
   // Catches up every `every` on a thread of its own, until destroyed.
   void StartPolling(std::chrono::milliseconds every);
   // The number of the last commit the index holds.
@@ -38,6 +43,10 @@ class ClusterChain {
 
  private:
   Status CatchUpLocked();
+  // Catches up, then, in one write transaction, builds the next commit
+  // object, applies it, creates it, and commits; again after a number
+  // another node took. `*snap`: what a snapshot commit made.
+  Status Publish(const std::function<Result<CommitObject>(Txn&, uint64_t number)>& build, Snapshot* snap);
   Result<std::unique_ptr<PendingVersion>> IngestExtent(uint32_t extent, uint64_t length);
 
   const StoreParts* parts_;

@@ -9,7 +9,6 @@ namespace ciuicfs {
 namespace {
 
 constexpr std::string_view kMagic = "CIUICCM1";
-constexpr uint8_t kKindSnapshot = 1;
 
 void PutBytes(std::string* out, std::string_view s) {
   PutLE<uint32_t>(out, uint32_t(s.size()));
@@ -22,8 +21,16 @@ std::string_view GetBytes(Decoder* in) { return in->Bytes(in->LE<uint32_t>()); }
 
 std::string EncodeCommitObject(const CommitObject& c) {
   std::string out(kMagic);
-  out.push_back(char(kKindSnapshot));
+  out.push_back(char(c.kind));
   PutLE<uint64_t>(&out, c.number);
+  if (c.kind == CommitObject::Kind::kRefs) {
+    out.push_back(char(c.change.op));
+    PutBytes(&out, c.change.name);
+    PutLE<uint32_t>(&out, uint32_t(c.change.seqs.size()));
+    for (uint64_t seq : c.change.seqs) PutLE<uint64_t>(&out, seq);
+    PutLE<uint64_t>(&out, Checksum64(out.data(), out.size()));
+    return out;
+  }
   CommitRequest logged = c.req;
   logged.version_ids.clear();
   PutBytes(&out, EncodeLoggedCommit(LoggedCommit{c.number, logged}));
@@ -50,8 +57,21 @@ bool DecodeCommitObject(std::string_view bytes, CommitObject* c) {
   const std::string_view body = bytes.substr(0, bytes.size() - 8);
   if (LoadLE<uint64_t>(bytes.data() + body.size()) != Checksum64(body.data(), body.size())) return false;
   Decoder in(body.substr(kMagic.size()));
-  if (in.LE<uint8_t>() != kKindSnapshot) return false;
+  const uint8_t kind = in.LE<uint8_t>();
   c->number = in.LE<uint64_t>();
+  if (kind == uint8_t(CommitObject::Kind::kRefs)) {
+    c->kind = CommitObject::Kind::kRefs;
+    const uint8_t op = in.LE<uint8_t>();
+    if (op < uint8_t(RefChange::Op::kSetTag) || op > uint8_t(RefChange::Op::kDropSnapshots)) return false;
+    c->change.op = RefChange::Op(op);
+    c->change.name = std::string(GetBytes(&in));
+    const uint32_t n = in.LE<uint32_t>();
+    c->change.seqs.clear();
+    for (uint32_t i = 0; i < n && in.ok(); ++i) c->change.seqs.push_back(in.LE<uint64_t>());
+    return in.done();
+  }
+  if (kind != uint8_t(CommitObject::Kind::kSnapshot)) return false;
+  c->kind = CommitObject::Kind::kSnapshot;
   LoggedCommit logged;
   if (!in.ok() || !DecodeLoggedCommit(GetBytes(&in), &logged) || logged.seq != c->number) return false;
   c->req = std::move(logged.req);

@@ -8,17 +8,30 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/commit.h"
 
 namespace ciuicfs {
 
+// A change of the chain's names and retained set, applied by every node as
+// the store's own call would apply it (kind 2).
+struct RefChange {
+  enum class Op : uint8_t { kSetTag = 1, kDeleteTag = 2, kCreateBranch = 3, kDeleteBranch = 4, kDropSnapshots = 5 };
+  Op op = Op::kSetTag;
+  std::string name;            // the tag or branch
+  std::vector<uint64_t> seqs;  // the snapshot (set tag, create branch), the snapshots (drop)
+};
+
 struct CommitObject {
+  enum class Kind : uint8_t { kSnapshot = 1, kRefs = 2 };
+  Kind kind = Kind::kSnapshot;
   uint64_t number = 0;  // its place in the chain, from 1
   // No fresh ingest, no extent: a version this commit stores is a
   // TreeEdit::PutCarried, one already stored a PutExisting.
   CommitRequest req;
   CarriedRows carried;
+  RefChange change;  // kRefs
 };
 
 std::string EncodeCommitObject(const CommitObject& c);
