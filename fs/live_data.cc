@@ -241,6 +241,14 @@ Status Filesystem::CommitContentLocked(const NodePtr& n, bool durable, bool rele
   } else if (!ws->dirty) {
     return Status::Ok();
   }
+  // A store on RADOS takes the bytes into pack objects at the commit:
+  // done here, before the tree's lock, so other files go on meanwhile.
+  std::unique_ptr<PendingVersion> ingested;
+  if (store_->on_rados()) {
+    auto pv = store_->IngestExtent(ws->extent->number(), size);
+    if (!pv.ok()) return pv.status();
+    ingested = std::move(pv.value());
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (n->unlinked) {  // deleted before it was closed: no version
     if (!kernel_writes) n->write.reset();
@@ -252,7 +260,9 @@ Status Filesystem::CommitContentLocked(const NodePtr& n, bool durable, bool rele
   if (x != n->xattrs.end()) step = StepParser::FromXattr(x->second);
   if (!step) step = options_.step_parser->FromPath(path);
   if (kernel_writes) n->mtime_ns = std::max(n->mtime_ns, mtime);
-  auto snap = CommitEdits({TreeEdit::PutExtent(path, n->mode, n->mtime_ns, ws->extent->number(), size)}, step, durable);
+  auto snap = CommitEdits({ingested ? TreeEdit::PutFile(path, n->mode, n->mtime_ns, ingested.get())
+                                    : TreeEdit::PutExtent(path, n->mode, n->mtime_ns, ws->extent->number(), size)},
+                          step, durable);
   if (!snap.ok()) return snap.status();
   if (committed) *committed = true;
   // The version's id is the one the commit gave it: the entry at `path`.

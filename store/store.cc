@@ -106,9 +106,11 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
     backend = std::move(connected->packs);
     store->cluster_ = std::make_unique<ClusterChain>(store->parts_.get(), std::move(connected->commits));
   }
+  // The RADOS file first: a kill before the marker leaves a cache that
+  // names its store (PrepareStoreDir takes a folder holding only it as empty).
+  if (rados && !options.read_only) CIUIC_RETURN_IF_ERROR(ClaimRadosCache(dir, *cache));
   uint32_t marker_format = 0;
   CIUIC_RETURN_IF_ERROR(PrepareStoreDir(dir, options.create_if_missing && !options.read_only, &marker_format));
-  if (rados && !options.read_only) CIUIC_RETURN_IF_ERROR(ClaimRadosCache(dir, *cache));
   if (marker_format == 1 && (!options.upgrade || options.read_only))
     return Status::InvalidArgument("store " + dir +
                                    " has format 1 (a whole tree per snapshot); this ciuicfs uses format 2: convert it "
@@ -116,10 +118,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
   if (options.read_only) ApplyDeadLogsFirst(dir, options);
   bool alone = true;
   if (!options.read_only) {
-    auto fd = options.shared && !options.upgrade ? LockStoreShared(dir, &alone) : LockStore(dir);
+    // A cache of a store on RADOS has one writer: one catch-up at a time.
+    const bool shared = options.shared && !options.upgrade && !store->cluster_;
+    auto fd = shared ? LockStoreShared(dir, &alone) : LockStore(dir);
     if (!fd.ok()) return fd.status();
     store->lock_fd_ = *fd;
-    store->shared_ = options.shared && !options.upgrade;
+    store->shared_ = shared;
   }
   store->repair_on_open_ = alone;
   store->backend_ = std::move(backend);
@@ -132,6 +136,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
   }
   if (store->shared_ && alone) CIUIC_RETURN_IF_ERROR(ShareLock(store->lock_fd_));  // repaired: let the others in
   return store;
+}
+
+Result<std::unique_ptr<PendingVersion>> Store::IngestExtent(uint32_t extent, uint64_t length) {
+  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
+  if (!cluster_) return Status::InvalidArgument("a local store ingests extents in the background");
+  return cluster_->IngestExtent(extent, length);
 }
 
 Status Store::CatchUp() { return cluster_ && !parts_->read_only ? cluster_->CatchUp() : Status::Ok(); }

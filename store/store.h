@@ -214,6 +214,10 @@ class Store {
   // A store on RADOS: applies the commits other nodes made since the last
   // catch-up (a poll does it every 500 ms anyway). OK for a local store.
   Status CatchUp();
+  // A store on RADOS: cuts bytes [0, length) of extent `extent` into chunks
+  // in pack objects now, for a commit to name (TreeEdit::PutFile), so the
+  // caller need not hold its own locks while that runs.
+  Result<std::unique_ptr<PendingVersion>> IngestExtent(uint32_t extent, uint64_t length);
 
   // The error that stopped all writes (a failed sync or background write),
   // or OK.

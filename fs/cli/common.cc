@@ -1,6 +1,7 @@
 #include "fs/cli/common.h"
 #include "fs/cli/control.h"
 #include "fs/cli/mounts.h"
+#include "store/pack/backend.h"
 
 #include <unistd.h>
 
@@ -160,6 +161,10 @@ namespace {
 // in librados' default places). Beside a mount that holds the cache, a read
 // goes through the mount's index and a change is refused.
 std::optional<Target> OpenRadosTarget(const std::string& uri, bool mutate) {
+  if (auto parsed = ParseStoreUri(uri); !parsed.ok()) {
+    Fail(parsed.status().message());
+    return std::nullopt;
+  }
   Target t;
   t.store_dir = DefaultRadosCacheDir(uri);
   std::error_code ec;

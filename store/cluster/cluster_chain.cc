@@ -35,16 +35,46 @@ Status SetApplied(Txn& txn, uint64_t n) {
   return txn.Put(Db::kMeta, kAppliedKey, v);
 }
 
+// The mount's live tree is this node's: it does not show what other nodes
+// committed since. So, against the head the commit will follow: a rename
+// onto a path another node saved first removes that path (as a rename
+// over a file the live tree shows does), and a removal of a path another
+// node removed already is dropped. The object holds the result, so every
+// node applies the same edits.
+Status FitToHead(const StoreParts& parts, Txn& txn, CommitRequest* req) {
+  auto head = parts.chain->Head(txn, req->branch);
+  if (!head.ok()) return head.status();
+  if (!*head) return Status::Ok();
+  const Hash128 tree = (*head)->tree;
+  std::set<std::string> touched;  // paths an earlier edit of this commit names
+  std::vector<TreeEdit> edits;
+  for (TreeEdit& e : req->edits) {
+    const bool untouched = !touched.count(e.path);
+    touched.insert(e.path);
+    if (e.op == TreeEdit::Op::kRename) touched.insert(e.from);
+    if (untouched && (e.op == TreeEdit::Op::kRemove || e.op == TreeEdit::Op::kRename)) {
+      auto there = parts.trees->Lookup(txn, tree, e.path);
+      if (!there.ok()) return there.status();
+      if (e.op == TreeEdit::Op::kRemove && !*there) continue;
+      if (e.op == TreeEdit::Op::kRename && *there) edits.push_back(TreeEdit::Remove(e.path));
+    }
+    edits.push_back(std::move(e));
+  }
+  req->edits = std::move(edits);
+  return Status::Ok();
+}
+
 // Commit object `n` for `req` against the index as `txn` sees it: each
 // fresh version becomes a carried put, with the chunk rows and the
 // manifest the index lacks.
-Result<CommitObject> BuildObject(Txn& txn, uint64_t n, const CommitRequest& req,
+Result<CommitObject> BuildObject(const StoreParts& parts, Txn& txn, uint64_t n, const CommitRequest& req,
                                  const std::map<ChunkId, PackLocation>& pending_locs) {
   CommitObject obj;
   obj.number = n;
   obj.req = req;
   obj.req.logged = false;
   obj.req.version_ids.clear();
+  CIUIC_RETURN_IF_ERROR(FitToHead(parts, txn, &obj.req));
   std::set<VersionId> versions;
   std::set<ChunkId> chunks;
   for (TreeEdit& e : obj.req.edits) {
@@ -132,7 +162,14 @@ Status ClusterChain::CatchUpLocked() {
     }
     if (batch.empty()) return Status::Ok();
     CIUIC_RETURN_IF_ERROR(parts_->env->Write([&](Txn& txn) -> Status {
+      // Checked again under the write lock: another opener of this cache
+      // (a read-only one cannot write; this guards the rest) never
+      // applies an object twice.
+      auto at = AppliedIn(txn);
+      if (!at.ok()) return at.status();
       for (const CommitObject& obj : batch) {
+        if (obj.number <= *at) continue;
+        for (const auto& [id, loc] : obj.carried.chunks) parts_->packs->NoteTaken(loc.pack);
         Snapshot snap;
         Status s = ApplyObject(*parts_, txn, obj, &snap);
         // The node that made it applied it to the same index: a failure
@@ -187,7 +224,7 @@ Result<Snapshot> ClusterChain::Commit(const CommitRequest& in) {
   const std::map<ChunkId, PackLocation> locs = parts_->pins->PendingLocations(pinned);
   Snapshot snap;
   CIUIC_RETURN_IF_ERROR(
-      Publish([&](Txn& txn, uint64_t number) { return BuildObject(txn, number, req, locs); }, &snap));
+      Publish([&](Txn& txn, uint64_t number) { return BuildObject(*parts_, txn, number, req, locs); }, &snap));
   parts_->pins->MarkIndexed(pinned);  // rows exist now
   return snap;
 }

@@ -38,6 +38,8 @@ class ClusterChain {
   Status ChangeRefs(const RefChange& change);
   // Catches up every `every` on a thread of its own, until destroyed.
   void StartPolling(std::chrono::milliseconds every);
+  // Cuts bytes [0, length) of extent `extent` into chunks in pack objects.
+  Result<std::unique_ptr<PendingVersion>> IngestExtent(uint32_t extent, uint64_t length);
   // The number of the last commit the index holds.
   Result<uint64_t> Applied();
 
@@ -47,7 +49,6 @@ class ClusterChain {
   // object, applies it, creates it, and commits; again after a number
   // another node took. `*snap`: what a snapshot commit made.
   Status Publish(const std::function<Result<CommitObject>(Txn&, uint64_t number)>& build, Snapshot* snap);
-  Result<std::unique_ptr<PendingVersion>> IngestExtent(uint32_t extent, uint64_t length);
 
   const StoreParts* parts_;
   std::unique_ptr<CommitObjects> objects_;

@@ -1,6 +1,7 @@
 #include "store/cluster/rados_open.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,6 +50,7 @@ Status ClaimRadosCache(const std::string& dir, const RadosCacheFile& want) {
                                      " (give another --cache)");
     return Status::Ok();
   }
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno(errno, "create " + dir);
   const std::string path = dir + "/" + kFileName, tmp = path + ".tmp";
   const std::string text = want.uri + "\n" + want.ceph_conf + "\n" + want.user + "\n";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -58,7 +60,12 @@ Status ClaimRadosCache(const std::string& dir, const RadosCacheFile& want) {
   close(fd);
   if (!ok) return Status::FromErrno(err, "write " + tmp);
   if (rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno(errno, "rename " + tmp);
-  return Status::Ok();
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return Status::FromErrno(errno, "open " + dir);
+  ok = fsync(dfd) == 0;
+  err = errno;
+  close(dfd);
+  return ok ? Status::Ok() : Status::FromErrno(err, "fsync " + dir);
 }
 
 Result<RadosStoreParts> ConnectRadosStore(const RadosCacheFile& store) {

@@ -24,6 +24,11 @@ void PackStore::CloseLane(PackLane lane) {
   l.active = 0;
 }
 
+void PackStore::NoteTaken(uint32_t pack) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pack != 0 && !(pack & kExtentPackFlag)) next_pack_ = std::max(next_pack_, pack + 1);
+}
+
 uint32_t PackStore::next_pack() const {
   std::lock_guard<std::mutex> lock(mu_);
   return next_pack_;

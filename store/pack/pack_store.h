@@ -98,6 +98,8 @@ class PackStore {
   uint32_t active_pack(PackLane lane = PackLane::kIngest) const;
   // The number the next new pack gets.
   uint32_t next_pack() const;
+  // Another process or node made pack `pack`: new packs get higher numbers.
+  void NoteTaken(uint32_t pack);
   // The error a failed sync left, or OK.
   Status failed() const;
 

@@ -29,6 +29,9 @@ Result<std::shared_ptr<RadosConnection>> RadosConnection::Connect(const RadosTar
   // A cluster that does not answer is an error in seconds, not a hang.
   c->rados.conf_set("client_mount_timeout", "10");
   c->rados.conf_set("rados_mon_op_timeout", "10");
+  // An OSD that stays away fails the save with a clear error after a
+  // minute; a shorter absence only holds it back.
+  c->rados.conf_set("rados_osd_op_timeout", "60");
   r = c->rados.connect();
   if (r < 0) return Status::FromErrno(-r, where + ": cannot connect to the Ceph cluster");
   c->connected = true;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -101,6 +102,30 @@ TEST_F(RadosMountTest, TwoNodesSavingAtOnceMakeOneChain) {
     CommandResult v = RunCiuicfs("verify '" + m->path() + "'", dir_.path());
     EXPECT_EQ(v.code, 0) << v.out << v.err;
   }
+}
+
+TEST_F(RadosMountTest, SavesOntoAPathAnotherNodeSavedOrRemoved) {
+  auto a = Node("a"), b = Node("b");
+  ASSERT_TRUE(a && b);
+  // Each live tree is its own node's: B's does not show A's latest.pt, so
+  // B's rename onto it must still replace it, and A's next one B's.
+  ASSERT_TRUE(Save(*a, "latest.pt", "from a"));
+  ASSERT_LT(SecondsUntilSeen(*b, "latest.pt", "from a"), 5);
+  ASSERT_TRUE(Save(*b, "latest.pt", "from b"));
+  ASSERT_LT(SecondsUntilSeen(*a, "latest.pt", "from b"), 5);
+  ASSERT_TRUE(Save(*a, "latest.pt", "from a again"));
+  ASSERT_LT(SecondsUntilSeen(*b, "latest.pt", "from a again"), 5);
+  // Both save x; A removes it; B's removal of its own x finds it gone.
+  ASSERT_TRUE(WriteFile(a->At("x"), "a"));
+  ASSERT_TRUE(WriteFile(b->At("x"), "b"));
+  ASSERT_EQ(unlink(a->At("x").c_str()), 0);
+  ASSERT_TRUE(PathExists(b->At("x")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // B learns of the removal (it need not)
+  EXPECT_EQ(unlink(b->At("x").c_str()), 0) << strerror(errno);
+  ASSERT_TRUE(Save(*b, "after.pt", "still saving"));
+  EXPECT_EQ(ReadFile(b->At("@latest/after.pt")), "still saving");
+  EXPECT_FALSE(PathExists(b->At("@latest/x")));
+  EXPECT_EQ(ReadFile(b->At("@latest/latest.pt")), "from a again");
 }
 
 TEST_F(RadosMountTest, AKilledNodeMidSaveLeavesTheOtherSaving) {

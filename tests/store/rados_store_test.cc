@@ -209,7 +209,7 @@ TEST_F(RadosStoreTest, AFileSavedThroughAnExtentNeedsNothingOfTheNode) {
     v = snap->changes[0].version;
     EXPECT_EQ(v, Hash128::Of(data));  // ingested at the commit: a content id
   }
-  EXPECT_NE(access(extent_path.c_str(), F_OK), 0) << "the extent stays after its writer";
+  EXPECT_NE(access(extent_path.c_str(), F_OK), 0) << "the extent outlived its writer";
   auto b = Node("b");
   ASSERT_TRUE(b);
   EXPECT_EQ(ReadVersion(b.get(), v), data);
@@ -255,6 +255,23 @@ TEST_F(RadosStoreTest, TagsBranchesAndPruneReachEveryNode) {
   EXPECT_TRUE(a->Tags()->empty());
   EXPECT_FALSE(a->Branches()->count("exp"));
   EXPECT_EQ(Ids(a.get()), Ids(b.get()));
+}
+
+TEST_F(RadosStoreTest, ACacheHasOneWriterAtATime) {
+  auto a = Node("a");
+  ASSERT_TRUE(a);
+  StoreOptions shared;
+  shared.shared = true;  // as a mount opens it: still alone on a RADOS cache
+  auto again = TryNode("a", shared);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Status::Code::kBusy) << again.status().ToString();
+  StoreOptions read_only;
+  read_only.read_only = true;  // a reader beside it is fine
+  auto reader = Store::Open(tmp_.Sub("a"), read_only);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  CommitFile(a.get(), "x", "y");
+  auto head = (*reader)->Head();
+  ASSERT_TRUE(head.ok() && *head);
 }
 
 TEST_F(RadosStoreTest, GcAndCompactAreRefusedInOneLine) {
