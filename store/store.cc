@@ -121,6 +121,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
     // A cache of a store on RADOS has one writer: one catch-up at a time.
     const bool shared = options.shared && !options.upgrade && !store->cluster_;
     auto fd = shared ? LockStoreShared(dir, &alone) : LockStore(dir);
+    if (!fd.ok() && fd.status().code() == Status::Code::kBusy && store->cluster_)
+      return Status::Busy("cache " + dir + " of " + cache->uri + " is in use by another process (give another --cache)");
     if (!fd.ok()) return fd.status();
     store->lock_fd_ = *fd;
     store->shared_ = shared;

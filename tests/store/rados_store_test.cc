@@ -265,6 +265,7 @@ TEST_F(RadosStoreTest, ACacheHasOneWriterAtATime) {
   auto again = TryNode("a", shared);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.status().code(), Status::Code::kBusy) << again.status().ToString();
+  EXPECT_NE(again.status().message().find("give another --cache"), std::string::npos) << again.status().message();
   StoreOptions read_only;
   read_only.read_only = true;  // a reader beside it is fine
   auto reader = Store::Open(tmp_.Sub("a"), read_only);
