@@ -150,7 +150,9 @@ Status Store::CatchUp() { return cluster_ && !parts_->read_only ? cluster_->Catc
 
 Status Store::LocalOnly(const char* what) const {
   if (!cluster_) return Status::Ok();
-  return Status::InvalidArgument(std::string(what) + " is not yet possible on a store on RADOS (only saves are)");
+  return Status::InvalidArgument(std::string(what) +
+                                 " is not yet possible on a store on RADOS (it needs leases, so that no node frees a "
+                                 "chunk another node's save is about to use)");
 }
 
 Status Store::OpenParts(const StoreOptions& options) {

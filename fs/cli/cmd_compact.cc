@@ -18,6 +18,10 @@ int RunCompact(const std::vector<std::string>& args) {
   auto t = ParseAndOpen("compact", args, opts, "ciuicfs compact /ckpt --wait", StorePositional(), true, &vm, &code);
   if (!t) return code;
   Store* store = t->store;
+  if (store->on_rados()) {  // the same line the store gives a direct Reencode
+    Fail("compact: " + store->Reencode().message());
+    return kExitFailed;
+  }
   if (!vm["wait"].as<bool>() && CurrentContext() && CurrentContext()->mount.branch) {
     store->StartReencode();
     std::fprintf(Out(), "re-encoding started in the background; `ciuicfs stats` shows what waits\n");
