@@ -21,8 +21,17 @@ bin=$here/build/fs/ciuicfs
 src=${1:-}
 reps=${2:-3}
 work=$(mktemp -d /var/tmp/ciuicfs-bench-rados.XXXXXX)
+# Unmounts MNT and waits for its daemon to end (it leaves the cluster
+# before the cluster goes; killed after 30 s).
+umount_node() {
+  local pid; pid=$(pgrep -f "ciuicfs mount $1 " | head -1 || true)
+  fusermount3 -u "$1" 2>/dev/null || umount -l "$1" 2>/dev/null || true
+  [ -n "$pid" ] || return 0
+  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
 cleanup() {
-  for m in "$work"/m*; do fusermount3 -u "$m" 2>/dev/null || true; done
+  for m in "$work"/m*; do umount_node "$m"; done
   "$here/scripts/ceph-cluster.sh" stop "$work/ceph" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -103,9 +112,9 @@ for rep in $(seq 1 "$reps"); do
   t=$(now); cp -r "${one[@]}" "$work/ma/two/" & cp -r "${one[@]}" "$work/mb/two/"; wait
   d=$(since "$t"); r_mnt2+=("$(mbps $((2 * bytes)) "$d")")
   for n in a b; do
-    pid=$(pgrep -f "ciuicfs mount $work/m$n" | head -1)
+    pid=$(pgrep -f "ciuicfs mount $work/m$n " | head -1)
     rss+=("$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")")
-    fusermount3 -u "$work/m$n"
+    umount_node "$work/m$n"
   done
   "$here/scripts/ceph-cluster.sh" stop "$work/ceph"
   echo "run $rep: disk ${r_disk[-1]} MB/s; one writer: RADOS put ${r_put1[-1]}, mount ${r_mnt1[-1]} MB/s;" \

@@ -15,9 +15,18 @@ train=$here/build/trainer/ciuic-train
 secs=${1:-300}
 work=$(mktemp -d /var/tmp/ciuicfs-soak.XXXXXX)
 pids=()
+# Unmounts MNT and waits for its daemon to end (it leaves the cluster
+# before the cluster goes; killed after 30 s).
+umount_node() {
+  local pid; pid=$(pgrep -f "ciuicfs mount $1 " | head -1 || true)
+  fusermount3 -u "$1" 2>/dev/null || umount -l "$1" 2>/dev/null || true
+  [ -n "$pid" ] || return 0
+  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for m in "$work"/m*; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  for m in "$work"/m*; do umount_node "$m"; done
   "$here/scripts/ceph-cluster.sh" stop "$work/ceph" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -27,7 +36,7 @@ conf=$(CIUICFS_CEPH_MEMSTORE_BYTES=$((6 << 30)) "$here/scripts/ceph-cluster.sh" 
 store=rados:ciuicfs/soak
 mount() { mkdir -p "$work/m$1"; "$bin" mount "$work/m$1" --store "$store" --cache "$work/cache$1" --ceph-conf "$conf" >/dev/null; }
 mount a; mount b
-daemon_pid() { pgrep -f "ciuicfs mount $work/m$1" | head -1; }
+daemon_pid() { pgrep -f "ciuicfs mount $work/m$1 " | head -1; }
 trainer() {  # node, then its log
   OMP_NUM_THREADS=1 "$train" --preset tiny --steps 100000000 --batch 2 --log-every 1000 --save-every 5 --keep 3 \
     --ckpt-dir "$work/m$1/run_$1" >"$work/train_$1.log" 2>&1 &

@@ -217,8 +217,16 @@ Result<Snapshot> ClusterChain::Commit(const CommitRequest& in) {
     e.pending = fresh.back().get();
   }
   std::vector<ChunkId> pinned;
+  std::vector<const PendingVersion*> versions;
   for (const TreeEdit& e : req.edits)
-    if (e.pending) pinned.insert(pinned.end(), e.pending->pinned().begin(), e.pending->pinned().end());
+    if (e.pending) {
+      pinned.insert(pinned.end(), e.pending->pinned().begin(), e.pending->pinned().end());
+      versions.push_back(e.pending);
+    }
+  // The packs' writes are asynchronous: every byte the commit will name
+  // is in RADOS before the commit object exists.
+  std::map<uint32_t, uint64_t> synced;
+  CIUIC_RETURN_IF_ERROR(SyncChunksOf(*parts_, versions, &synced));
   // Read before the write transaction (lock order: PinTable, then LMDB);
   // the pins keep them until the commit is done.
   const std::map<ChunkId, PackLocation> locs = parts_->pins->PendingLocations(pinned);
