@@ -49,20 +49,7 @@ Result<std::unique_ptr<RadosPackBackend>> RadosPackBackend::Connect(const RadosT
 RadosPackBackend::RadosPackBackend(std::shared_ptr<RadosConnection> cluster, size_t max_write)
     : cluster_(std::move(cluster)), target_(cluster_->target), max_write_(std::max<size_t>(1, max_write)) {}
 
-struct RadosPackBackend::InFlight {
-  librados::AioCompletion* done = nullptr;
-  uint64_t offset = 0;
-  size_t n = 0;
-};
-
-RadosPackBackend::~RadosPackBackend() {
-  std::vector<uint32_t> packs;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [pack, q] : in_flight_) packs.push_back(pack);
-  }
-  for (uint32_t pack : packs) (void)Drain(pack);
-}
+RadosPackBackend::~RadosPackBackend() = default;
 
 std::string RadosPackBackend::Object(uint32_t pack) const {
   char buf[16];
@@ -74,99 +61,42 @@ std::string RadosPackBackend::Name(uint32_t pack) const { return "rados:" + targ
 
 Status RadosPackBackend::Error(int r, const std::string& what) const { return Status::FromErrno(-r, what); }
 
-Status RadosPackBackend::Drain(uint32_t pack) {
-  std::deque<InFlight*> q;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = in_flight_.find(pack);
-    if (it != in_flight_.end()) q.swap(it->second);
-  }
-  Status first;
-  for (InFlight* w : q) {
-    w->done->wait_for_complete();
-    const int r = w->done->get_return_value();
-    if (r < 0 && first.ok())
-      first = Error(r, "append to " + Name(pack) + " at " + std::to_string(w->offset));
-    w->done->release();
-    delete w;
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!first.ok()) failed_.emplace(pack, first);
-  auto f = failed_.find(pack);
-  return f == failed_.end() ? Status::Ok() : f->second;
-}
-
 Status RadosPackBackend::Create(uint32_t pack) {
   int r = cluster_->io.create(Object(pack), true);
   return r < 0 ? Error(r, "create " + Name(pack)) : Status::Ok();
 }
 
 Status RadosPackBackend::Append(uint32_t pack, uint64_t offset, const struct iovec* pieces, int count) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto f = failed_.find(pack);
-    if (f != failed_.end()) return f->second;
-  }
   const std::string oid = Object(pack);
   uint64_t at = offset;
   librados::bufferlist bl;
-  auto send = [&]() -> Status {
-    if (bl.length() == 0) return Status::Ok();
-    auto* w = new InFlight{librados::Rados::aio_create_completion(), at, bl.length()};
-    int r = cluster_->io.aio_write(oid, w->done, bl, bl.length(), at);
-    if (r < 0) {
-      w->done->release();
-      delete w;
-      return Error(r, "append to " + Name(pack) + " at " + std::to_string(at));
-    }
-    at += bl.length();
+  auto flush = [&]() -> int {
+    if (bl.length() == 0) return 0;
+    int r = cluster_->io.write(oid, bl, bl.length(), at);
+    if (r >= 0) at += bl.length();
     bl.clear();
-    InFlight* oldest = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto& q = in_flight_[pack];
-      q.push_back(w);
-      if (q.size() > kMaxInFlight) {
-        oldest = q.front();
-        q.pop_front();
-      }
-    }
-    if (!oldest) return Status::Ok();
-    oldest->done->wait_for_complete();  // at most kMaxInFlight writes of a pack outstanding
-    const int rr = oldest->done->get_return_value();
-    const uint64_t where = oldest->offset;
-    oldest->done->release();
-    delete oldest;
-    if (rr >= 0) return Status::Ok();
-    Status s = Error(rr, "append to " + Name(pack) + " at " + std::to_string(where));
-    std::lock_guard<std::mutex> lock(mu_);
-    failed_.emplace(pack, s);
-    return s;
+    return r;
   };
-  Status s;
-  for (int k = 0; k < count && s.ok(); ++k) {
+  int r = 0;
+  for (int k = 0; k < count && r >= 0; ++k) {
     const char* p = static_cast<const char*>(pieces[k].iov_base);
     size_t left = pieces[k].iov_len;
-    while (left > 0 && s.ok()) {
+    while (left > 0 && r >= 0) {
       size_t take = std::min(left, max_write_ - bl.length());
       bl.append(p, unsigned(take));
       p += take;
       left -= take;
-      if (bl.length() == max_write_) s = send();
+      if (bl.length() == max_write_) r = flush();
     }
   }
-  if (s.ok()) s = send();
-  if (s.ok()) return Status::Ok();
-  // Whole or nothing: what was sent of this append goes, once it landed.
-  (void)Drain(pack);
+  if (r >= 0) r = flush();
+  if (r >= 0) return Status::Ok();
+  // Whole or nothing: what the pieces before the failure wrote goes.
   if (at > offset) cluster_->io.trunc(oid, offset);
-  std::lock_guard<std::mutex> lock(mu_);
-  failed_.emplace(pack, s);
-  return s;
+  return Error(r, "append to " + Name(pack) + " at " + std::to_string(offset));
 }
 
 Status RadosPackBackend::ReadAt(uint32_t pack, uint64_t offset, void* dst, size_t n) {
-  CIUIC_RETURN_IF_ERROR(Drain(pack));
   size_t done = 0;
   while (done < n) {
     librados::bufferlist bl;
@@ -183,7 +113,6 @@ Status RadosPackBackend::ReadAt(uint32_t pack, uint64_t offset, void* dst, size_
 }
 
 Result<uint64_t> RadosPackBackend::Size(uint32_t pack) {
-  CIUIC_RETURN_IF_ERROR(Drain(pack));
   uint64_t size = 0;
   time_t mtime = 0;
   int r = cluster_->io.stat(Object(pack), &size, &mtime);
@@ -192,17 +121,11 @@ Result<uint64_t> RadosPackBackend::Size(uint32_t pack) {
 }
 
 Status RadosPackBackend::Truncate(uint32_t pack, uint64_t size) {
-  (void)Drain(pack);  // a cut after a failure is the way back
   int r = cluster_->io.trunc(Object(pack), size);
   return r < 0 ? Error(r, "truncate " + Name(pack)) : Status::Ok();
 }
 
 Status RadosPackBackend::Remove(uint32_t pack) {
-  (void)Drain(pack);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    failed_.erase(pack);
-  }
   int r = cluster_->io.remove(Object(pack));
   return r < 0 && r != -ENOENT ? Error(r, "remove " + Name(pack)) : Status::Ok();
 }

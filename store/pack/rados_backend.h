@@ -1,19 +1,12 @@
 // RadosPackBackend: packs as RADOS objects "<NAME>.pack.<8 hex digits>" in
 // one pool of a Ceph cluster (#15). It keeps backend.h's contract:
 //
-// - Append sends its bytes as asynchronous RADOS writes of at most
-//   kMaxWrite bytes each and returns; up to kMaxInFlight writes per pack
-//   are outstanding at once (one writer no longer waits a round trip per
-//   chunk record). The writes of one client to one object are applied in
-//   order, and every other call on a pack (ReadAt, Size, Truncate,
-//   Remove, Sync) first waits for its outstanding writes, so a read sees
-//   every byte appended before it.
+// - Append is one RADOS write operation when it is at most kMaxWrite bytes
+//   (the OSD applies an operation whole or not at all); a larger one is
+//   written in pieces, and a failure part way cuts the object back to
+//   `offset` before it returns.
 // - A write is acknowledged only once the OSDs that hold the object have
-//   committed it: Sync waits for the pack's writes and returns its size.
-//   A write that failed fails that Sync, and every later call on the
-//   pack: the store treats a failed sync as final (pack_store.h), so no
-//   commit names bytes that were not written. An object cut short by a
-//   failure is never appended to again.
+//   committed it, so Sync has nothing left to flush: it returns the size.
 // - Create is an exclusive create; List walks the pool's object names.
 //
 // The connection may be shared with the store's commit objects. Thread-safe (librados'
@@ -21,10 +14,7 @@
 #ifndef CIUICFS_STORE_PACK_RADOS_BACKEND_H_
 #define CIUICFS_STORE_PACK_RADOS_BACKEND_H_
 
-#include <deque>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "store/pack/backend.h"
@@ -36,7 +26,6 @@ class RadosPackBackend : public PackBackend {
  public:
   // RADOS' own limit on one write is 90 MB by default (osd_max_write_size).
   static constexpr size_t kMaxWrite = 64 << 20;
-  static constexpr size_t kMaxInFlight = 16;
 
   // Connects; an error names the pool and what failed, in one line.
   static Result<std::unique_ptr<RadosPackBackend>> Connect(const RadosTarget& target, size_t max_write = kMaxWrite);
@@ -57,13 +46,6 @@ class RadosPackBackend : public PackBackend {
  private:
   std::string Object(uint32_t pack) const;
   Status Error(int r, const std::string& what) const;
-  // Waits for the pack's outstanding writes: OK, or the first that failed
-  // (kept: the pack stays failed).
-  Status Drain(uint32_t pack);
-  struct InFlight;
-  std::mutex mu_;  // guards in_flight_ and failed_
-  std::map<uint32_t, std::deque<InFlight*>> in_flight_;
-  std::map<uint32_t, Status> failed_;
 
   std::shared_ptr<RadosConnection> cluster_;
   const RadosTarget target_;
