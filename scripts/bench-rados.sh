@@ -21,15 +21,7 @@ bin=$here/build/fs/ciuicfs
 src=${1:-}
 reps=${2:-3}
 work=$(mktemp -d /var/tmp/ciuicfs-bench-rados.XXXXXX)
-# Unmounts MNT and waits for its daemon to end (it leaves the cluster
-# before the cluster goes; killed after 30 s).
-umount_node() {
-  local pid; pid=$(pgrep -f "ciuicfs mount $1 " | head -1 || true)
-  fusermount3 -u "$1" 2>/dev/null || umount -l "$1" 2>/dev/null || true
-  [ -n "$pid" ] || return 0
-  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-}
+source "$here/scripts/rados-node.sh"
 cleanup() {
   for m in "$work"/m*; do umount_node "$m"; done
   "$here/scripts/ceph-cluster.sh" stop "$work/ceph" 2>/dev/null || true

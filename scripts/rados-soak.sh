@@ -15,15 +15,7 @@ train=$here/build/trainer/ciuic-train
 secs=${1:-300}
 work=$(mktemp -d /var/tmp/ciuicfs-soak.XXXXXX)
 pids=()
-# Unmounts MNT and waits for its daemon to end (it leaves the cluster
-# before the cluster goes; killed after 30 s).
-umount_node() {
-  local pid; pid=$(pgrep -f "ciuicfs mount $1 " | head -1 || true)
-  fusermount3 -u "$1" 2>/dev/null || umount -l "$1" 2>/dev/null || true
-  [ -n "$pid" ] || return 0
-  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-}
+source "$here/scripts/rados-node.sh"
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for m in "$work"/m*; do umount_node "$m"; done

@@ -76,10 +76,9 @@ Status ReadMeta(Txn& txn, uint32_t* format, ChunkerParams* params) {
 
 }  // namespace
 
-Status WriteMarker(const std::string& dir) {
-  const std::string path = dir + "/" + kMarkerName;
+Status WriteFileDurably(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
   const std::string tmp = path + ".tmp";
-  const std::string text = kMarkerPrefix + std::to_string(kFormatVersion) + "\n";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
   ssize_t n = write(fd, text.data(), text.size());
@@ -95,6 +94,10 @@ Status WriteMarker(const std::string& dir) {
   close(dfd);
   if (!ok) return Status::FromErrno(err, "fsync " + dir);
   return Status::Ok();
+}
+
+Status WriteMarker(const std::string& dir) {
+  return WriteFileDurably(dir, kMarkerName, kMarkerPrefix + std::to_string(kFormatVersion) + "\n");
 }
 
 Status PrepareStoreDir(const std::string& dir, bool create, uint32_t* marker_format) {

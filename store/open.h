@@ -18,6 +18,9 @@ inline constexpr uint32_t kFormatVersion = 2;
 Status PrepareStoreDir(const std::string& dir, bool create, uint32_t* marker_format);
 // (Re)writes the marker for kFormatVersion: a temp file renamed over it.
 Status WriteMarker(const std::string& dir);
+// Writes `dir`/`name` whole or not at all: a temp file, synced, renamed
+// over it, then the folder synced.
+Status WriteFileDurably(const std::string& dir, const std::string& name, const std::string& text);
 // Locks <dir>/LOCK exclusively (a POSIX record lock, owned by the process);
 // Busy when another process holds it.
 // Returns the fd.

@@ -12,6 +12,7 @@
 #include "store/cluster/rados_commit_objects.h"
 #include "store/pack/rados_backend.h"
 #endif
+#include "store/open.h"
 
 namespace ciuicfs {
 namespace {
@@ -51,21 +52,7 @@ Status ClaimRadosCache(const std::string& dir, const RadosCacheFile& want) {
     return Status::Ok();
   }
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno(errno, "create " + dir);
-  const std::string path = dir + "/" + kFileName, tmp = path + ".tmp";
-  const std::string text = want.uri + "\n" + want.ceph_conf + "\n" + want.user + "\n";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
-  bool ok = write(fd, text.data(), text.size()) == ssize_t(text.size()) && fsync(fd) == 0;
-  int err = errno;
-  close(fd);
-  if (!ok) return Status::FromErrno(err, "write " + tmp);
-  if (rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno(errno, "rename " + tmp);
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Status::FromErrno(errno, "open " + dir);
-  ok = fsync(dfd) == 0;
-  err = errno;
-  close(dfd);
-  return ok ? Status::Ok() : Status::FromErrno(err, "fsync " + dir);
+  return WriteFileDurably(dir, kFileName, want.uri + "\n" + want.ceph_conf + "\n" + want.user + "\n");
 }
 
 Result<RadosStoreParts> ConnectRadosStore(const RadosCacheFile& store) {
