@@ -10,9 +10,8 @@
 #include "store/index/queries.h"
 
 namespace ciuicfs {
-namespace {
 
-uint64_t PackBytes(const StoreParts& parts) {
+uint64_t StoredPackBytes(const StoreParts& parts) {
   uint64_t total = 0;
   auto files = parts.packs->ListFiles();
   if (files.ok())
@@ -23,73 +22,69 @@ uint64_t PackBytes(const StoreParts& parts) {
   return total;
 }
 
+namespace {
+
 // Chunk rows with refcount 0, found without any lock: a read transaction.
 Result<std::vector<ChunkId>> UnreferencedChunks(const StoreParts& parts) {
-  auto txn = parts.env->BeginRead();
-  if (!txn.ok()) return txn.status();
-  std::vector<ChunkId> out;
-  Status bad;
-  CIUIC_RETURN_IF_ERROR((*txn)->Scan(Db::kChunks, "", [&](std::string_view k, std::string_view v) {
-    ChunkId id;
-    ChunkRow row;
-    if (!DecodeHashKey(k, &id) || !DecodeChunkRow(v, &row)) bad = CorruptRow(Db::kChunks, k);
-    else if (row.refcount == 0) out.push_back(id);
-    return bad.ok();
-  }));
-  CIUIC_RETURN_IF_ERROR(bad);
-  return out;
+  return WithRead(parts.env, [](Txn& txn) { return UnreferencedChunksInTxn(txn); });
+}
+
+// Deletes the candidates that are still unreferenced and that `keep` does
+// not keep, inside `txn`. Chunks kept in extents whose rows it deleted go
+// into `*punch`: their ranges hold no live bytes from then on.
+Status DeleteUnreferencedInTxn(Txn& txn, const std::vector<ChunkId>& candidates,
+                               const std::function<bool(const ChunkId&)>& keep, uint64_t* deleted,
+                               std::vector<PackLocation>* punch, bool* released_bases) {
+  *deleted = 0;
+  *released_bases = false;
+  punch->clear();
+  auto rows = LoadPackRows(txn);
+  if (!rows.ok()) return rows.status();
+  std::set<uint32_t> touched;
+  std::map<uint32_t, PackDelta> in_extents;  // extent (as its pack number) -> what left it
+  for (const ChunkId& id : candidates) {
+    auto row = GetChunkRow(txn, id);
+    if (!row.ok()) return row.status();
+    if (!*row || (*row)->refcount != 0 || keep(id)) continue;
+    CIUIC_RETURN_IF_ERROR(txn.Del(Db::kChunks, HashKey(id)));
+    ++*deleted;
+    // A delta gives back what it held on its bases; a base left
+    // unreferenced goes in the next pass.
+    for (const DeltaBase& b : (*row)->bases) {
+      auto base = GetChunkRow(txn, b.id);
+      if (!base.ok()) return base.status();
+      if (!*base) continue;
+      ChunkRow r = **base;
+      r.refcount = r.refcount > 0 ? r.refcount - 1 : 0;
+      r.dependents = r.dependents > 0 ? r.dependents - 1 : 0;
+      CIUIC_RETURN_IF_ERROR(PutChunkRow(txn, b.id, r));
+      *released_bases = true;
+    }
+    const PackLocation& loc = (*row)->location;
+    if (loc.in_extent()) {
+      PackDelta& d = in_extents[loc.pack];  // kExtentPackFlag | E, as TakeFromPackRows reads it
+      d.bytes += loc.record_bytes();
+      d.records += 1;
+      punch->push_back(loc);
+      continue;
+    }
+    if (loc.pack == kLostPack || !rows->count(loc.pack)) continue;
+    PackRow& pr = (*rows)[loc.pack];
+    pr.live_bytes = pr.live_bytes > loc.record_bytes() ? pr.live_bytes - loc.record_bytes() : 0;
+    pr.live_records = pr.live_records > 0 ? pr.live_records - 1 : 0;
+    touched.insert(loc.pack);
+  }
+  for (uint32_t pack : touched) CIUIC_RETURN_IF_ERROR(PutPackRow(txn, pack, (*rows)[pack]));
+  return TakeFromPackRows(txn, in_extents);
 }
 
 // Deletes the candidates that are still unreferenced and unpinned, in one
 // short transaction during which no ingest can pin one of them.
-// Chunks kept in extents whose rows it deleted go into `*punch`: their
-// ranges hold no live bytes from then on.
 Status DeleteChunkRows(const StoreParts& parts, const std::vector<ChunkId>& candidates, uint64_t* deleted,
                        std::vector<PackLocation>* punch, bool* released_bases) {
   return parts.pins->LockForDelete([&](const std::function<bool(const ChunkId&)>& pinned) {
-    return parts.env->Write([&](Txn& txn) -> Status {
-      *deleted = 0;
-      *released_bases = false;
-      punch->clear();
-      auto rows = LoadPackRows(txn);
-      if (!rows.ok()) return rows.status();
-      std::set<uint32_t> touched;
-      std::map<uint32_t, PackDelta> in_extents;  // extent (as its pack number) -> what left it
-      for (const ChunkId& id : candidates) {
-        auto row = GetChunkRow(txn, id);
-        if (!row.ok()) return row.status();
-        if (!*row || (*row)->refcount != 0 || pinned(id)) continue;
-        CIUIC_RETURN_IF_ERROR(txn.Del(Db::kChunks, HashKey(id)));
-        ++*deleted;
-        // A delta gives back what it held on its bases; a base left
-        // unreferenced goes in the next pass.
-        for (const DeltaBase& b : (*row)->bases) {
-          auto base = GetChunkRow(txn, b.id);
-          if (!base.ok()) return base.status();
-          if (!*base) continue;
-          ChunkRow r = **base;
-          r.refcount = r.refcount > 0 ? r.refcount - 1 : 0;
-          r.dependents = r.dependents > 0 ? r.dependents - 1 : 0;
-          CIUIC_RETURN_IF_ERROR(PutChunkRow(txn, b.id, r));
-          *released_bases = true;
-        }
-        const PackLocation& loc = (*row)->location;
-        if (loc.in_extent()) {
-          PackDelta& d = in_extents[loc.pack];  // kExtentPackFlag | E, as TakeFromPackRows reads it
-          d.bytes += loc.record_bytes();
-          d.records += 1;
-          punch->push_back(loc);
-          continue;
-        }
-        if (loc.pack == kLostPack || !rows->count(loc.pack)) continue;
-        PackRow& pr = (*rows)[loc.pack];
-        pr.live_bytes = pr.live_bytes > loc.record_bytes() ? pr.live_bytes - loc.record_bytes() : 0;
-        pr.live_records = pr.live_records > 0 ? pr.live_records - 1 : 0;
-        touched.insert(loc.pack);
-      }
-      for (uint32_t pack : touched) CIUIC_RETURN_IF_ERROR(PutPackRow(txn, pack, (*rows)[pack]));
-      return TakeFromPackRows(txn, in_extents);
-    });
+    return parts.env->Write(
+        [&](Txn& txn) { return DeleteUnreferencedInTxn(txn, candidates, pinned, deleted, punch, released_bases); });
   });
 }
 
@@ -156,10 +151,41 @@ Status DeleteBranchInTxn(const StoreParts& parts, Txn& txn, const std::string& n
   return Status::Ok();
 }
 
+Result<std::vector<ChunkId>> UnreferencedChunksInTxn(Txn& txn) {
+  std::vector<ChunkId> out;
+  Status bad;
+  CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kChunks, "", [&](std::string_view k, std::string_view v) {
+    ChunkId id;
+    ChunkRow row;
+    if (!DecodeHashKey(k, &id) || !DecodeChunkRow(v, &row)) bad = CorruptRow(Db::kChunks, k);
+    else if (row.refcount == 0) out.push_back(id);
+    return bad.ok();
+  }));
+  CIUIC_RETURN_IF_ERROR(bad);
+  return out;
+}
+
+Status CollectRowsInTxn(Txn& txn, const std::vector<ChunkId>& chunks, const std::vector<uint32_t>& packs,
+                        uint64_t* chunks_deleted, uint64_t* packs_emptied) {
+  std::vector<PackLocation> punch;  // a store on RADOS keeps no chunk in an extent
+  bool released = false;
+  CIUIC_RETURN_IF_ERROR(DeleteUnreferencedInTxn(
+      txn, chunks, [](const ChunkId&) { return false; }, chunks_deleted, &punch, &released));
+  *packs_emptied = 0;
+  for (uint32_t pack : packs) {
+    auto row = GetPackRow(txn, pack);
+    if (!row.ok()) return row.status();
+    if (!*row || (*row)->live_records != 0) continue;
+    CIUIC_RETURN_IF_ERROR(txn.Del(Db::kPacks, PackKey(pack)));
+    ++*packs_emptied;
+  }
+  return Status::Ok();
+}
+
 Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options) {
   CIUIC_RETURN_IF_ERROR(parts.CanWrite());
   GcStats stats;
-  stats.bytes_before = PackBytes(parts);
+  stats.bytes_before = StoredPackBytes(parts);
   {
     // No compaction moves rows while they are deleted.
     BackgroundPause pause(parts.background);
@@ -200,7 +226,7 @@ Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options
   CompactOptions compact{options.compact_below};
   CIUIC_RETURN_IF_ERROR(
       parts.background->Schedule(std::make_unique<CompactPacksJob>(parts, compact, &stats)).get());
-  stats.bytes_after = PackBytes(parts);
+  stats.bytes_after = StoredPackBytes(parts);
   return stats;
 }
 

@@ -7,10 +7,12 @@
 #ifndef CIUICFS_STORE_GC_H_
 #define CIUICFS_STORE_GC_H_
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "store/base/chunk_id.h"
 #include "store/base/status.h"
 
 
@@ -20,12 +22,16 @@ struct StoreParts;
 
 struct GcOptions {
   double compact_below = 0.5;  // rewrite packs whose live fraction is below this
+  // A store on RADOS: how long gc waits for the other nodes' leases to
+  // show that no save holds what it deletes (FORMAT.md, "Leases and gc on
+  // a shared store") before it gives up.
+  std::chrono::milliseconds wait{120000};
 };
 
 struct GcStats {
   uint64_t chunks_deleted = 0;
   uint64_t packs_compacted = 0;
-  uint64_t packs_deleted = 0;
+  uint64_t packs_deleted = 0;  // on RADOS: packs emptied (cut to their header)
   uint64_t bytes_before = 0;  // pack file bytes
   uint64_t bytes_after = 0;
   uint64_t extents_deleted = 0;  // extent files no version names any more
@@ -42,6 +48,15 @@ class Txn;
 Status DropSnapshotsInTxn(const StoreParts& parts, Txn& txn, const std::vector<uint64_t>& seqs);
 Status DeleteBranchInTxn(const StoreParts& parts, Txn& txn, const std::string& name);
 Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options);
+// The bytes of every pack (object) the backend lists.
+uint64_t StoredPackBytes(const StoreParts& parts);
+// The pieces gc on a shared store (cluster/shared_gc.h) uses: the chunk
+// rows with refcount 0; and, as every node applies a collect, deleting the
+// listed chunk rows that are still unreferenced and the listed pack rows
+// that still have no live record.
+Result<std::vector<ChunkId>> UnreferencedChunksInTxn(Txn& txn);
+Status CollectRowsInTxn(Txn& txn, const std::vector<ChunkId>& chunks, const std::vector<uint32_t>& packs,
+                        uint64_t* chunks_deleted, uint64_t* packs_emptied);
 
 }  // namespace ciuicfs
 

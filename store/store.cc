@@ -14,6 +14,7 @@
 #include "store/chain/snapshot_chain.h"
 #include "store/cluster/cluster_chain.h"
 #include "store/cluster/rados_open.h"
+#include "store/cluster/shared_gc.h"
 #include "store/index/lmdb_env.h"
 #include "store/index/queries.h"
 #include "store/journal/log_applier.h"
@@ -104,7 +105,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
     auto connected = ConnectRadosStore(*cache);
     if (!connected.ok()) return connected.status();
     backend = std::move(connected->packs);
-    store->cluster_ = std::make_unique<ClusterChain>(store->parts_.get(), std::move(connected->commits));
+    LeaseTiming timing{options.lease_renew, options.lease_grace};
+    store->cluster_ = std::make_unique<ClusterChain>(store->parts_.get(), std::move(connected->commits),
+                                                     std::move(connected->leases), timing);
   }
   // The RADOS file first: a kill before the marker leaves a cache that
   // names its store (PrepareStoreDir takes a folder holding only it as empty).
@@ -134,7 +137,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
   if (marker_format == 1) CIUIC_RETURN_IF_ERROR(WriteMarker(dir));  // the index says 2 by now
   if (store->cluster_ && !options.read_only) {
     CIUIC_RETURN_IF_ERROR(store->cluster_->CatchUp());
-    store->cluster_->StartPolling(std::chrono::milliseconds(500));
+    CIUIC_RETURN_IF_ERROR(store->cluster_->Start(std::chrono::milliseconds(500)));
   }
   if (store->shared_ && alone) CIUIC_RETURN_IF_ERROR(ShareLock(store->lock_fd_));  // repaired: let the others in
   return store;
@@ -151,8 +154,8 @@ Status Store::CatchUp() { return cluster_ && !parts_->read_only ? cluster_->Catc
 Status Store::LocalOnly(const char* what) const {
   if (!cluster_) return Status::Ok();
   return Status::InvalidArgument(std::string(what) +
-                                 " is not yet possible on a store on RADOS (it needs leases, so that no node frees a "
-                                 "chunk another node's save is about to use)");
+                                 " is not possible on a store on RADOS yet (a rewrite of stored records needs a commit "
+                                 "that moves them, applied by every node; gc works)");
 }
 
 Status Store::OpenParts(const StoreOptions& options) {
@@ -438,9 +441,9 @@ Status Store::DropSnapshots(const std::vector<uint64_t>& seqs) {
 }
 
 Result<GcStats> Store::Gc(const GcOptions& options) {
-  CIUIC_RETURN_IF_ERROR(LocalOnly("gc"));
   CIUIC_RETURN_IF_ERROR(SeeLog());
   std::lock_guard<std::mutex> lock(gc_mu_);
+  if (cluster_) return SharedGc(parts_.get(), cluster_.get()).Run(options);
   if (!shared_) return CollectGarbage(*parts_, options);
   // Pins live in each process's memory: gc only while no other process
   // could be saving.

@@ -20,6 +20,7 @@
 #ifndef CIUICFS_STORE_STORE_H_
 #define CIUICFS_STORE_STORE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -92,6 +93,11 @@ struct StoreOptions {
   std::string cache_dir;
   std::string ceph_conf;
   std::string ceph_user = "admin";
+  // A store on RADOS: how often this node renews its lease, and the grace
+  // after which other nodes take an unrenewed lease for a dead node's
+  // (FORMAT.md, "Leases and gc on a shared store").
+  std::chrono::milliseconds lease_renew{5000};
+  std::chrono::milliseconds lease_grace{30000};
   // Tests: wraps the pack backend the store's URI picked (e.g. in a
   // FaultBackend, store/pack/fault_backend.h).
   std::function<std::unique_ptr<PackBackend>(std::unique_ptr<PackBackend>)> wrap_pack_backend;
@@ -201,7 +207,9 @@ class Store {
   // what only they referenced. Bytes are reclaimed by Gc.
   Status DropSnapshots(const std::vector<uint64_t>& seqs);
   // Deletes unreferenced chunks, then compacts packs in the background job
-  // and waits for it. One gc at a time.
+  // and waits for it. One gc at a time. On RADOS: waits for the other
+  // nodes' leases, deletes what no save holds on every node and empties
+  // the packs left without a live record (no compaction).
   Result<GcStats> Gc(const GcOptions& options);
   // `progress`, when set, is called now and then with the chunk bytes
   // checked so far and the total to check.

@@ -21,7 +21,7 @@ constexpr char kAppliedKey[] = "rados_applied";
 constexpr size_t kMaxBatch = 64;      // commit objects applied in one index transaction
 constexpr int kMaxAttempts = 10000;   // numbers taken by others before a commit gives up
 
-Result<uint64_t> AppliedIn(Txn& txn) {
+Result<uint64_t> ReadApplied(Txn& txn) {
   auto v = txn.Get(Db::kMeta, kAppliedKey);
   if (!v.ok()) return v.status();
   if (!*v) return uint64_t{0};
@@ -90,7 +90,9 @@ Result<CommitObject> BuildObject(const StoreParts& parts, Txn& txn, uint64_t n, 
       if ((*row && (*row)->location.pack != kLostPack) || !chunks.insert(id).second) continue;
       auto loc = pending_locs.find(id);
       if (loc == pending_locs.end())
-        return Status::Corruption("commit: chunk " + id.Hex() + " is neither indexed nor pending");
+        return Status::Corruption("commit: chunk " + id.Hex() +
+                                  " is neither indexed nor stored by this save (gc on another node collected it: "
+                                  "did this node's lease lapse?); nothing committed");
       obj.carried.chunks.emplace_back(id, loc->second);
     }
     auto known = txn.Get(Db::kManifests, HashKey(pv->id()));
@@ -116,15 +118,23 @@ Status ApplyRefChange(const StoreParts& parts, Txn& txn, const RefChange& c) {
 }
 
 // What every node does with commit object `obj`, the one that made it too.
-Status ApplyObject(const StoreParts& parts, Txn& txn, const CommitObject& obj, Snapshot* snap) {
+// `collected`: the chunk and pack rows a collect deleted.
+Status ApplyObject(const StoreParts& parts, Txn& txn, const CommitObject& obj, Snapshot* snap,
+                   std::pair<uint64_t, uint64_t>* collected = nullptr) {
   if (obj.kind == CommitObject::Kind::kRefs) return ApplyRefChange(parts, txn, obj.change);
+  if (obj.kind == CommitObject::Kind::kCollect) {
+    std::pair<uint64_t, uint64_t> unused;
+    if (!collected) collected = &unused;
+    return CollectRowsInTxn(txn, obj.collect.chunks, obj.collect.packs, &collected->first, &collected->second);
+  }
   return CommitCarriedInTxn(parts, txn, obj.req, obj.carried, snap);
 }
 
 }  // namespace
 
-ClusterChain::ClusterChain(const StoreParts* parts, std::unique_ptr<CommitObjects> objects)
-    : parts_(parts), objects_(std::move(objects)) {}
+ClusterChain::ClusterChain(const StoreParts* parts, std::unique_ptr<CommitObjects> objects,
+                           std::unique_ptr<LeaseTable> leases, LeaseTiming timing)
+    : parts_(parts), objects_(std::move(objects)), leases_(std::move(leases)), timing_(timing) {}
 
 ClusterChain::~ClusterChain() {
   {
@@ -133,10 +143,44 @@ ClusterChain::~ClusterChain() {
   }
   poll_cv_.notify_all();
   if (poller_.joinable()) poller_.join();
+  keeper_.reset();  // removes the lease
 }
 
 Result<uint64_t> ClusterChain::Applied() {
-  return WithRead(parts_->env, [](Txn& txn) { return AppliedIn(txn); });
+  return WithRead(parts_->env, [](Txn& txn) { return ReadApplied(txn); });
+}
+
+Result<uint64_t> ClusterChain::AppliedIn(Txn& txn) { return ReadApplied(txn); }
+
+Result<Lease> ClusterChain::Holds() {
+  Lease l;
+  // The number first, then the pins and packs: whatever is taken after
+  // this read has a since at least this number, or a pack number above
+  // every one the index knows.
+  auto applied = Applied();
+  if (!applied.ok()) return applied.status();
+  l.applied = *applied;
+  l.holds_from = parts_->pins->OldestHold();
+  std::set<uint32_t> packs;
+  for (uint32_t p : parts_->pins->PendingPacks()) packs.insert(p);
+  for (PackLane lane : {PackLane::kIngest, PackLane::kBackground})
+    if (uint32_t p = parts_->packs->active_pack(lane); p != 0) packs.insert(p);
+  l.packs_in_use.assign(packs.begin(), packs.end());
+  return l;
+}
+
+Result<Lease> ClusterChain::OwnLease() {
+  if (!keeper_) return Status::InvalidArgument("this node holds no lease (the store is open read-only)");
+  return keeper_->Now();
+}
+
+Result<CommitObject> ClusterChain::ReadObject(uint64_t n) {
+  auto bytes = objects_->Read(n);
+  if (!bytes.ok()) return bytes.status();
+  CommitObject obj;
+  if (!DecodeCommitObject(*bytes, &obj) || obj.number != n)
+    return Status::Corruption(objects_->Name(n) + " is damaged (it does not decode or fails its checksum)");
+  return obj;
 }
 
 Status ClusterChain::CatchUp() {
@@ -150,22 +194,19 @@ Status ClusterChain::CatchUpLocked() {
     if (!applied.ok()) return applied.status();
     std::vector<CommitObject> batch;
     for (uint64_t n = *applied + 1; batch.size() < kMaxBatch; ++n) {
-      auto bytes = objects_->Read(n);
-      if (!bytes.ok()) {
-        if (bytes.status().IsNotFound()) break;
-        return bytes.status();
+      auto obj = ReadObject(n);
+      if (!obj.ok()) {
+        if (obj.status().IsNotFound()) break;
+        return obj.status();
       }
-      CommitObject obj;
-      if (!DecodeCommitObject(*bytes, &obj) || obj.number != n)
-        return Status::Corruption(objects_->Name(n) + " is damaged (it does not decode or fails its checksum)");
-      batch.push_back(std::move(obj));
+      batch.push_back(std::move(obj.value()));
     }
     if (batch.empty()) return Status::Ok();
     CIUIC_RETURN_IF_ERROR(parts_->env->Write([&](Txn& txn) -> Status {
       // Checked again under the write lock: another opener of this cache
       // (a read-only one cannot write; this guards the rest) never
       // applies an object twice.
-      auto at = AppliedIn(txn);
+      auto at = ReadApplied(txn);
       if (!at.ok()) return at.status();
       for (const CommitObject& obj : batch) {
         if (obj.number <= *at) continue;
@@ -231,9 +272,14 @@ Result<Snapshot> ClusterChain::Commit(const CommitRequest& in) {
   // the pins keep them until the commit is done.
   const std::map<ChunkId, PackLocation> locs = parts_->pins->PendingLocations(pinned);
   Snapshot snap;
-  CIUIC_RETURN_IF_ERROR(
-      Publish([&](Txn& txn, uint64_t number) { return BuildObject(*parts_, txn, number, req, locs); }, &snap));
-  parts_->pins->MarkIndexed(pinned);  // rows exist now
+  uint64_t number = 0;
+  CIUIC_RETURN_IF_ERROR(Publish(
+      [&](Txn& txn, uint64_t n) {
+        number = n;
+        return BuildObject(*parts_, txn, n, req, locs);
+      },
+      &snap));
+  parts_->pins->MarkIndexed(pinned, number);  // rows exist now, referenced as of commit `number`
   return snap;
 }
 
@@ -251,19 +297,50 @@ Status ClusterChain::ChangeRefs(const RefChange& change) {
       &unused);
 }
 
-Status ClusterChain::Publish(const std::function<Result<CommitObject>(Txn&, uint64_t)>& build, Snapshot* snap) {
+Status ClusterChain::PublishCollect(const std::function<Result<CollectChange>(Txn&, uint64_t)>& build,
+                                    uint64_t* chunks, uint64_t* packs) {
+  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
+  std::pair<uint64_t, uint64_t> collected;
+  Snapshot unused;
+  CIUIC_RETURN_IF_ERROR(Publish(
+      [&](Txn& txn, uint64_t number) -> Result<CommitObject> {
+        auto change = build(txn, number);
+        if (!change.ok()) return change.status();
+        CommitObject obj;
+        obj.kind = CommitObject::Kind::kCollect;
+        obj.number = number;
+        obj.collect = std::move(change.value());
+        return obj;
+      },
+      &unused, &collected));
+  *chunks = collected.first;
+  *packs = collected.second;
+  return Status::Ok();
+}
+
+Status ClusterChain::Publish(const std::function<Result<CommitObject>(Txn&, uint64_t)>& build, Snapshot* snap,
+                             std::pair<uint64_t, uint64_t>* collected) {
   std::lock_guard<std::mutex> lock(mu_);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     CIUIC_RETURN_IF_ERROR(CatchUpLocked());
     bool taken = false;
     Status s = parts_->env->Write([&](Txn& txn) -> Status {
-      auto applied = AppliedIn(txn);
+      auto applied = ReadApplied(txn);
       if (!applied.ok()) return applied.status();
       const uint64_t number = *applied + 1;
       auto obj = build(txn, number);
       if (!obj.ok()) return obj.status();
-      CIUIC_RETURN_IF_ERROR(ApplyObject(*parts_, txn, *obj, snap));
+      CIUIC_RETURN_IF_ERROR(ApplyObject(*parts_, txn, *obj, snap, collected));
       CIUIC_RETURN_IF_ERROR(SetApplied(txn, number));
+      // Last before the object: a node whose lease lapsed may have been
+      // taken for dead, and gc may have collected what this commit names.
+      if (keeper_) {
+        Status healthy = keeper_->Healthy();
+        if (!healthy.ok()) {
+          parts_->background->SetError(healthy);
+          return healthy;
+        }
+      }
       // The object first: the index commits only once the chain has it.
       auto created = objects_->Create(number, EncodeCommitObject(*obj));
       if (!created.ok()) return created.status();
@@ -279,7 +356,13 @@ Status ClusterChain::Publish(const std::function<Result<CommitObject>(Txn&, uint
   return Status::Busy("commit: other nodes kept taking the next commit number");
 }
 
-void ClusterChain::StartPolling(std::chrono::milliseconds every) {
+Status ClusterChain::Start(std::chrono::milliseconds every) {
+  parts_->pins->SetShared([](Txn& txn) { return ReadApplied(txn); });
+  if (leases_) {
+    auto keeper = std::make_unique<LeaseKeeper>(leases_.get(), [this] { return Holds(); }, timing_);
+    CIUIC_RETURN_IF_ERROR(keeper->Start());
+    keeper_ = std::move(keeper);
+  }
   poller_ = std::thread([this, every] {
     std::string last_error;
     std::unique_lock<std::mutex> lock(poll_mu_);
@@ -291,6 +374,7 @@ void ClusterChain::StartPolling(std::chrono::milliseconds every) {
       lock.lock();
     }
   });
+  return Status::Ok();
 }
 
 }  // namespace ciuicfs

@@ -31,6 +31,15 @@ std::string EncodeCommitObject(const CommitObject& c) {
     PutLE<uint64_t>(&out, Checksum64(out.data(), out.size()));
     return out;
   }
+  if (c.kind == CommitObject::Kind::kCollect) {
+    PutLE<uint64_t>(&out, c.collect.checked_at);
+    PutLE<uint32_t>(&out, uint32_t(c.collect.chunks.size()));
+    for (const ChunkId& id : c.collect.chunks) id.AppendTo(&out);
+    PutLE<uint32_t>(&out, uint32_t(c.collect.packs.size()));
+    for (uint32_t pack : c.collect.packs) PutLE<uint32_t>(&out, pack);
+    PutLE<uint64_t>(&out, Checksum64(out.data(), out.size()));
+    return out;
+  }
   CommitRequest logged = c.req;
   logged.version_ids.clear();
   PutBytes(&out, EncodeLoggedCommit(LoggedCommit{c.number, logged}));
@@ -68,6 +77,19 @@ bool DecodeCommitObject(std::string_view bytes, CommitObject* c) {
     const uint32_t n = in.LE<uint32_t>();
     c->change.seqs.clear();
     for (uint32_t i = 0; i < n && in.ok(); ++i) c->change.seqs.push_back(in.LE<uint64_t>());
+    return in.done();
+  }
+  if (kind == uint8_t(CommitObject::Kind::kCollect)) {
+    c->kind = CommitObject::Kind::kCollect;
+    c->collect = CollectChange{};
+    c->collect.checked_at = in.LE<uint64_t>();
+    const uint32_t chunks = in.LE<uint32_t>();
+    for (uint32_t i = 0; i < chunks && in.ok(); ++i) {
+      std::string_view id = in.Bytes(16);
+      if (in.ok()) c->collect.chunks.push_back(Hash128::FromBytes(id.data()));
+    }
+    const uint32_t packs = in.LE<uint32_t>();
+    for (uint32_t i = 0; i < packs && in.ok(); ++i) c->collect.packs.push_back(in.LE<uint32_t>());
     return in.done();
   }
   if (kind != uint8_t(CommitObject::Kind::kSnapshot)) return false;

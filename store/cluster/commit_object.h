@@ -23,8 +23,16 @@ struct RefChange {
   std::vector<uint64_t> seqs;  // the snapshot (set tag, create branch), the snapshots (drop)
 };
 
+// What gc deletes on every node (kind 3; FORMAT.md, "Leases and gc on a
+// shared store"): chunk rows still unreferenced, or pack rows still empty.
+struct CollectChange {
+  uint64_t checked_at = 0;  // the commit number the candidates were found at
+  std::vector<ChunkId> chunks;
+  std::vector<uint32_t> packs;
+};
+
 struct CommitObject {
-  enum class Kind : uint8_t { kSnapshot = 1, kRefs = 2 };
+  enum class Kind : uint8_t { kSnapshot = 1, kRefs = 2, kCollect = 3 };
   Kind kind = Kind::kSnapshot;
   uint64_t number = 0;  // its place in the chain, from 1
   // No fresh ingest, no extent: a version this commit stores is a
@@ -32,6 +40,7 @@ struct CommitObject {
   CommitRequest req;
   CarriedRows carried;
   RefChange change;  // kRefs
+  CollectChange collect;  // kCollect
 };
 
 std::string EncodeCommitObject(const CommitObject& c);

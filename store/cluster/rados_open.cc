@@ -10,6 +10,7 @@
 
 #ifdef CIUICFS_HAVE_RADOS
 #include "store/cluster/rados_commit_objects.h"
+#include "store/cluster/rados_leases.h"
 #include "store/pack/rados_backend.h"
 #endif
 #include "store/open.h"
@@ -67,6 +68,7 @@ Result<RadosStoreParts> ConnectRadosStore(const RadosCacheFile& store) {
   RadosStoreParts parts;
   parts.packs = std::make_unique<RadosPackBackend>(*conn);
   parts.commits = std::make_unique<RadosCommitObjects>(*conn);
+  parts.leases = std::make_unique<RadosLeases>(*conn);
   return parts;
 #else
   return Status::InvalidArgument("store " + store.uri + ": this build of ciuicfs has no RADOS support (librados)");

@@ -1,6 +1,6 @@
 // Opening a store on RADOS (FORMAT.md, "A store on RADOS"): the cache
 // directory's RADOS file, which names the store a cache belongs to, and the
-// connection whose pack backend and commit objects the store uses.
+// connection whose pack backend, commit objects and leases the store uses.
 #ifndef CIUICFS_STORE_CLUSTER_RADOS_OPEN_H_
 #define CIUICFS_STORE_CLUSTER_RADOS_OPEN_H_
 
@@ -10,6 +10,7 @@
 
 #include "store/base/status.h"
 #include "store/cluster/commit_objects.h"
+#include "store/cluster/lease.h"
 #include "store/pack/backend.h"
 
 namespace ciuicfs {
@@ -30,6 +31,7 @@ Status ClaimRadosCache(const std::string& dir, const RadosCacheFile& want);
 struct RadosStoreParts {
   std::unique_ptr<PackBackend> packs;
   std::unique_ptr<CommitObjects> commits;
+  std::unique_ptr<LeaseTable> leases;
 };
 // Connects to the store the file names; one line that says what failed.
 Result<RadosStoreParts> ConnectRadosStore(const RadosCacheFile& store);

@@ -1,6 +1,7 @@
 #include "store/ingest/pin_table.h"
 
 #include <algorithm>
+#include <set>
 
 #include "store/index/lmdb_env.h"
 #include "store/index/queries.h"
@@ -11,6 +12,40 @@ namespace ciuicfs {
 PinTable::PinTable(LmdbEnv* env, PackStore* packs, std::function<Status()> can_write)
     : env_(env), packs_(packs), can_write_(std::move(can_write)) {}
 
+Result<bool> PinTable::IndexHas(const ChunkId& id, uint64_t* since) {
+  auto txn = env_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  auto row = GetChunkRow(**txn, id);
+  if (!row.ok()) return row.status();
+  if (!*row || (*row)->location.pack == kLostPack) return false;
+  if (!applied_in_) return true;
+  if ((*row)->refcount == 0) return false;  // gc may hold it as a candidate: store it again
+  auto applied = applied_in_(**txn);
+  if (!applied.ok()) return applied.status();
+  *since = *applied;
+  return true;
+}
+
+void PinTable::SetShared(std::function<Result<uint64_t>(Txn&)> applied_in) {
+  std::lock_guard<std::mutex> lock(mu_);
+  applied_in_ = std::move(applied_in);
+}
+
+uint64_t PinTable::OldestHold() {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t oldest = kNoSince;
+  for (auto& [id, pin] : pins_) oldest = std::min(oldest, pin.since);
+  return oldest;
+}
+
+std::vector<uint32_t> PinTable::PendingPacks() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<uint32_t> packs;
+  for (auto& [id, pin] : pins_)
+    if (pin.pending) packs.insert(pin.location.pack);
+  return {packs.begin(), packs.end()};
+}
+
 Result<uint64_t> PinTable::PinOrStore(const ChunkId& id, const uint8_t* data, size_t n) {
   CIUIC_RETURN_IF_ERROR(can_write_());
   std::lock_guard<std::mutex> lock(mu_);
@@ -19,17 +54,14 @@ Result<uint64_t> PinTable::PinOrStore(const ChunkId& id, const uint8_t* data, si
     ++it->second.count;
     return uint64_t{0};
   }
-  {
-    // Under mu_, so gc cannot delete the row between this look-up and the
-    // pin below.
-    auto txn = env_->BeginRead();
-    if (!txn.ok()) return txn.status();
-    auto row = GetChunkRow(**txn, id);
-    if (!row.ok()) return row.status();
-    if (*row && (*row)->location.pack != kLostPack) {
-      pins_[id] = Pin{1, false, {}};
-      return uint64_t{0};
-    }
+  // Under mu_, so gc cannot delete the row between this look-up and the
+  // pin below.
+  uint64_t since = kNoSince;
+  auto has = IndexHas(id, &since);
+  if (!has.ok()) return has.status();
+  if (*has) {
+    pins_[id] = Pin{1, false, {}, since};
+    return uint64_t{0};
   }
   auto loc = packs_->Append(id, data, n);
   if (!loc.ok()) return loc.status();
@@ -45,15 +77,12 @@ Result<bool> PinTable::PinOrPlace(const ChunkId& id, const PackLocation& in_plac
     ++it->second.count;
     return false;
   }
-  {
-    auto txn = env_->BeginRead();  // under mu_, as in PinOrStore
-    if (!txn.ok()) return txn.status();
-    auto row = GetChunkRow(**txn, id);
-    if (!row.ok()) return row.status();
-    if (*row && (*row)->location.pack != kLostPack) {
-      pins_[id] = Pin{1, false, {}};
-      return false;
-    }
+  uint64_t since = kNoSince;
+  auto has = IndexHas(id, &since);  // under mu_, as in PinOrStore
+  if (!has.ok()) return has.status();
+  if (*has) {
+    pins_[id] = Pin{1, false, {}, since};
+    return false;
   }
   pins_[id] = Pin{1, true, in_place};
   return true;
@@ -84,11 +113,13 @@ std::map<ChunkId, PackLocation> PinTable::PendingLocations(const std::vector<Chu
   return out;
 }
 
-void PinTable::MarkIndexed(const std::vector<ChunkId>& ids) {
+void PinTable::MarkIndexed(const std::vector<ChunkId>& ids, uint64_t since) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const ChunkId& id : ids) {
     auto it = pins_.find(id);
-    if (it != pins_.end()) it->second.pending = false;
+    if (it == pins_.end()) continue;
+    it->second.pending = false;
+    it->second.since = std::min(it->second.since, since);
   }
 }
 

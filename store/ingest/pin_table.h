@@ -27,6 +27,7 @@ namespace ciuicfs {
 
 class LmdbEnv;
 class PackStore;
+class Txn;
 
 class PinTable {
  public:
@@ -47,8 +48,9 @@ class PinTable {
   // Where the pinned chunk `id` lies while it has no index row.
   std::optional<PackLocation> PendingLocation(const ChunkId& id);
   std::map<ChunkId, PackLocation> PendingLocations(const std::vector<ChunkId>& ids);
-  // The commit that indexed these chunks is done.
-  void MarkIndexed(const std::vector<ChunkId>& ids);
+  // The commit that indexed these chunks is done; on a shared store it
+  // was commit number `since`.
+  void MarkIndexed(const std::vector<ChunkId>& ids, uint64_t since = kNoSince);
   // The lowest pack that holds a record no index row names yet
   // (UINT32_MAX when none): gc must not compact it or any later one.
   uint32_t FirstPendingPack();
@@ -59,6 +61,18 @@ class PinTable {
   void IngestEnded() { --ingesting_; }
   bool ingesting() const { return ingesting_.load() > 0; }
 
+  // A store on RADOS (FORMAT.md, "Leases and gc on a shared store"): a
+  // look-up takes a chunk from the index only when its row is referenced
+  // (refcount > 0), else stores it again; and each pin taken from the
+  // index remembers the commit number `applied_in` read in the look-up's
+  // transaction (its since).
+  void SetShared(std::function<Result<uint64_t>(Txn&)> applied_in);
+  // The lowest since of the pins held now (kNoSince when none).
+  uint64_t OldestHold();
+  // The packs holding a pinned record no index row names yet.
+  std::vector<uint32_t> PendingPacks();
+  static constexpr uint64_t kNoSince = UINT64_MAX;
+
   // Runs `fn` with no pin taken or released meanwhile; `fn` may ask whether
   // a chunk is pinned. gc deletes unreferenced chunk rows inside it.
   Status LockForDelete(const std::function<Status(const std::function<bool(const ChunkId&)>& pinned)>& fn);
@@ -68,7 +82,11 @@ class PinTable {
     uint32_t count = 0;
     bool pending = false;  // bytes in a pack, no index row yet
     PackLocation location;
+    uint64_t since = kNoSince;  // shared stores: the commit number of the look-up that found its row
   };
+  // Under mu_: whether the index has `id` for a look-up to take, and the
+  // since such a pin gets.
+  Result<bool> IndexHas(const ChunkId& id, uint64_t* since);
 
   LmdbEnv* const env_;
   PackStore* const packs_;
@@ -76,6 +94,7 @@ class PinTable {
   std::mutex mu_;
   std::unordered_map<ChunkId, Pin, Hash128Hasher> pins_;
   std::atomic<int> ingesting_{0};
+  std::function<Result<uint64_t>(Txn&)> applied_in_;  // set on a shared store
 };
 
 }  // namespace ciuicfs

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <chrono>
 #include <cstdlib>
@@ -14,6 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include "store/cluster/lease.h"
+#ifdef CIUICFS_HAVE_RADOS
+#include "store/cluster/rados_leases.h"
+#endif
 #include "store/extent/extent_store.h"
 #include "store/store.h"
 #include "tests/store/ceph_cluster.h"
@@ -275,17 +280,158 @@ TEST_F(RadosStoreTest, ACacheHasOneWriterAtATime) {
   ASSERT_TRUE(head.ok() && *head);
 }
 
-TEST_F(RadosStoreTest, GcAndCompactAreRefusedInOneLine) {
+TEST_F(RadosStoreTest, CompactIsRefusedInOneLine) {
   auto a = Node("a");
   ASSERT_TRUE(a);
   const Snapshot s = CommitFile(a.get(), "x", "y");
-  for (Status st : {a->Reencode(), a->Gc({}).status()}) {
-    EXPECT_EQ(st.code(), Status::Code::kInvalidArgument) << st.ToString();
-    EXPECT_NE(st.message().find("RADOS"), std::string::npos) << st.message();
-  }
+  Status st = a->Reencode();
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument) << st.ToString();
+  EXPECT_NE(st.message().find("RADOS"), std::string::npos) << st.message();
   auto head = a->Head();
   ASSERT_TRUE(head.ok() && *head);
   EXPECT_EQ((*head)->seq, s.seq);
+}
+
+// gc on a shared store (FORMAT.md, "Leases and gc on a shared store"):
+// node A saves old.pt, then replaces it with new.pt; node B starts a save
+// of old.pt's bytes (its dedup takes A's chunks) and holds it unfinished;
+// A prunes the snapshot that kept old.pt and runs gc.
+class RadosGcTest : public RadosStoreTest {
+ protected:
+  static StoreOptions Fast() {
+    StoreOptions o;
+    o.lease_renew = std::chrono::milliseconds(100);
+    o.lease_grace = std::chrono::milliseconds(3000);
+    o.pack_target_size = 1 << 20;  // old.pt fills packs of its own
+    return o;
+  }
+  void SaveAndReplace() {
+    a_ = Node("a", Fast());
+    b_ = Node("b", Fast());
+    ASSERT_TRUE(a_ && b_);
+    old_ = RandomBytes(1, 4 << 20);
+    first_ = CommitFile(a_.get(), "old.pt", old_, 1);
+    CommitRequest replace;
+    replace.step = 2;
+    replace.edits.push_back(TreeEdit::Remove("old.pt"));
+    ASSERT_TRUE(a_->Commit(replace).ok());
+    CommitFile(a_.get(), "new.pt", RandomBytes(2, 1 << 20), 3);
+    ASSERT_TRUE(b_->CatchUp().ok());
+    auto ingest = b_->NewIngest();
+    ASSERT_TRUE(ingest->Append(old_.data(), old_.size()).ok());
+    auto pv = ingest->Finish();
+    ASSERT_TRUE(pv.ok()) << pv.status().ToString();
+    EXPECT_EQ(pv->bytes_written(), 0u) << "B's save should have taken A's chunks";
+    held_ = std::make_unique<PendingVersion>(std::move(pv.value()));
+    ASSERT_TRUE(a_->DropSnapshots({first_.seq}).ok());  // old.pt's chunks: unreferenced now
+    ASSERT_TRUE(a_->CatchUp().ok());
+  }
+  static void ExpectClean(Store* s) {
+    auto v = s->Verify();
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    EXPECT_TRUE(v->ok()) << (v->problems.empty() ? "" : v->problems[0]);
+  }
+  std::unique_ptr<Store> a_, b_;
+  std::string old_;
+  Snapshot first_;
+  std::unique_ptr<PendingVersion> held_;
+};
+
+TEST_F(RadosGcTest, GcWaitsForASaveInFlightOnAnotherNode) {
+  SaveAndReplace();
+  ASSERT_TRUE(held_);
+  GcOptions o;
+  o.wait = std::chrono::seconds(60);
+  auto gc = std::async(std::launch::async, [&] { return a_->Gc(o); });
+  // B's save holds chunks gc has as candidates: gc must not go on.
+  EXPECT_EQ(gc.wait_for(std::chrono::milliseconds(1500)), std::future_status::timeout) << "gc went on past B's save";
+  CommitRequest req;
+  req.step = 4;
+  req.edits.push_back(TreeEdit::PutFile("again.pt", 0644, 1, held_.get()));
+  auto committed = b_->Commit(req);
+  ASSERT_TRUE(committed.ok()) << committed.status().ToString();
+  held_.reset();
+  auto stats = gc.get();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->chunks_deleted, 0u) << "B's commit named them again";
+  for (Store* s : {a_.get(), b_.get()}) {
+    ASSERT_TRUE(s->CatchUp().ok());
+    auto head = s->Head();
+    ASSERT_TRUE(head.ok() && *head);
+    EXPECT_TRUE(ReadVersion(s, VersionIn(s, **head, "again.pt")) == old_) << "again.pt differs";
+    ExpectClean(s);
+  }
+}
+
+TEST_F(RadosGcTest, GcGivesUpInOneLineWhileASaveHoldsAndCollectsOnceItIsGone) {
+  SaveAndReplace();
+  ASSERT_TRUE(held_);
+  GcOptions brief;
+  brief.wait = std::chrono::milliseconds(1000);
+  auto refused = a_->Gc(brief);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kBusy) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("save in progress"), std::string::npos) << refused.status().message();
+  EXPECT_NE(refused.status().message().find("pid " + std::to_string(getpid())), std::string::npos)
+      << refused.status().message();
+  held_.reset();  // B's save is abandoned: nothing holds old.pt's chunks now
+  auto before = a_->Stats();
+  ASSERT_TRUE(before.ok());
+  auto stats = a_->Gc({});
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_GT(stats->chunks_deleted, 0u);
+  EXPECT_GE(stats->packs_deleted, 1u) << "old.pt filled packs of its own";
+  EXPECT_LT(stats->bytes_after, stats->bytes_before);
+  auto after = a_->Stats();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->chunks, before->chunks - stats->chunks_deleted);
+  // Every node, and one with an empty cache, applies the same collect.
+  auto c = Node("c", Fast());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(b_->CatchUp().ok());
+  for (Store* s : {a_.get(), b_.get(), c.get()}) {
+    auto st = s->Stats();
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ(st->chunks, after->chunks);
+    EXPECT_EQ(st->live_bytes, after->live_bytes);
+    auto head = s->Head();
+    ASSERT_TRUE(head.ok() && *head);
+    EXPECT_TRUE(ReadVersion(s, VersionIn(s, **head, "new.pt")) == RandomBytes(2, 1 << 20)) << "new.pt differs";
+    ExpectClean(s);
+  }
+  // The chunks went: saving old.pt's bytes again stores them afresh.
+  const Snapshot again = CommitFile(b_.get(), "old.pt", old_, 5);
+  ASSERT_TRUE(a_->CatchUp().ok());
+  EXPECT_TRUE(ReadVersion(a_.get(), VersionIn(a_.get(), again, "old.pt")) == old_) << "old.pt saved again differs";
+  ExpectClean(a_.get());
+}
+
+TEST_F(RadosGcTest, ADeadNodesLeaseHoldsGcOnlyForTheGrace) {
+  SaveAndReplace();
+  held_.reset();
+  // A node that died with a save in flight: its lease holds everything and
+  // is never renewed.
+  auto conn = RadosConnection::Connect(RadosTarget{testing::CephCluster::kPool, name_, conf_, "admin"});
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  RadosLeases leases(*conn);
+  Lease dead;
+  dead.node = 0x1234;
+  dead.renewal = 7;
+  dead.applied = 0;
+  dead.holds_from = 0;
+  dead.host = "gone";
+  dead.pid = 1;
+  ASSERT_TRUE(leases.Put(dead.node, EncodeLease(dead)).ok());
+  const auto start = std::chrono::steady_clock::now();
+  auto stats = a_->Gc({});
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, Fast().lease_grace) << "gc went on before the grace";
+  EXPECT_GT(stats->chunks_deleted, 0u);
+  auto table = leases.List();
+  ASSERT_TRUE(table.ok());
+  EXPECT_FALSE(table->count(dead.node)) << "the dead node's lease should be gone";
+  EXPECT_EQ(table->size(), 2u) << "A's and B's leases stay";
+  ExpectClean(a_.get());
 }
 
 TEST_F(RadosStoreTest, BadPlacesAreOneLineErrors) {

@@ -1,0 +1,145 @@
+#include "store/cluster/lease.h"
+
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <random>
+
+#include "store/base/chunk_id.h"
+#include "store/base/coding.h"
+#include "store/base/log.h"
+
+namespace ciuicfs {
+namespace {
+
+constexpr std::string_view kMagic = "CIUICLS1";
+
+uint64_t NewNodeId() {
+  std::random_device rd;
+  uint64_t id = 0;
+  while (id == 0) id = (uint64_t(rd()) << 32) ^ rd();
+  return id;
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "?";
+  return buf;
+}
+
+}  // namespace
+
+std::string Lease::Who() const {
+  char id[24];
+  std::snprintf(id, sizeof(id), "%016" PRIx64, node);
+  return std::string("node ") + id + " (host " + host + ", pid " + std::to_string(pid) + ")";
+}
+
+std::string EncodeLease(const Lease& l) {
+  std::string out(kMagic);
+  PutLE<uint64_t>(&out, l.node);
+  PutLE<uint64_t>(&out, l.renewal);
+  PutLE<uint64_t>(&out, l.applied);
+  PutLE<uint64_t>(&out, l.holds_from);
+  PutLE<uint32_t>(&out, uint32_t(l.packs_in_use.size()));
+  for (uint32_t p : l.packs_in_use) PutLE<uint32_t>(&out, p);
+  PutLE<uint64_t>(&out, uint64_t(l.written_ns));
+  PutLE<uint32_t>(&out, uint32_t(l.host.size()));
+  out.append(l.host);
+  PutLE<uint32_t>(&out, l.pid);
+  PutLE<uint64_t>(&out, Checksum64(out.data(), out.size()));
+  return out;
+}
+
+bool DecodeLease(std::string_view bytes, Lease* l) {
+  if (bytes.size() < kMagic.size() + 8 || bytes.substr(0, kMagic.size()) != kMagic) return false;
+  const std::string_view body = bytes.substr(0, bytes.size() - 8);
+  if (LoadLE<uint64_t>(bytes.data() + body.size()) != Checksum64(body.data(), body.size())) return false;
+  Decoder in(body.substr(kMagic.size()));
+  l->node = in.LE<uint64_t>();
+  l->renewal = in.LE<uint64_t>();
+  l->applied = in.LE<uint64_t>();
+  l->holds_from = in.LE<uint64_t>();
+  const uint32_t packs = in.LE<uint32_t>();
+  l->packs_in_use.clear();
+  for (uint32_t i = 0; i < packs && in.ok(); ++i) l->packs_in_use.push_back(in.LE<uint32_t>());
+  l->written_ns = int64_t(in.LE<uint64_t>());
+  const uint32_t host = in.LE<uint32_t>();
+  l->host = std::string(in.Bytes(host));
+  l->pid = in.LE<uint32_t>();
+  return in.done();
+}
+
+LeaseKeeper::LeaseKeeper(LeaseTable* table, std::function<Result<Lease>()> fill, LeaseTiming timing)
+    : table_(table), fill_(std::move(fill)), timing_(timing), node_(NewNodeId()) {}
+
+LeaseKeeper::~LeaseKeeper() {
+  bool started;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    started = thread_.joinable();
+  }
+  cv_.notify_all();
+  if (!started) return;
+  thread_.join();
+  // A clean close: nothing of this node is held any more.
+  Status s = table_->Remove(node_);
+  if (!s.ok()) LogLine("removing this node's lease from " + table_->Name() + ": " + s.message());
+}
+
+Result<Lease> LeaseKeeper::Now() {
+  auto l = fill_();
+  if (!l.ok()) return l.status();
+  l->node = node_;
+  l->written_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  l->host = HostName();
+  l->pid = uint32_t(getpid());
+  return l;
+}
+
+Status LeaseKeeper::Renew() {
+  auto l = Now();
+  if (!l.ok()) return l.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    l->renewal = ++renewal_;
+  }
+  Status s = table_->Put(node_, EncodeLease(*l));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (s.ok()) last_ok_ = std::chrono::steady_clock::now();
+  last_error_ = s;
+  return s;
+}
+
+Status LeaseKeeper::Start() {
+  CIUIC_RETURN_IF_ERROR(Renew());
+  std::lock_guard<std::mutex> lock(mu_);
+  thread_ = std::thread([this] {
+    std::string logged;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, timing_.renew, [this] { return stop_; })) {
+      lock.unlock();
+      Status s = Renew();
+      if (!s.ok() && s.message() != logged) LogLine("renewing this node's lease in " + table_->Name() + ": " + s.message());
+      logged = s.ok() ? std::string() : s.message();
+      lock.lock();
+    }
+  });
+  return Status::Ok();
+}
+
+Status LeaseKeeper::Healthy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto age = std::chrono::steady_clock::now() - last_ok_;
+  if (age < timing_.grace / 2) return Status::Ok();
+  const long secs = long(std::chrono::duration_cast<std::chrono::seconds>(age).count());
+  return Status::IOError("this node's lease in " + table_->Name() + " lapsed (not renewed for " + std::to_string(secs) +
+                         " s" + (last_error_.ok() ? std::string() : ": " + last_error_.message()) +
+                         "): other nodes may take it for dead and collect what its saves hold; remount");
+}
+
+}  // namespace ciuicfs

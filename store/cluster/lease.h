@@ -1,0 +1,96 @@
+// Leases: how a node of a shared store tells the others what its
+// unfinished saves hold (FORMAT.md, "Leases and gc on a shared store").
+// Lease is the value, LeaseTable where the values live (one key per node),
+// LeaseKeeper the thread that renews this node's.
+#ifndef CIUICFS_STORE_CLUSTER_LEASE_H_
+#define CIUICFS_STORE_CLUSTER_LEASE_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "store/base/status.h"
+
+namespace ciuicfs {
+
+struct Lease {
+  static constexpr uint64_t kNoHold = UINT64_MAX;
+  uint64_t node = 0;
+  uint64_t renewal = 0;  // 1, 2, 3, ... one per write
+  uint64_t applied = 0;  // the commit number the node's index had applied
+  // The lowest commit number a dedup look-up of an unfinished save read.
+  uint64_t holds_from = kNoHold;
+  std::vector<uint32_t> packs_in_use;  // appended to now, or holding records no commit names yet
+  int64_t written_ns = 0;              // the writer's clock; messages only
+  std::string host;
+  uint32_t pid = 0;
+  // "node 1f2e3d4c5b6a7988 (host h, pid 12)"
+  std::string Who() const;
+};
+
+std::string EncodeLease(const Lease& l);
+// False for bytes of the wrong shape or a failed checksum.
+bool DecodeLease(std::string_view bytes, Lease* l);
+
+class LeaseTable {
+ public:
+  virtual ~LeaseTable() = default;
+  // Sets node `node`'s value, atomically.
+  virtual Status Put(uint64_t node, std::string_view bytes) = 0;
+  // Every node's value.
+  virtual Result<std::map<uint64_t, std::string>> List() = 0;
+  virtual Status Remove(uint64_t node) = 0;
+  // How messages name the table.
+  virtual std::string Name() const = 0;
+};
+
+struct LeaseTiming {
+  std::chrono::milliseconds renew{5000};
+  // A lease not renewed for this long while another node watches is a
+  // dead node's; a node whose writes failed for half of it stops writing.
+  std::chrono::milliseconds grace{30000};
+};
+
+// Writes this node's lease at Start and every `renew` after, on a thread
+// of its own; removes it when destroyed. Thread-safe.
+class LeaseKeeper {
+ public:
+  // `fill` says what the node holds now (node, renewal, time, host and
+  // pid are set here).
+  LeaseKeeper(LeaseTable* table, std::function<Result<Lease>()> fill, LeaseTiming timing);
+  ~LeaseKeeper();
+  // The first write, then the thread.
+  Status Start();
+  // OK while the last successful write is less than half the grace old;
+  // else why the node must stop writing.
+  Status Healthy() const;
+  // The lease as it would be written now (gc counts its own node too).
+  Result<Lease> Now();
+  uint64_t node() const { return node_; }
+
+ private:
+  Status Renew();
+
+  LeaseTable* const table_;
+  const std::function<Result<Lease>()> fill_;
+  const LeaseTiming timing_;
+  const uint64_t node_;
+  mutable std::mutex mu_;
+  uint64_t renewal_ = 0;  // guarded by mu_
+  std::chrono::steady_clock::time_point last_ok_;  // guarded by mu_
+  Status last_error_;                              // guarded by mu_
+  bool stop_ = false;                              // guarded by mu_
+  std::condition_variable cv_;
+  std::thread thread_;
+};
+
+}  // namespace ciuicfs
+
+#endif  // CIUICFS_STORE_CLUSTER_LEASE_H_
