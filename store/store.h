@@ -96,7 +96,7 @@ struct StoreOptions {
   // A store on RADOS: how often this node renews its lease, and the grace
   // after which other nodes take an unrenewed lease for a dead node's
   // (FORMAT.md, "Leases and gc on a shared store").
-  std::chrono::milliseconds lease_renew{5000};
+  std::chrono::milliseconds lease_renew{2000};
   std::chrono::milliseconds lease_grace{30000};
   // Tests: wraps the pack backend the store's URI picked (e.g. in a
   // FaultBackend, store/pack/fault_backend.h).

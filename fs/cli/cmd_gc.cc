@@ -18,10 +18,11 @@ int RunGc(const std::vector<std::string>& args) {
     return kExitFailed;
   }
   uint64_t freed = st->bytes_before > st->bytes_after ? st->bytes_before - st->bytes_after : 0;
-  std::fprintf(Out(), "freed %llu bytes (%s): %llu chunks deleted, %llu packs compacted, %llu packs removed; %llu bytes stored\n",
+  // On RADOS a pack left without a live record is cut to its header, not removed.
+  std::fprintf(Out(), "freed %llu bytes (%s): %llu chunks deleted, %llu packs compacted, %llu packs %s; %llu bytes stored\n",
               (unsigned long long)freed, HumanBytes(freed).c_str(), (unsigned long long)st->chunks_deleted,
               (unsigned long long)st->packs_compacted, (unsigned long long)st->packs_deleted,
-              (unsigned long long)st->bytes_after);
+              t->store->on_rados() ? "emptied" : "removed", (unsigned long long)st->bytes_after);
   return kExitOk;
 }
 

@@ -271,11 +271,20 @@ Result<Snapshot> ClusterChain::Commit(const CommitRequest& in) {
   // Read before the write transaction (lock order: PinTable, then LMDB);
   // the pins keep them until the commit is done.
   const std::map<ChunkId, PackLocation> locs = parts_->pins->PendingLocations(pinned);
+  // A lapse of the lease marks the pins stale, then counts: the count
+  // first, then the pins, and the count again under the write lock (the
+  // pin table's lock is never taken inside it).
+  const Status lapsed = Status::IOError(
+      "this node's lease lapsed while the save was in progress (another node's gc may have collected what it held); "
+      "the save failed, save again");
+  const uint64_t lapses = lapses_.load();
+  if (parts_->pins->AnyStale(pinned)) return lapsed;
   Snapshot snap;
   uint64_t number = 0;
   CIUIC_RETURN_IF_ERROR(Publish(
-      [&](Txn& txn, uint64_t n) {
+      [&](Txn& txn, uint64_t n) -> Result<CommitObject> {
         number = n;
+        if (lapses_.load() != lapses) return lapsed;
         return BuildObject(*parts_, txn, n, req, locs);
       },
       &snap));
@@ -334,13 +343,7 @@ Status ClusterChain::Publish(const std::function<Result<CommitObject>(Txn&, uint
       CIUIC_RETURN_IF_ERROR(SetApplied(txn, number));
       // Last before the object: a node whose lease lapsed may have been
       // taken for dead, and gc may have collected what this commit names.
-      if (keeper_) {
-        Status healthy = keeper_->Healthy();
-        if (!healthy.ok()) {
-          parts_->background->SetError(healthy);
-          return healthy;
-        }
-      }
+      if (keeper_) CIUIC_RETURN_IF_ERROR(keeper_->Healthy());
       // The object first: the index commits only once the chain has it.
       auto created = objects_->Create(number, EncodeCommitObject(*obj));
       if (!created.ok()) return created.status();
@@ -359,7 +362,14 @@ Status ClusterChain::Publish(const std::function<Result<CommitObject>(Txn&, uint
 Status ClusterChain::Start(std::chrono::milliseconds every) {
   parts_->pins->SetShared([](Txn& txn) { return ReadApplied(txn); });
   if (leases_) {
-    auto keeper = std::make_unique<LeaseKeeper>(leases_.get(), [this] { return Holds(); }, timing_);
+    auto keeper = std::make_unique<LeaseKeeper>(leases_.get(), [this] { return Holds(); }, timing_, [this] {
+      // What the node held through the lapse may be gone: saves holding it
+      // fail at their commit, and new records go to new packs.
+      parts_->pins->MarkAllStale();
+      parts_->packs->CloseLane(PackLane::kIngest);
+      parts_->packs->CloseLane(PackLane::kBackground);
+      ++lapses_;
+    });
     CIUIC_RETURN_IF_ERROR(keeper->Start());
     keeper_ = std::move(keeper);
   }

@@ -6,6 +6,7 @@
 #ifndef CIUICFS_STORE_CLUSTER_CLUSTER_CHAIN_H_
 #define CIUICFS_STORE_CLUSTER_CLUSTER_CHAIN_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -76,6 +77,7 @@ class ClusterChain {
   std::unique_ptr<LeaseTable> leases_;
   const LeaseTiming timing_;
   std::unique_ptr<LeaseKeeper> keeper_;  // once Start took the lease
+  std::atomic<uint64_t> lapses_{0};       // lapses of the lease this node came back from
   std::mutex mu_;  // one commit or catch-up at a time
   std::mutex poll_mu_;
   std::condition_variable poll_cv_;

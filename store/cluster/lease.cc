@@ -71,8 +71,9 @@ bool DecodeLease(std::string_view bytes, Lease* l) {
   return in.done();
 }
 
-LeaseKeeper::LeaseKeeper(LeaseTable* table, std::function<Result<Lease>()> fill, LeaseTiming timing)
-    : table_(table), fill_(std::move(fill)), timing_(timing), node_(NewNodeId()) {}
+LeaseKeeper::LeaseKeeper(LeaseTable* table, std::function<Result<Lease>()> fill, LeaseTiming timing,
+                         std::function<void()> after_lapse)
+    : table_(table), fill_(std::move(fill)), after_lapse_(std::move(after_lapse)), timing_(timing), node_(NewNodeId()) {}
 
 LeaseKeeper::~LeaseKeeper() {
   bool started;
@@ -109,9 +110,21 @@ Status LeaseKeeper::Renew() {
     l->renewal = ++renewal_;
   }
   Status s = table_->Put(node_, EncodeLease(*l));
-  std::lock_guard<std::mutex> lock(mu_);
-  if (s.ok()) last_ok_ = std::chrono::steady_clock::now();
-  last_error_ = s;
+  bool lapsed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (s.ok()) {
+      lapsed = renewal_ > 1 && now - last_ok_ >= timing_.grace / 2;
+      last_ok_ = now;
+    }
+    last_error_ = s;
+  }
+  if (lapsed) {
+    LogLine("this node's lease in " + table_->Name() +
+            " is renewed again after it lapsed; saves that were in progress fail, new ones go on");
+    if (after_lapse_) after_lapse_();
+  }
   return s;
 }
 
@@ -139,7 +152,8 @@ Status LeaseKeeper::Healthy() const {
   const long secs = long(std::chrono::duration_cast<std::chrono::seconds>(age).count());
   return Status::IOError("this node's lease in " + table_->Name() + " lapsed (not renewed for " + std::to_string(secs) +
                          " s" + (last_error_.ok() ? std::string() : ": " + last_error_.message()) +
-                         "): other nodes may take it for dead and collect what its saves hold; remount");
+                         "): other nodes may take it for dead and collect what its saves hold; nothing is "
+                         "committed until it is renewed");
 }
 
 }  // namespace ciuicfs

@@ -52,7 +52,7 @@ class LeaseTable {
 };
 
 struct LeaseTiming {
-  std::chrono::milliseconds renew{5000};
+  std::chrono::milliseconds renew{2000};
   // A lease not renewed for this long while another node watches is a
   // dead node's; a node whose writes failed for half of it stops writing.
   std::chrono::milliseconds grace{30000};
@@ -63,13 +63,15 @@ struct LeaseTiming {
 class LeaseKeeper {
  public:
   // `fill` says what the node holds now (node, renewal, time, host and
-  // pid are set here).
-  LeaseKeeper(LeaseTable* table, std::function<Result<Lease>()> fill, LeaseTiming timing);
+  // pid are set here). `after_lapse` runs when a write succeeds after the
+  // lease had lapsed: what the node held through the lapse may be gone.
+  LeaseKeeper(LeaseTable* table, std::function<Result<Lease>()> fill, LeaseTiming timing,
+              std::function<void()> after_lapse = nullptr);
   ~LeaseKeeper();
   // The first write, then the thread.
   Status Start();
   // OK while the last successful write is less than half the grace old;
-  // else why the node must stop writing.
+  // else why the node must not commit now.
   Status Healthy() const;
   // The lease as it would be written now (gc counts its own node too).
   Result<Lease> Now();
@@ -80,6 +82,7 @@ class LeaseKeeper {
 
   LeaseTable* const table_;
   const std::function<Result<Lease>()> fill_;
+  const std::function<void()> after_lapse_;
   const LeaseTiming timing_;
   const uint64_t node_;
   mutable std::mutex mu_;

@@ -46,6 +46,20 @@ std::vector<uint32_t> PinTable::PendingPacks() {
   return {packs.begin(), packs.end()};
 }
 
+void PinTable::MarkAllStale() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, pin] : pins_) pin.stale = true;
+}
+
+bool PinTable::AnyStale(const std::vector<ChunkId>& ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const ChunkId& id : ids) {
+    auto it = pins_.find(id);
+    if (it != pins_.end() && it->second.stale) return true;
+  }
+  return false;
+}
+
 Result<uint64_t> PinTable::PinOrStore(const ChunkId& id, const uint8_t* data, size_t n) {
   CIUIC_RETURN_IF_ERROR(can_write_());
   std::lock_guard<std::mutex> lock(mu_);

@@ -71,6 +71,10 @@ class PinTable {
   uint64_t OldestHold();
   // The packs holding a pinned record no index row names yet.
   std::vector<uint32_t> PendingPacks();
+  // The node's lease lapsed: another node's gc may have collected what the
+  // pins held now, so a commit that names one of them must fail.
+  void MarkAllStale();
+  bool AnyStale(const std::vector<ChunkId>& ids);
   static constexpr uint64_t kNoSince = UINT64_MAX;
 
   // Runs `fn` with no pin taken or released meanwhile; `fn` may ask whether
@@ -83,6 +87,7 @@ class PinTable {
     bool pending = false;  // bytes in a pack, no index row yet
     PackLocation location;
     uint64_t since = kNoSince;  // shared stores: the commit number of the look-up that found its row
+    bool stale = false;         // held through a lapse of the node's lease
   };
   // Under mu_: whether the index has `id` for a look-up to take, and the
   // since such a pin gets.

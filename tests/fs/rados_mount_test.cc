@@ -174,6 +174,57 @@ TEST_F(RadosMountTest, AKilledNodeMidSaveLeavesTheOtherSaving) {
   EXPECT_EQ(Snapshots(*a), Snapshots(*b));
 }
 
+// gc on a shared store (FORMAT.md, "Leases and gc on a shared store"):
+// node A prunes and collects again and again while node B keeps saving
+// files whose chunks the prunes leave unreferenced, and re-saves them.
+TEST_F(RadosMountTest, GcOnOneNodeWhileTheOtherSavesLosesNothing) {
+  auto a = Node("a"), b = Node("b");
+  ASSERT_TRUE(a && b);
+  // Mostly new bytes; every fourth save the bytes of two saves before,
+  // which a prune may have left unreferenced and gc may be collecting.
+  auto content = [](int k) { return RandomBytes(500 + (k % 4 == 3 ? k - 2 : k), 512 << 10); };
+  std::atomic<bool> stop{false};
+  std::atomic<int> saved{0}, failed{0};
+  std::thread trainer([&] {
+    for (int k = 0; !stop && k < 400; ++k) {
+      if (Save(*b, "model.pt", content(k))) ++saved;
+      else ++failed;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  uint64_t deleted = 0;
+  int gcs = 0;
+  for (const auto start = Clock::now(); gcs < 3 && Clock::now() - start < std::chrono::seconds(120);) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CommandResult p = RunCiuicfs("prune '" + a->path() + "' --keep-last 2", dir_.path());
+    EXPECT_EQ(p.code, 0) << p.out << p.err;
+    CommandResult g = RunCiuicfs("gc '" + a->path() + "'", dir_.path());
+    EXPECT_EQ(g.code, 0) << g.out << g.err;
+    const size_t at = g.out.find(" chunks deleted");
+    if (g.code == 0 && at != std::string::npos) {
+      size_t from = g.out.rfind(' ', at - 1);
+      deleted += std::stoull(g.out.substr(from + 1, at - from - 1));
+      ++gcs;
+      std::printf("gc %d: %s", gcs, g.out.c_str());
+    }
+  }
+  stop = true;
+  trainer.join();
+  EXPECT_EQ(gcs, 3);
+  EXPECT_EQ(failed.load(), 0) << "a save on B failed while A collected";
+  ASSERT_GT(saved.load(), 3);
+  EXPECT_GT(deleted, 0u) << "the prunes should have left chunks to collect";
+  const std::string last = content(saved.load() - 1);
+  ASSERT_TRUE(Save(*b, "final.pt", last));
+  EXPECT_EQ(Diff(ReadFile(b->At("model.pt")), last), "same");
+  ASSERT_LT(SecondsUntilSeen(*a, "final.pt", last), 5);
+  EXPECT_EQ(Diff(ReadFile(a->At("@latest/model.pt")), last), "same");
+  for (Mount* m : {a.get(), b.get()}) {
+    CommandResult v = RunCiuicfs("verify '" + m->path() + "'", dir_.path());
+    EXPECT_EQ(v.code, 0) << v.out << v.err;
+  }
+}
+
 TEST_F(RadosMountTest, ABadPoolConfOrKeyringIsOneLineAndNothingMounted) {
   std::string bad_keyring = dir_.Sub("bad.conf");
   {

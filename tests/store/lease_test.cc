@@ -74,13 +74,17 @@ TEST(LeaseTest, TheKeeperRenewsLapsesWhenItCannotAndRemovesItsLease) {
   MemoryLeases table;
   LeaseTiming timing{std::chrono::milliseconds(20), std::chrono::milliseconds(400)};
   std::atomic<uint64_t> applied{5};
+  std::atomic<int> back_from_lapse{0};
   uint64_t node = 0;
   {
-    LeaseKeeper keeper(&table, [&]() -> Result<Lease> {
-      Lease l;
-      l.applied = applied.load();
-      return l;
-    }, timing);
+    LeaseKeeper keeper(
+        &table,
+        [&]() -> Result<Lease> {
+          Lease l;
+          l.applied = applied.load();
+          return l;
+        },
+        timing, [&] { ++back_from_lapse; });
     node = keeper.node();
     ASSERT_TRUE(keeper.Start().ok());
     applied = 6;
@@ -94,6 +98,7 @@ TEST(LeaseTest, TheKeeperRenewsLapsesWhenItCannotAndRemovesItsLease) {
     EXPECT_EQ(l.applied, 6u) << "renewed with what the node holds now";
     EXPECT_GT(l.renewal, 1u);
     EXPECT_TRUE(keeper.Healthy().ok());
+    EXPECT_EQ(back_from_lapse.load(), 0);
     table.failing = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // past half the grace
     Status h = keeper.Healthy();
@@ -103,6 +108,7 @@ TEST(LeaseTest, TheKeeperRenewsLapsesWhenItCannotAndRemovesItsLease) {
     table.failing = false;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     EXPECT_TRUE(keeper.Healthy().ok()) << "healthy again once a renewal succeeds";
+    EXPECT_EQ(back_from_lapse.load(), 1) << "the node hears once that its lease had lapsed";
   }
   auto values = table.List();
   ASSERT_TRUE(values.ok());

@@ -3,10 +3,12 @@
 // their own play the nodes. Skipped, with the reason, where no cluster
 // starts here or this build has no librados.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <future>
 #include <map>
 #include <chrono>
@@ -403,6 +405,36 @@ TEST_F(RadosGcTest, GcGivesUpInOneLineWhileASaveHoldsAndCollectsOnceItIsGone) {
   const Snapshot again = CommitFile(b_.get(), "old.pt", old_, 5);
   ASSERT_TRUE(a_->CatchUp().ok());
   EXPECT_TRUE(ReadVersion(a_.get(), VersionIn(a_.get(), again, "old.pt")) == old_) << "old.pt saved again differs";
+  ExpectClean(a_.get());
+}
+
+TEST_F(RadosGcTest, ASaveHeldThroughALapsedLeaseFailsAndTheNextGoesOn) {
+  const std::string pid_file = testing::CephCluster::Get().dir + "/osd.0.pid";
+  std::ifstream pf(pid_file);
+  pid_t osd = 0;
+  ASSERT_TRUE(pf >> osd) << "no " << pid_file;
+  a_ = Node("a", Fast());
+  ASSERT_TRUE(a_);
+  CommitFile(a_.get(), "first.pt", RandomBytes(3, 200000), 1);
+  auto ingest = a_->NewIngest();
+  const std::string held = RandomBytes(4, 300000);
+  ASSERT_TRUE(ingest->Append(held.data(), held.size()).ok());
+  auto pv = ingest->Finish();
+  ASSERT_TRUE(pv.ok()) << pv.status().ToString();
+  // No lease write gets through for longer than half the grace (1.5 s).
+  ASSERT_EQ(kill(osd, SIGSTOP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  ASSERT_EQ(kill(osd, SIGCONT), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // renewed again since
+  CommitRequest req;
+  req.edits.push_back(TreeEdit::PutFile("held.pt", 0644, 1, &*pv));
+  auto through = a_->Commit(req);
+  ASSERT_FALSE(through.ok()) << "a save held through a lapse of the lease was committed";
+  EXPECT_NE(through.status().message().find("lapsed"), std::string::npos) << through.status().message();
+  { PendingVersion failed = std::move(pv.value()); }  // the failed save lets go
+  // The next save goes on, and nothing is damaged.
+  const Snapshot next = CommitFile(a_.get(), "held.pt", held, 2);
+  EXPECT_TRUE(ReadVersion(a_.get(), VersionIn(a_.get(), next, "held.pt")) == held);
   ExpectClean(a_.get());
 }
 
