@@ -3,6 +3,9 @@
 # tests/fs/rados_mount_test.cc): a throw-away cluster, two daemons with
 # caches of their own, a bundled trainer saving into each. Half way the
 # second daemon is killed with SIGKILL mid-run; the first must keep saving.
+# Meanwhile node a prunes (keeping the last 50 snapshots) and runs gc every
+# 20 s, so gc runs with saves in flight on both nodes (and, after the kill,
+# with a dead node's lease); every gc must succeed.
 # At the end: one chain seen the same from both nodes (the killed one
 # remounted on its cache), every checkpoint in `@latest` of both trainers'
 # folders readable and the same from either node, verify clean on both.
@@ -36,6 +39,20 @@ trainer() {  # node, then its log
 }
 saves() { grep -c '^saved step' "$work/train_$1.log" || true; }
 trainer a; trainer b
+collector() {  # prune and gc on node a every 20 s; one line per gc in gc.log
+  while sleep 20; do
+    "$bin" prune "$work/ma" --keep-last 50 >/dev/null 2>>"$work/gc.err" || { echo "prune failed" >>"$work/gc.log"; continue; }
+    local t0 out
+    t0=$(date +%s%N)
+    if out=$("$bin" gc "$work/ma" 2>>"$work/gc.err"); then
+      echo "ok $((($(date +%s%N) - t0) / 1000000)) $out" >>"$work/gc.log"
+    else
+      echo "failed" >>"$work/gc.log"
+    fi
+  done
+}
+collector &
+gc_loop=$!
 sleep $((secs / 2))
 before_a=$(saves a); before_b=$(saves b)
 echo "soak: after $((secs / 2)) s: node a saved $before_a, node b $before_b; killing node b's daemon"
@@ -44,6 +61,16 @@ sleep $((secs - secs / 2))
 after_a=$(saves a)
 echo "soak: node a saved $((after_a - before_a)) more after node b was lost"
 [ "$after_a" -gt "$before_a" ] || fail "node a stopped saving when node b was lost"
+kill "$gc_loop" 2>/dev/null || true; wait "$gc_loop" 2>/dev/null || true
+gcs=$(grep -c '^ok' "$work/gc.log" || true)
+! grep -q 'failed' "$work/gc.log" || fail "a gc or prune failed: $(grep failed "$work/gc.log" | head -1); $(tail -2 "$work/gc.err")"
+[ "$gcs" -gt 0 ] || fail "gc never ran"
+median_ms=$(awk '/^ok/ {print $2}' "$work/gc.log" | sort -n | awk '{t[NR] = $1} END {print t[int((NR + 1) / 2)]}')
+max_ms=$(awk '/^ok/ {print $2}' "$work/gc.log" | sort -n | tail -1)
+gc_summary=$(awk -v med="$median_ms" -v max="$max_ms" '/^ok/ {n++; f += $4; for (i = 3; i < NF; i++) if ($i == "chunks" && $(i+1) == "deleted,") c += $(i-1)}
+                  END {printf "%d gcs, %d chunks deleted, %.1f MiB freed, gc took %.1f s median, %.1f s max",
+                       n, c, f / 1048576, med / 1000, max / 1000}' "$work/gc.log")
+echo "soak: gc on node a: $gc_summary"
 kill -TERM "${pids[0]}"; wait "${pids[0]}" || fail "node a's trainer did not exit cleanly: $(tail -2 "$work/train_a.log")"
 kill -9 "${pids[1]}" 2>/dev/null || true
 umount -l "$work/mb" 2>/dev/null || true
@@ -59,5 +86,5 @@ for n in a b; do
   done
   "$bin" verify "$work/m$n" >/dev/null || fail "verify on node $n"
 done
-echo "soak: OK: $la snapshots in one chain; node a saved $after_a checkpoints, node b $before_b before it was lost;" \
+echo "soak: OK: $la snapshots in one chain (pruned to the last 50 by gc's loop, as the trainers keep 3); node a saved $after_a checkpoints, node b $before_b before it was lost;" \
      "verify clean on both; daemon RSS a $(awk '/VmHWM/ {print int($2 / 1024)}' /proc/"$(daemon_pid a)"/status) MiB"
