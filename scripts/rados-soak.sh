@@ -86,5 +86,5 @@ for n in a b; do
   done
   "$bin" verify "$work/m$n" >/dev/null || fail "verify on node $n"
 done
-echo "soak: OK: $la snapshots in one chain (pruned to the last 50 by gc's loop, as the trainers keep 3); node a saved $after_a checkpoints, node b $before_b before it was lost;" \
+echo "soak: OK: $la snapshots in one chain (the gc loop pruned to the last 50 every 20 s); node a saved $after_a checkpoints, node b $before_b before it was lost;" \
      "verify clean on both; daemon RSS a $(awk '/VmHWM/ {print int($2 / 1024)}' /proc/"$(daemon_pid a)"/status) MiB"

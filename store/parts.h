@@ -5,7 +5,9 @@
 // Lock order, the one place it is written (take left before right, never
 // the reverse): Store::gc_mu_ -> BackgroundScheduler (Pause) -> PinTable ->
 // LMDB's writer lock (LmdbEnv::Write) -> PackStore -> LocalPackBackend's
-// descriptor cache. LmdbEnv's resize lock is held shared by every open
+// descriptor cache. On RADOS: Store::gc_mu_ -> ClusterChain::mu_ -> LMDB's
+// writer lock -> LeaseKeeper::mu_; the lease's thread takes a read
+// transaction, PinTable and a PackStore lane one at a time, never nested. LmdbEnv's resize lock is held shared by every open
 // transaction and exclusively only while no transaction of the process is
 // open.
 #ifndef CIUICFS_STORE_PARTS_H_

@@ -68,7 +68,8 @@ Status FitToHead(const StoreParts& parts, Txn& txn, CommitRequest* req) {
 // fresh version becomes a carried put, with the chunk rows and the
 // manifest the index lacks.
 Result<CommitObject> BuildObject(const StoreParts& parts, Txn& txn, uint64_t n, const CommitRequest& req,
-                                 const std::map<ChunkId, PackLocation>& pending_locs) {
+                                 const std::map<ChunkId, PackLocation>& pending_locs,
+                                 const std::function<bool(uint32_t)>& emptied) {
   CommitObject obj;
   obj.number = n;
   obj.req = req;
@@ -93,6 +94,9 @@ Result<CommitObject> BuildObject(const StoreParts& parts, Txn& txn, uint64_t n, 
         return Status::Corruption("commit: chunk " + id.Hex() +
                                   " is neither indexed nor stored by this save (gc on another node collected it: "
                                   "did this node's lease lapse?); nothing committed");
+      if (emptied(loc->second.pack))
+        return Status::IOError("commit: chunk " + id.Hex() + " lies in a pack gc on another node emptied (this "
+                               "node was taken for dead); the save failed, save again");
       obj.carried.chunks.emplace_back(id, loc->second);
     }
     auto known = txn.Get(Db::kManifests, HashKey(pv->id()));
@@ -157,14 +161,17 @@ Result<Lease> ClusterChain::Holds() {
   // The number first, then the pins and packs: whatever is taken after
   // this read has a since at least this number, or a pack number above
   // every one the index knows.
+  // The packs appended to now before the pins: a record appended after
+  // the first read is in a pack read here, or pinned as pending by the
+  // second (a lane moves to a new pack only after its last append).
   auto applied = Applied();
   if (!applied.ok()) return applied.status();
   l.applied = *applied;
-  l.holds_from = parts_->pins->OldestHold();
   std::set<uint32_t> packs;
-  for (uint32_t p : parts_->pins->PendingPacks()) packs.insert(p);
   for (PackLane lane : {PackLane::kIngest, PackLane::kBackground})
     if (uint32_t p = parts_->packs->active_pack(lane); p != 0) packs.insert(p);
+  l.holds_from = parts_->pins->OldestHold();
+  for (uint32_t p : parts_->pins->PendingPacks()) packs.insert(p);
   l.packs_in_use.assign(packs.begin(), packs.end());
   return l;
 }
@@ -219,8 +226,28 @@ Status ClusterChain::CatchUpLocked() {
       }
       return SetApplied(txn, batch.back().number);
     }));
+    std::set<uint32_t> emptied;
+    for (const CommitObject& obj : batch)
+      if (obj.kind == CommitObject::Kind::kCollect) emptied.insert(obj.collect.packs.begin(), obj.collect.packs.end());
+    if (!emptied.empty()) NoteEmptied(emptied);
     if (batch.size() < kMaxBatch) return Status::Ok();
   }
+}
+
+void ClusterChain::NoteEmptied(const std::set<uint32_t>& packs) {
+  {
+    std::lock_guard<std::mutex> lock(emptied_mu_);
+    emptied_.insert(packs.begin(), packs.end());
+  }
+  // Only a node taken for dead can hold records there: its saves fail.
+  for (PackLane lane : {PackLane::kIngest, PackLane::kBackground})
+    if (packs.count(parts_->packs->active_pack(lane))) parts_->packs->CloseLane(lane);
+  parts_->pins->MarkStaleIn(packs);
+}
+
+bool ClusterChain::Emptied(uint32_t pack) {
+  std::lock_guard<std::mutex> lock(emptied_mu_);
+  return emptied_.count(pack) != 0;
 }
 
 Result<std::unique_ptr<PendingVersion>> ClusterChain::IngestExtent(uint32_t extent, uint64_t length) {
@@ -284,10 +311,9 @@ Result<Snapshot> ClusterChain::Commit(const CommitRequest& in) {
   CIUIC_RETURN_IF_ERROR(Publish(
       [&](Txn& txn, uint64_t n) -> Result<CommitObject> {
         number = n;
-        if (lapses_.load() != lapses) return lapsed;
-        return BuildObject(*parts_, txn, n, req, locs);
+        return BuildObject(*parts_, txn, n, req, locs, [this](uint32_t pack) { return Emptied(pack); });
       },
-      &snap));
+      &snap, nullptr, [&] { return lapses_.load() == lapses ? Status::Ok() : lapsed; }));
   parts_->pins->MarkIndexed(pinned, number);  // rows exist now, referenced as of commit `number`
   return snap;
 }
@@ -311,24 +337,34 @@ Status ClusterChain::PublishCollect(const std::function<Result<CollectChange>(Tx
   CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
   std::pair<uint64_t, uint64_t> collected;
   Snapshot unused;
-  CIUIC_RETURN_IF_ERROR(Publish(
+  CollectChange published;
+  bool nothing = false;
+  Status s = Publish(
       [&](Txn& txn, uint64_t number) -> Result<CommitObject> {
         auto change = build(txn, number);
         if (!change.ok()) return change.status();
+        nothing = change->chunks.empty() && change->packs.empty();
+        if (nothing) return Status::Busy("nothing to collect");  // no object for it
         CommitObject obj;
         obj.kind = CommitObject::Kind::kCollect;
         obj.number = number;
         obj.collect = std::move(change.value());
+        published = obj.collect;
         return obj;
       },
-      &unused, &collected));
+      &unused, &collected);
+  *chunks = 0;
+  *packs = 0;
+  if (nothing) return Status::Ok();
+  CIUIC_RETURN_IF_ERROR(s);
   *chunks = collected.first;
   *packs = collected.second;
+  if (!published.packs.empty()) NoteEmptied({published.packs.begin(), published.packs.end()});
   return Status::Ok();
 }
 
 Status ClusterChain::Publish(const std::function<Result<CommitObject>(Txn&, uint64_t)>& build, Snapshot* snap,
-                             std::pair<uint64_t, uint64_t>* collected) {
+                             std::pair<uint64_t, uint64_t>* collected, const std::function<Status()>& last_check) {
   std::lock_guard<std::mutex> lock(mu_);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     CIUIC_RETURN_IF_ERROR(CatchUpLocked());
@@ -344,6 +380,7 @@ Status ClusterChain::Publish(const std::function<Result<CommitObject>(Txn&, uint
       // Last before the object: a node whose lease lapsed may have been
       // taken for dead, and gc may have collected what this commit names.
       if (keeper_) CIUIC_RETURN_IF_ERROR(keeper_->Healthy());
+      if (last_check) CIUIC_RETURN_IF_ERROR(last_check());  // after Healthy: see LeaseKeeper::Renew
       // The object first: the index commits only once the chain has it.
       auto created = objects_->Create(number, EncodeCommitObject(*obj));
       if (!created.ok()) return created.status();
@@ -365,9 +402,9 @@ Status ClusterChain::Start(std::chrono::milliseconds every) {
     auto keeper = std::make_unique<LeaseKeeper>(leases_.get(), [this] { return Holds(); }, timing_, [this] {
       // What the node held through the lapse may be gone: saves holding it
       // fail at their commit, and new records go to new packs.
-      parts_->pins->MarkAllStale();
       parts_->packs->CloseLane(PackLane::kIngest);
       parts_->packs->CloseLane(PackLane::kBackground);
+      parts_->pins->MarkAllStale();
       ++lapses_;
     });
     CIUIC_RETURN_IF_ERROR(keeper->Start());

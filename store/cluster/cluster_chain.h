@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "store/base/status.h"
@@ -66,8 +67,14 @@ class ClusterChain {
   // object, applies it, creates it, and commits; again after a number
   // another node took. `*snap`: what a snapshot commit made.
   // `*collected`: the chunk and pack rows a collect deleted here.
+  // `last_check` runs last before the create, after the lease's.
   Status Publish(const std::function<Result<CommitObject>(Txn&, uint64_t number)>& build, Snapshot* snap,
-                 std::pair<uint64_t, uint64_t>* collected = nullptr);
+                 std::pair<uint64_t, uint64_t>* collected = nullptr,
+                 const std::function<Status()>& last_check = nullptr);
+  // A collect emptied `packs`: no commit of this node may carry a record
+  // in one (only a node taken for dead can hold one), and the lanes leave them.
+  void NoteEmptied(const std::set<uint32_t>& packs);
+  bool Emptied(uint32_t pack);
 
   // What this node holds now (LeaseKeeper's fill).
   Result<Lease> Holds();
@@ -78,6 +85,8 @@ class ClusterChain {
   const LeaseTiming timing_;
   std::unique_ptr<LeaseKeeper> keeper_;  // once Start took the lease
   std::atomic<uint64_t> lapses_{0};       // lapses of the lease this node came back from
+  std::mutex emptied_mu_;
+  std::set<uint32_t> emptied_;  // packs collects emptied since this open (guarded by emptied_mu_)
   std::mutex mu_;  // one commit or catch-up at a time
   std::mutex poll_mu_;
   std::condition_variable poll_cv_;

@@ -1,5 +1,6 @@
 #include "store/cluster/lease.h"
 
+#include <time.h>
 #include <unistd.h>
 
 #include <cinttypes>
@@ -42,6 +43,7 @@ std::string EncodeLease(const Lease& l) {
   PutLE<uint64_t>(&out, l.renewal);
   PutLE<uint64_t>(&out, l.applied);
   PutLE<uint64_t>(&out, l.holds_from);
+  PutLE<uint64_t>(&out, l.grace_ms);
   PutLE<uint32_t>(&out, uint32_t(l.packs_in_use.size()));
   for (uint32_t p : l.packs_in_use) PutLE<uint32_t>(&out, p);
   PutLE<uint64_t>(&out, uint64_t(l.written_ns));
@@ -61,6 +63,7 @@ bool DecodeLease(std::string_view bytes, Lease* l) {
   l->renewal = in.LE<uint64_t>();
   l->applied = in.LE<uint64_t>();
   l->holds_from = in.LE<uint64_t>();
+  l->grace_ms = in.LE<uint64_t>();
   const uint32_t packs = in.LE<uint32_t>();
   l->packs_in_use.clear();
   for (uint32_t i = 0; i < packs && in.ok(); ++i) l->packs_in_use.push_back(in.LE<uint32_t>());
@@ -90,10 +93,17 @@ LeaseKeeper::~LeaseKeeper() {
   if (!s.ok()) LogLine("removing this node's lease from " + table_->Name() + ": " + s.message());
 }
 
+int64_t LeaseKeeper::BootNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 Result<Lease> LeaseKeeper::Now() {
   auto l = fill_();
   if (!l.ok()) return l.status();
   l->node = node_;
+  l->grace_ms = uint64_t(timing_.grace.count());
   l->written_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
@@ -104,7 +114,11 @@ Result<Lease> LeaseKeeper::Now() {
 
 Status LeaseKeeper::Renew() {
   auto l = Now();
-  if (!l.ok()) return l.status();
+  if (!l.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_error_ = l.status();
+    return l.status();
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     l->renewal = ++renewal_;
@@ -113,17 +127,19 @@ Status LeaseKeeper::Renew() {
   bool lapsed = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const auto now = std::chrono::steady_clock::now();
-    if (s.ok()) {
-      lapsed = renewal_ > 1 && now - last_ok_ >= timing_.grace / 2;
-      last_ok_ = now;
-    }
     last_error_ = s;
+    if (!s.ok()) return s;
+    lapsed = last_ok_ns_ != 0 && BootNs() - last_ok_ns_ >= int64_t(timing_.grace.count()) * 1000000 / 2;
+    if (!lapsed) last_ok_ns_ = BootNs();
   }
   if (lapsed) {
+    // Healthy() fails until this is done: a commit that passes it after
+    // this sees what the node held through the lapse as stale.
     LogLine("this node's lease in " + table_->Name() +
-            " is renewed again after it lapsed; saves that were in progress fail, new ones go on");
+            " is renewed again after it lapsed; the saves that were in progress fail");
     if (after_lapse_) after_lapse_();
+    std::lock_guard<std::mutex> lock(mu_);
+    last_ok_ns_ = BootNs();
   }
   return s;
 }
@@ -147,13 +163,13 @@ Status LeaseKeeper::Start() {
 
 Status LeaseKeeper::Healthy() const {
   std::lock_guard<std::mutex> lock(mu_);
-  const auto age = std::chrono::steady_clock::now() - last_ok_;
-  if (age < timing_.grace / 2) return Status::Ok();
-  const long secs = long(std::chrono::duration_cast<std::chrono::seconds>(age).count());
+  const int64_t age_ns = BootNs() - last_ok_ns_;
+  if (last_ok_ns_ != 0 && age_ns < int64_t(timing_.grace.count()) * 1000000 / 2) return Status::Ok();
+  const long secs = long(age_ns / 1000000000);
   return Status::IOError("this node's lease in " + table_->Name() + " lapsed (not renewed for " + std::to_string(secs) +
                          " s" + (last_error_.ok() ? std::string() : ": " + last_error_.message()) +
-                         "): other nodes may take it for dead and collect what its saves hold; nothing is "
-                         "committed until it is renewed");
+                         "): other nodes may take it for dead and collect what its saves hold; no commit "
+                         "until it is renewed, and the saves in progress now fail then");
 }
 
 }  // namespace ciuicfs

@@ -27,6 +27,9 @@ struct Lease {
   uint64_t applied = 0;  // the commit number the node's index had applied
   // The lowest commit number a dedup look-up of an unfinished save read.
   uint64_t holds_from = kNoHold;
+  // The node's grace period: gc on another node waits at least this long
+  // for a renewal before it takes the node for dead.
+  uint64_t grace_ms = 0;
   std::vector<uint32_t> packs_in_use;  // appended to now, or holding records no commit names yet
   int64_t written_ns = 0;              // the writer's clock; messages only
   std::string host;
@@ -70,8 +73,9 @@ class LeaseKeeper {
   ~LeaseKeeper();
   // The first write, then the thread.
   Status Start();
-  // OK while the last successful write is less than half the grace old;
-  // else why the node must not commit now.
+  // OK while the last successful write is less than half the grace old
+  // (and the node has heard of a lapse it came back from); else why the
+  // node must not commit now.
   Status Healthy() const;
   // The lease as it would be written now (gc counts its own node too).
   Result<Lease> Now();
@@ -87,7 +91,9 @@ class LeaseKeeper {
   const uint64_t node_;
   mutable std::mutex mu_;
   uint64_t renewal_ = 0;  // guarded by mu_
-  std::chrono::steady_clock::time_point last_ok_;  // guarded by mu_
+  // CLOCK_BOOTTIME in ns: it goes on while the machine is suspended.
+  static int64_t BootNs();
+  int64_t last_ok_ns_ = 0;  // guarded by mu_
   Status last_error_;                              // guarded by mu_
   bool stop_ = false;                              // guarded by mu_
   std::condition_variable cv_;

@@ -1,5 +1,7 @@
 #include "store/cluster/shared_gc.h"
 
+#include <cinttypes>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <thread>
@@ -10,6 +12,23 @@
 #include "store/parts.h"
 
 namespace ciuicfs {
+namespace {
+
+// Chunk ids per collect object: 16 bytes each, so one object stays far
+// below RADOS's largest single write.
+constexpr size_t kChunksPerCollect = 1 << 20;
+
+std::string Hex(uint64_t node) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, node);
+  return buf;
+}
+
+std::string Seconds(std::chrono::milliseconds d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + " s";
+}
+
+}  // namespace
 
 Result<std::vector<Lease>> SharedGc::AwaitLeases(const std::function<bool(const Lease&)>& ok,
                                                  const std::function<std::string(const Lease&)>& why,
@@ -35,15 +54,17 @@ Result<std::vector<Lease>> SharedGc::AwaitLeases(const std::function<bool(const 
       if (node == own->node) continue;
       Lease l;
       if (!DecodeLease(bytes, &l) || l.node != node)
-        return Status::Corruption(chain_->leases()->Name() + ": the lease of node " + std::to_string(node) +
-                                  " is damaged (it does not decode or fails its checksum)");
+        return Status::Corruption(chain_->leases()->Name() + ": the lease of node " + Hex(node) +
+                                  " is damaged (it does not decode or fails its checksum); if that node is gone, "
+                                  "remove its key: rados -p POOL rmomapkey " + chain_->leases()->Name() + " " +
+                                  Hex(node));
       auto [it, fresh] = seen.try_emplace(node, Seen{l.renewal, now});
       if (!fresh && it->second.renewal != l.renewal) it->second = Seen{l.renewal, now};
-      if (now - it->second.since >= timing.grace) {
-        // Not renewed for the grace period while watched: a dead node's.
-        LogLine("gc: " + l.Who() + " has not renewed its lease for " +
-                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timing.grace).count()) +
-                " s; taking it for dead and removing its lease");
+      // The longer of the two graces: a node stops itself after half of its own.
+      const auto grace = std::max(timing.grace, std::chrono::milliseconds(l.grace_ms));
+      if (now - it->second.since >= grace) {
+        LogLine("gc: " + l.Who() + " has not renewed its lease for " + Seconds(grace) +
+                "; taking it for dead and removing its lease");
         CIUIC_RETURN_IF_ERROR(chain_->leases()->Remove(node));
         seen.erase(it);
         continue;
@@ -52,12 +73,20 @@ Result<std::vector<Lease>> SharedGc::AwaitLeases(const std::function<bool(const 
       if (blocker.empty() && !ok(l)) blocker = l.Who() + " " + why(l);
     }
     if (blocker.empty()) return live;
-    if (now - start >= options.wait)
-      return Status::Busy("gc: " + blocker + "; gave up after " +
-                          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(options.wait).count()) +
-                          " s (run it again once that save is done)");
+    if (now - start >= options.wait) return Status::Busy("gc: " + blocker + "; gave up after " + Seconds(options.wait));
     std::this_thread::sleep_for(pause);
   }
+}
+
+Status SharedGc::ScanNamedAgain(uint64_t through) {
+  for (uint64_t n = scanned_through_ + 1; n <= through; ++n) {
+    auto obj = chain_->ReadObject(n);
+    if (!obj.ok()) return obj.status();
+    for (const Manifest& m : obj->carried.manifests)
+      for (const ChunkRef& c : m.chunks) named_again_.insert(c.id);
+    scanned_through_ = n;
+  }
+  return Status::Ok();
 }
 
 Result<GcStats> SharedGc::Run(const GcOptions& options) {
@@ -78,80 +107,97 @@ Result<GcStats> SharedGc::Run(const GcOptions& options) {
     return Status::Ok();
   }));
   if (!candidates.empty()) {
-    // 2. No save anywhere holds a chunk it took from an index before G.
+    // 2. No save anywhere holds a chunk it took before G.
     auto waited = AwaitLeases(
         [g](const Lease& l) { return l.applied >= g && l.holds_from >= g; },
         [g](const Lease& l) {
           if (l.applied < g)
-            return "has applied commit " + std::to_string(l.applied) + " only (gc waits for " + std::to_string(g) + ")";
-          return "has a save in progress holding chunks since commit " + std::to_string(l.holds_from);
+            return "has applied commit " + std::to_string(l.applied) + " only (gc waits for it to reach " +
+                   std::to_string(g) + ")";
+          return "has a save in progress holding chunks since commit " + std::to_string(l.holds_from) +
+                 " (run gc again once that save is done)";
         },
         options);
     if (!waited.ok()) return waited.status();
-    // 3. The sweep: what is still unreferenced and was not named again since G.
-    uint64_t packs = 0;
-    CIUIC_RETURN_IF_ERROR(chain_->PublishCollect(
-        [&](Txn& txn, uint64_t number) -> Result<CollectChange> {
-          std::set<ChunkId> named_again;
-          for (uint64_t n = g + 1; n < number; ++n) {
-            auto obj = chain_->ReadObject(n);
-            if (!obj.ok()) return obj.status();
-            for (const Manifest& m : obj->carried.manifests)
-              for (const ChunkRef& c : m.chunks) named_again.insert(c.id);
-          }
-          CollectChange change;
-          change.checked_at = g;
-          for (const ChunkId& id : candidates) {
-            if (named_again.count(id)) continue;
-            auto row = GetChunkRow(txn, id);
-            if (!row.ok()) return row.status();
-            if (*row && (*row)->refcount == 0) change.chunks.push_back(id);
-          }
-          return change;
-        },
-        &stats.chunks_deleted, &packs));
+    // 3. The sweep, in objects of at most kChunksPerCollect: what is still
+    // unreferenced and was not named again since G. The commits since G
+    // are read outside the write transaction; inside it, only the few that
+    // came meanwhile.
+    scanned_through_ = g;
+    named_again_.clear();
+    for (size_t from = 0; from < candidates.size(); from += kChunksPerCollect) {
+      const size_t to = std::min(candidates.size(), from + kChunksPerCollect);
+      auto applied = chain_->Applied();
+      if (!applied.ok()) return applied.status();
+      CIUIC_RETURN_IF_ERROR(ScanNamedAgain(*applied));
+      uint64_t deleted = 0, unused = 0;
+      CIUIC_RETURN_IF_ERROR(chain_->PublishCollect(
+          [&](Txn& txn, uint64_t number) -> Result<CollectChange> {
+            CIUIC_RETURN_IF_ERROR(ScanNamedAgain(number - 1));
+            CollectChange change;
+            change.checked_at = g;
+            for (size_t i = from; i < to; ++i) {
+              const ChunkId& id = candidates[i];
+              if (named_again_.count(id)) continue;
+              auto row = GetChunkRow(txn, id);
+              if (!row.ok()) return row.status();
+              if (*row && (*row)->refcount == 0) change.chunks.push_back(id);
+            }
+            return change;
+          },
+          &deleted, &unused));
+      stats.chunks_deleted += deleted;
+    }
   }
-  // 4. Every live node applied the sweep: what it has in use now is all
-  // it will ever append to among the packs the index knows.
-  auto s1 = chain_->Applied();
-  if (!s1.ok()) return s1.status();
-  auto live = AwaitLeases([n = *s1](const Lease& l) { return l.applied >= n; },
-                          [n = *s1](const Lease& l) {
-                            return "has applied commit " + std::to_string(l.applied) + " only (gc waits for " +
-                                   std::to_string(n) + ")";
-                          },
-                          options);
-  if (!live.ok()) return live.status();
-  std::set<uint32_t> in_use;
-  for (const Lease& l : *live) in_use.insert(l.packs_in_use.begin(), l.packs_in_use.end());
-  // 5. The packs left empty: their rows go on every node, then their bytes.
-  auto empty_packs = [&](Txn& txn) -> Result<std::vector<uint32_t>> {
+  // 4. The packs left without a live record, as of S1 (now); none in use
+  // by a node that has applied S1 (what it has in use then is all it will
+  // ever append to among the packs the index knows).
+  uint64_t s1 = 0;
+  std::set<uint32_t> empty;
+  CIUIC_RETURN_IF_ERROR(WithRead(parts_->env, [&](Txn& txn) -> Status {
+    auto at = ClusterChain::AppliedIn(txn);
+    if (!at.ok()) return at.status();
+    s1 = *at;
     auto rows = LoadPackRows(txn);
     if (!rows.ok()) return rows.status();
-    std::vector<uint32_t> out;
     for (auto& [pack, row] : *rows)
-      if (row.live_records == 0 && !in_use.count(pack)) out.push_back(pack);
-    return out;
-  };
-  auto any = WithRead(parts_->env, empty_packs);
-  if (!any.ok()) return any.status();
+      if (row.live_records == 0) empty.insert(pack);
+    return Status::Ok();
+  }));
+  if (!empty.empty()) {
+    auto live = AwaitLeases([s1](const Lease& l) { return l.applied >= s1; },
+                            [s1](const Lease& l) {
+                              return "has applied commit " + std::to_string(l.applied) +
+                                     " only (gc waits for it to reach " + std::to_string(s1) + ")";
+                            },
+                            options);
+    if (!live.ok()) return live.status();
+    for (const Lease& l : *live)
+      for (uint32_t p : l.packs_in_use) empty.erase(p);
+  }
+  // 5. Their rows go on every node (those still empty), then their bytes.
   std::vector<uint32_t> emptied;
-  uint64_t unused = 0;
-  if (!any->empty())
+  if (!empty.empty()) {
+    uint64_t unused = 0;
     CIUIC_RETURN_IF_ERROR(chain_->PublishCollect(
         [&](Txn& txn, uint64_t) -> Result<CollectChange> {
-          auto packs = empty_packs(txn);
-          if (!packs.ok()) return packs.status();
           CollectChange change;
-          change.checked_at = *s1;
-          change.packs = emptied = std::move(packs.value());
+          change.checked_at = s1;
+          for (uint32_t pack : empty) {
+            auto row = GetPackRow(txn, pack);
+            if (!row.ok()) return row.status();
+            if (*row && (*row)->live_records == 0) change.packs.push_back(pack);
+          }
+          emptied = change.packs;
           return change;
         },
         &unused, &stats.packs_deleted));
+  }
   for (uint32_t pack : emptied) {
-    // Cut, not removed: the object keeps its number taken.
+    // Cut, not removed: the object keeps its number taken. A failure
+    // leaves its bytes unlisted (a leak, FORMAT.md), and gc goes on.
     Status s = parts_->packs->Truncate(pack, kPackHeaderSize);
-    if (!s.ok()) return s;
+    if (!s.ok()) LogLine("gc: cutting " + parts_->packs->Name(pack) + " to its header: " + s.message());
   }
   stats.bytes_after = StoredPackBytes(*parts_);
   return stats;

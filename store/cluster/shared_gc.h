@@ -7,6 +7,7 @@
 #define CIUICFS_STORE_CLUSTER_SHARED_GC_H_
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,14 @@ class SharedGc {
                                          const std::function<std::string(const Lease&)>& why,
                                          const GcOptions& options);
 
+  // Adds the chunks that commits after scanned_through_ up to `through`
+  // name in the manifests they carry (revived since G).
+  Status ScanNamedAgain(uint64_t through);
+
   const StoreParts* parts_;
   ClusterChain* chain_;
+  uint64_t scanned_through_ = 0;
+  std::set<ChunkId> named_again_;
 };
 
 }  // namespace ciuicfs

@@ -17,13 +17,14 @@ Result<bool> PinTable::IndexHas(const ChunkId& id, uint64_t* since) {
   if (!txn.ok()) return txn.status();
   auto row = GetChunkRow(**txn, id);
   if (!row.ok()) return row.status();
-  if (!*row || (*row)->location.pack == kLostPack) return false;
-  if (!applied_in_) return true;
-  if ((*row)->refcount == 0) return false;  // gc may hold it as a candidate: store it again
+  const bool indexed = *row && (*row)->location.pack != kLostPack;
+  if (!applied_in_) return indexed;
+  // A fresh record's pin has a since too: its commit may index the chunk
+  // and a prune release it while a save that shares the pin still holds it.
   auto applied = applied_in_(**txn);
   if (!applied.ok()) return applied.status();
   *since = *applied;
-  return true;
+  return indexed && (*row)->refcount != 0;  // gc may hold an unreferenced one as a candidate: store it again
 }
 
 void PinTable::SetShared(std::function<Result<uint64_t>(Txn&)> applied_in) {
@@ -49,6 +50,12 @@ std::vector<uint32_t> PinTable::PendingPacks() {
 void PinTable::MarkAllStale() {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [id, pin] : pins_) pin.stale = true;
+}
+
+void PinTable::MarkStaleIn(const std::set<uint32_t>& packs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, pin] : pins_)
+    if (pin.pending && packs.count(pin.location.pack)) pin.stale = true;
 }
 
 bool PinTable::AnyStale(const std::vector<ChunkId>& ids) {
@@ -79,7 +86,7 @@ Result<uint64_t> PinTable::PinOrStore(const ChunkId& id, const uint8_t* data, si
   }
   auto loc = packs_->Append(id, data, n);
   if (!loc.ok()) return loc.status();
-  pins_[id] = Pin{1, true, *loc};
+  pins_[id] = Pin{1, true, *loc, since};
   return loc->record_bytes();
 }
 
@@ -98,7 +105,7 @@ Result<bool> PinTable::PinOrPlace(const ChunkId& id, const PackLocation& in_plac
     pins_[id] = Pin{1, false, {}, since};
     return false;
   }
-  pins_[id] = Pin{1, true, in_place};
+  pins_[id] = Pin{1, true, in_place, since};
   return true;
 }
 

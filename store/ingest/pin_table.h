@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -63,9 +64,9 @@ class PinTable {
 
   // A store on RADOS (FORMAT.md, "Leases and gc on a shared store"): a
   // look-up takes a chunk from the index only when its row is referenced
-  // (refcount > 0), else stores it again; and each pin taken from the
-  // index remembers the commit number `applied_in` read in the look-up's
-  // transaction (its since).
+  // (refcount > 0), else stores it again; and each pin remembers the
+  // commit number `applied_in` read in the look-up's transaction (its
+  // since), lowered to its commit's number by MarkIndexed.
   void SetShared(std::function<Result<uint64_t>(Txn&)> applied_in);
   // The lowest since of the pins held now (kNoSince when none).
   uint64_t OldestHold();
@@ -74,6 +75,8 @@ class PinTable {
   // The node's lease lapsed: another node's gc may have collected what the
   // pins held now, so a commit that names one of them must fail.
   void MarkAllStale();
+  // A collect emptied these packs: pins of records in them are stale.
+  void MarkStaleIn(const std::set<uint32_t>& packs);
   bool AnyStale(const std::vector<ChunkId>& ids);
   static constexpr uint64_t kNoSince = UINT64_MAX;
 

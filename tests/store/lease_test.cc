@@ -46,6 +46,7 @@ TEST(LeaseTest, EncodesEveryFieldAndRefusesDamage) {
   l.renewal = 9;
   l.applied = 41;
   l.holds_from = 17;
+  l.grace_ms = 30000;
   l.packs_in_use = {3, 8, 21};
   l.written_ns = -5;
   l.host = "node-a";
@@ -57,6 +58,7 @@ TEST(LeaseTest, EncodesEveryFieldAndRefusesDamage) {
   EXPECT_EQ(back.renewal, 9u);
   EXPECT_EQ(back.applied, 41u);
   EXPECT_EQ(back.holds_from, 17u);
+  EXPECT_EQ(back.grace_ms, 30000u);
   EXPECT_EQ(back.packs_in_use, l.packs_in_use);
   EXPECT_EQ(back.written_ns, -5);
   EXPECT_EQ(back.host, "node-a");
@@ -72,7 +74,7 @@ TEST(LeaseTest, EncodesEveryFieldAndRefusesDamage) {
 
 TEST(LeaseTest, TheKeeperRenewsLapsesWhenItCannotAndRemovesItsLease) {
   MemoryLeases table;
-  LeaseTiming timing{std::chrono::milliseconds(20), std::chrono::milliseconds(400)};
+  LeaseTiming timing{std::chrono::milliseconds(50), std::chrono::milliseconds(1000)};
   std::atomic<uint64_t> applied{5};
   std::atomic<int> back_from_lapse{0};
   uint64_t node = 0;
@@ -88,7 +90,7 @@ TEST(LeaseTest, TheKeeperRenewsLapsesWhenItCannotAndRemovesItsLease) {
     node = keeper.node();
     ASSERT_TRUE(keeper.Start().ok());
     applied = 6;
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     auto values = table.List();
     ASSERT_TRUE(values.ok());
     ASSERT_TRUE(values->count(node));
@@ -100,13 +102,13 @@ TEST(LeaseTest, TheKeeperRenewsLapsesWhenItCannotAndRemovesItsLease) {
     EXPECT_TRUE(keeper.Healthy().ok());
     EXPECT_EQ(back_from_lapse.load(), 0);
     table.failing = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // past half the grace
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // past half the grace
     Status h = keeper.Healthy();
     ASSERT_FALSE(h.ok());
     EXPECT_NE(h.message().find("lapsed"), std::string::npos) << h.message();
     EXPECT_NE(h.message().find("the table is away"), std::string::npos) << h.message();
     table.failing = false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_TRUE(keeper.Healthy().ok()) << "healthy again once a renewal succeeds";
     EXPECT_EQ(back_from_lapse.load(), 1) << "the node hears once that its lease had lapsed";
   }
