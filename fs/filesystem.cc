@@ -3,6 +3,7 @@
 // live_tree.cc, file data in live_data.cc, the @ namespace in virtual_ns.cc.
 #include "fs/filesystem.h"
 
+#include <limits.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 
@@ -79,6 +80,11 @@ struct stat Filesystem::StatOf(const Node& n) const {
         }
       }
       break;
+    case kLiveLink:
+      st.st_mode = S_IFLNK | 0777;
+      st.st_nlink = n.unlinked ? 0 : 1;
+      st.st_size = static_cast<off_t>(n.size);
+      break;
     case kHistory:
       st.st_mode = S_IFDIR | 0555;
       mtime = n.mtime_ns;
@@ -90,7 +96,7 @@ struct stat Filesystem::StatOf(const Node& n) const {
       mtime = n.entry.mtime_ns;
       break;
     case kSnapFile:
-      st.st_mode = (n.entry.kind == EntryKind::kSymlink ? S_IFLNK : S_IFREG) | (n.entry.mode & 0555);
+      st.st_mode = n.entry.kind == EntryKind::kSymlink ? S_IFLNK | 0777 : S_IFREG | (n.entry.mode & 0555);
       st.st_nlink = 1;
       st.st_size = static_cast<off_t>(n.entry.size);
       mtime = n.entry.mtime_ns;
@@ -114,13 +120,14 @@ void Filesystem::ReplyEntry(fuse_req_t req, const NodePtr& n, double timeout) {
   fuse_reply_entry(req, &e);
 }
 
-Result<Snapshot> Filesystem::CommitEdits(std::vector<TreeEdit> edits, std::optional<int64_t> step, bool durable) {
+Result<Snapshot> Filesystem::CommitEdits(std::vector<TreeEdit> edits, std::optional<int64_t> step, bool durable,
+                                         bool logged) {
   CommitRequest req;
   req.branch = branch();
   req.edits = std::move(edits);
   req.step = step;
   req.durable = durable;
-  req.logged = true;  // close() waits for the commit log, not the index
+  req.logged = logged;  // close() waits for the commit log, not the index
   return store_->Commit(req);
 }
 
@@ -154,7 +161,7 @@ void Filesystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     auto it = dir->children.find(name);
     if (it != dir->children.end()) found = Get(it->second);
     timeout = kLiveTimeout;
-  } else if (dir->kind == kLiveFile || dir->kind == kSnapFile) {
+  } else if (dir->kind == kLiveFile || dir->kind == kSnapFile || dir->kind == kLiveLink) {
     return (void)fuse_reply_err(req, ENOTDIR);
   } else {
     found = LookupInSnap(*dir, name);
@@ -260,6 +267,61 @@ void Filesystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   NodePtr n = AddLiveNode(req, dir.get(), name, kLiveDir, mode, now);
   n->in_tree = true;
   ReplyEntry(req, n, kLiveTimeout);
+}
+
+// A symlink is one snapshot at once, as mkdir is: its target is stored as
+// the content of a version (store/FORMAT.md, "Nodes").
+void Filesystem::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  const size_t len = std::strlen(target);
+  if (len == 0) return (void)fuse_reply_err(req, ENOENT);
+  if (len >= PATH_MAX) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  std::lock_guard<std::mutex> lock(mu_);
+  NodePtr dir = Get(parent);
+  if (int err = CheckNewName(dir, parent, name)) return (void)fuse_reply_err(req, err);
+  auto ingest = store_->NewIngest();
+  Status s = ingest->Append(target, len);
+  auto version = s.ok() ? ingest->Finish() : Result<PendingVersion>(s);
+  if (!version.ok()) return (void)fuse_reply_err(req, StatusToErrno(version.status()));
+  const int64_t now = NowNs();
+  std::string path = PathOf(*dir);
+  path = path.empty() ? name : path + "/" + name;
+  // Straight into the index: a fresh ingest cannot go through the log.
+  auto snap = CommitEdits({TreeEdit::PutSymlink(path, now, &*version)}, std::nullopt, false, false);
+  if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
+  NodePtr n = AddLiveNode(req, dir.get(), name, kLiveLink, 0777, now);
+  n->in_tree = true;
+  n->link_target = target;
+  n->size = n->committed_size = len;
+  n->committed = version->id();
+  ReplyEntry(req, n, kLiveTimeout);
+}
+
+void Filesystem::Readlink(fuse_req_t req, fuse_ino_t ino) {
+  VersionId version;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    NodePtr n = Get(ino);
+    if (!n) return (void)fuse_reply_err(req, ENOENT);
+    if (n->kind == kLiveLink && !n->link_target.empty()) return (void)fuse_reply_readlink(req, n->link_target.c_str());
+    if (n->kind == kLiveLink) version = n->committed;
+    else if (n->kind == kSnapFile && n->entry.kind == EntryKind::kSymlink) version = n->entry.version;
+    else return (void)fuse_reply_err(req, EINVAL);
+  }
+  // Read outside mu_: a target is a few bytes, but the store may be remote.
+  auto reader = store_->OpenVersion(version);
+  if (!reader.ok()) return (void)fuse_reply_err(req, StatusToErrno(reader.status()));
+  std::string target((*reader)->size(), '\0');
+  for (size_t done = 0; done < target.size();) {
+    auto got = (*reader)->Read(done, target.size() - done, target.data() + done);
+    if (!got.ok()) return (void)fuse_reply_err(req, StatusToErrno(got.status()));
+    if (*got == 0) return (void)fuse_reply_err(req, EIO);
+    done += *got;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (NodePtr n = Get(ino); n && n->kind == kLiveLink && n->committed == version) n->link_target = target;
+  }
+  fuse_reply_readlink(req, target.c_str());
 }
 
 void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
@@ -385,9 +447,9 @@ void Filesystem::Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (n->kind == kLiveDir) {
     for (auto& [name, child] : n->children) {
       NodePtr c = Get(child);
-      dh->entries.emplace_back(name, child, c->kind == kLiveDir ? S_IFDIR : S_IFREG);
+      dh->entries.emplace_back(name, child, c->kind == kLiveDir ? S_IFDIR : c->kind == kLiveLink ? S_IFLNK : S_IFREG);
     }
-  } else if (n->kind == kLiveFile || n->kind == kSnapFile) {
+  } else if (n->kind == kLiveFile || n->kind == kSnapFile || n->kind == kLiveLink) {
     return (void)fuse_reply_err(req, ENOTDIR);
   } else {
     Status s = ListVirtual(*n, &dh->entries);

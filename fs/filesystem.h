@@ -80,6 +80,8 @@ class Filesystem {
   void Getattr(fuse_req_t req, fuse_ino_t ino);
   void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
   void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
+  void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name);
+  void Readlink(fuse_req_t req, fuse_ino_t ino);
   void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi);
   void RemoveEntry(fuse_req_t req, fuse_ino_t parent, const char* name, bool directory);  // unlink, rmdir
   void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
@@ -150,7 +152,10 @@ class Filesystem {
   Status CommitContent(const NodePtr& n, bool durable);
   // The same with data_mu held; `releasing`: the backing's last release.
   Status CommitContentLocked(const NodePtr& n, bool durable, bool releasing, bool* committed = nullptr);
-  Result<Snapshot> CommitEdits(std::vector<TreeEdit> edits, std::optional<int64_t> step, bool durable);
+  // `logged`: through the commit log (no edit naming a fresh ingest);
+  // else straight into the index.
+  Result<Snapshot> CommitEdits(std::vector<TreeEdit> edits, std::optional<int64_t> step, bool durable,
+                               bool logged = true);
 
   Store* store_;
   MountOptions options_;

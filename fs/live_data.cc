@@ -290,6 +290,7 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     n = Get(ino);
     if (!n) return (void)fuse_reply_err(req, ENOENT);
     if (n->kind == kLiveDir || n->kind == kSnapDir || n->kind == kHistory) return (void)fuse_reply_err(req, EISDIR);
+    if (n->kind == kLiveLink) return (void)fuse_reply_err(req, ELOOP);  // the kernel follows symlinks itself
     if (writable && n->kind == kSnapFile) return (void)fuse_reply_err(req, EROFS);
     if (writable && n->stale) return (void)fuse_reply_err(req, ESTALE);  // its tree is gone: writes would be lost
     if (writable) ++writers_;  // under mu_: a switch or rollback sees it (ReplaceLiveTree)

@@ -53,7 +53,9 @@ Status Filesystem::BuildLiveTree(Node* root, const std::string& branch) {
     std::string parent_path = slash == std::string::npos ? "" : e.path.substr(0, slash);
     auto parent = dirs.find(parent_path);
     if (parent == dirs.end()) return Status::Corruption("tree of the head snapshot lacks directory " + parent_path);
-    NodePtr n = NewNode(e.kind == EntryKind::kDirectory ? kLiveDir : kLiveFile);
+    NodePtr n = NewNode(e.kind == EntryKind::kDirectory ? kLiveDir
+                        : e.kind == EntryKind::kSymlink ? kLiveLink
+                                                         : kLiveFile);  // a symlink's target is read on readlink
     n->parent = parent->second;
     n->name = e.path.substr(slash == std::string::npos ? 0 : slash + 1);
     n->mode = e.mode;

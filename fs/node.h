@@ -9,8 +9,10 @@
 
 namespace ciuicfs {
 
-enum NodeKind { kLiveDir, kLiveFile, kHistory, kSnapDir, kSnapFile };
-inline bool IsLive(int kind) { return kind == kLiveDir || kind == kLiveFile; }
+// kLiveLink: a symlink of the live tree; a snapshot's symlink is a
+// kSnapFile whose entry is of kind kSymlink.
+enum NodeKind { kLiveDir, kLiveFile, kHistory, kSnapDir, kSnapFile, kLiveLink };
+inline bool IsLive(int kind) { return kind == kLiveDir || kind == kLiveFile || kind == kLiveLink; }
 
 // The longest name a directory entry may have (NAME_MAX; the kernel leaves
 // the check to the filesystem).
@@ -55,6 +57,7 @@ struct Filesystem::Node {
   bool unlinked = false;
   bool stale = false;  // left behind by a rollback or a switch: no writes through it (ESTALE)
   std::map<std::string, std::string> xattrs;
+  std::string link_target;  // kLiveLink, once read or made (its version is `committed`)
   int open_handles = 0;  // every open handle of a live file (mu_)
   // The extent the kernel writes through passthrough, for getattr (mu_).
   std::shared_ptr<ExtentFd> passthrough_fd;

@@ -18,6 +18,8 @@ const fuse_lowlevel_ops& Filesystem::Ops() {
       Fs(r)->Setattr(r, i, a, s, f);
     };
     o.mkdir = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m) { Fs(r)->Mkdir(r, p, n, m); };
+    o.symlink = [](fuse_req_t r, const char* t, fuse_ino_t p, const char* n) { Fs(r)->Symlink(r, t, p, n); };
+    o.readlink = [](fuse_req_t r, fuse_ino_t i) { Fs(r)->Readlink(r, i); };
     o.create = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, fuse_file_info* f) {
       Fs(r)->Create(r, p, n, m, f);
     };

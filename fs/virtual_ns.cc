@@ -121,7 +121,7 @@ Status Filesystem::ListVirtual(Node& dir, std::vector<std::tuple<std::string, fu
   for (const TreeEntry& e : *entries) {
     const size_t slash = e.path.rfind('/');
     out->emplace_back(e.path.substr(slash == std::string::npos ? 0 : slash + 1), SnapNode(dir.seq, dir.tree, e)->ino,
-                      e.kind == EntryKind::kDirectory ? S_IFDIR : S_IFREG);
+                      e.kind == EntryKind::kDirectory ? S_IFDIR : e.kind == EntryKind::kSymlink ? S_IFLNK : S_IFREG);
   }
   return Status::Ok();
 }

@@ -328,6 +328,12 @@ TreeEdit TreeEdit::PutDirectory(std::string path, uint32_t mode, int64_t mtime_n
   return e;
 }
 
+TreeEdit TreeEdit::PutSymlink(std::string path, int64_t mtime_ns, const PendingVersion* v) {
+  TreeEdit e = PutFile(std::move(path), 0777, mtime_ns, v);
+  e.op = Op::kPutSymlink;
+  return e;
+}
+
 TreeEdit TreeEdit::Remove(std::string path) {
   TreeEdit e;
   e.op = Op::kRemove;

@@ -45,6 +45,8 @@ struct TreeEdit {
   static TreeEdit PutExisting(std::string path, uint32_t mode, int64_t mtime_ns, const VersionId& v);
   static TreeEdit PutCarried(std::string path, uint32_t mode, int64_t mtime_ns, const VersionId& v);
   static TreeEdit PutDirectory(std::string path, uint32_t mode, int64_t mtime_ns);
+  // A symlink whose target is the content of `v` (mode 0777).
+  static TreeEdit PutSymlink(std::string path, int64_t mtime_ns, const PendingVersion* v);
   // Removes the entry and, for a directory, everything below it.
   static TreeEdit Remove(std::string path);
   // Moves `from` and everything below it to `to`, in one edit; the moved

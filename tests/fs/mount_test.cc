@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <atomic>
 #include <map>
@@ -138,6 +139,13 @@ TEST_F(MountTest, PosixOperationsMatchANativeDirectory) {
     return stat(p.c_str(), &st) == 0 ? std::to_string(st.st_mode & 07777) + " size=" + std::to_string(st.st_size)
                                      : "stat " + std::string(strerror(errno));
   };
+  auto link_of = [](const std::string& p) {
+    char buf[4096];
+    ssize_t n = readlink(p.c_str(), buf, sizeof(buf));
+    struct stat st;
+    std::string type = lstat(p.c_str(), &st) != 0 ? "" : S_ISLNK(st.st_mode) ? " lnk" : " notlnk";
+    return n < 0 ? "readlink " + std::string(strerror(errno)) + type : "->" + std::string(buf, size_t(n)) + type;
+  };
   auto list = [](const std::string& d) {
     std::set<std::string> names;
     DIR* dd = opendir(d.c_str());
@@ -208,6 +216,23 @@ TEST_F(MountTest, PosixOperationsMatchANativeDirectory) {
          return r + ReadFile(b + "/s.bin");
        }},
       {"unlink", [&](const std::string& b) { return rc(unlink((b + "/g").c_str())) + ReadFile(b + "/g"); }},
+      {"symlink", [&](const std::string& b) {
+         return rc(symlink("a.txt", (b + "/ln").c_str())) + link_of(b + "/ln") + ReadFile(b + "/ln") + mode_of(b + "/ln");
+       }},
+      {"symlink over existing", [&](const std::string& b) { return rc(symlink("x", (b + "/ln").c_str())) + link_of(b + "/ln"); }},
+      {"symlink to a folder", [&](const std::string& b) {
+         return rc(symlink("p2", (b + "/pl").c_str())) + ReadFile(b + "/pl/q/file") + list(b + "/pl/q");
+       }},
+      {"ln -sfn: a new link renamed over the old", [&](const std::string& b) {
+         std::string r = rc(symlink("p2/q/file", (b + "/ln.tmp").c_str()));
+         return r + rc(rename((b + "/ln.tmp").c_str(), (b + "/ln").c_str())) + link_of(b + "/ln") + ReadFile(b + "/ln");
+       }},
+      {"dangling symlink", [&](const std::string& b) {
+         return rc(symlink("nowhere", (b + "/dl").c_str())) + rc(open((b + "/dl").c_str(), O_RDONLY)) + link_of(b + "/dl");
+       }},
+      {"readlink of a file", [&](const std::string& b) { return link_of(b + "/a.txt"); }},
+      {"mkdir over a symlink", [&](const std::string& b) { return rc(mkdir((b + "/dl").c_str(), 0755)); }},
+      {"unlink symlink", [&](const std::string& b) { return rc(unlink((b + "/dl").c_str())) + link_of(b + "/dl"); }},
       {"listing", [&](const std::string& b) { return list(b); }},
   };
   for (auto& [name, op] : ops) {
@@ -224,7 +249,56 @@ TEST_F(MountTest, PosixOperationsMatchANativeDirectory) {
   Remount();
   EXPECT_EQ(list(mount_->path()), before);
   EXPECT_EQ(Diff(ReadFile(M("p2/q/file")), content), "same");
+  EXPECT_EQ(link_of(M("ln")), link_of(native + "/ln"));
+  EXPECT_EQ(link_of(M("pl")), link_of(native + "/pl"));
   EXPECT_EQ(Diff(ReadFile(M("a.txt")), ReadFile(native + "/a.txt")), "same");
+}
+
+// A trainer's `latest` symlink (ln -sfn ckpt_step_N latest, Lightning's
+// last.ckpt): each link is a version of its own, shown in every @ tree,
+// kept across a kill -9 of the daemon, and copied out as a symlink.
+TEST_F(MountTest, SymlinksAreVersionedAndSurviveAKill) {
+  auto link_of = [](const std::string& p) {
+    char buf[4096];
+    ssize_t n = readlink(p.c_str(), buf, sizeof(buf));
+    return n < 0 ? "readlink " + std::string(strerror(errno)) : std::string(buf, size_t(n));
+  };
+  for (int step = 1; step <= 2; ++step) {
+    const std::string dir = "ckpt_step_" + std::to_string(step);
+    ASSERT_EQ(mkdir(M(dir).c_str(), 0755), 0);
+    ASSERT_TRUE(WriteFile(M(dir + "/model.pt"), "weights " + std::to_string(step)));
+    ASSERT_EQ(symlink(dir.c_str(), M("latest.tmp").c_str()), 0) << strerror(errno);
+    ASSERT_EQ(rename(M("latest.tmp").c_str(), M("latest").c_str()), 0) << strerror(errno);
+  }
+  EXPECT_EQ(link_of(M("latest")), "ckpt_step_2");
+  EXPECT_EQ(ReadFile(M("latest/model.pt")), "weights 2");
+  EXPECT_EQ(link_of(M("@latest/latest")), "ckpt_step_2");
+  EXPECT_EQ(ReadFile(M("@latest/latest/model.pt")), "weights 2");
+  struct stat st;
+  ASSERT_EQ(lstat(M("@latest/latest").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_EQ(st.st_size, off_t(std::string("ckpt_step_2").size()));
+  // Copied out of the history as a symlink.
+  const std::string out = dir_.Sub("out");
+  ASSERT_EQ(std::system(("cp -a '" + M("@latest") + "' '" + out + "'").c_str()), 0);
+  EXPECT_EQ(link_of(out + "/latest"), "ckpt_step_2");
+  EXPECT_EQ(ReadFile(out + "/latest/model.pt"), "weights 2");
+  // A symlink that returned is in the store: kill -9 loses nothing.
+  ASSERT_EQ(symlink("ckpt_step_1", M("best").c_str()), 0);
+  mount_->KillHard();
+  ASSERT_TRUE(mount_->Start());
+  EXPECT_EQ(link_of(M("latest")), "ckpt_step_2");
+  EXPECT_EQ(link_of(M("best")), "ckpt_step_1");
+  ASSERT_EQ(lstat(M("best").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_EQ(ReadFile(M("best/model.pt")), "weights 1");
+  // Removed like a file; the snapshot before keeps it.
+  CommandResult tag = RunCiuicfs("tag before latest --store '" + mount_->path() + "'", dir_.path());
+  ASSERT_EQ(tag.code, 0) << tag.out << tag.err;
+  ASSERT_EQ(unlink(M("best").c_str()), 0);
+  EXPECT_EQ(link_of(M("best")), "readlink " + std::string(strerror(ENOENT)));
+  EXPECT_EQ(link_of(M("@latest/best")), "readlink " + std::string(strerror(ENOENT)));
+  EXPECT_EQ(link_of(M("@tag-before/best")), "ckpt_step_1");
 }
 
 TEST_F(MountTest, XattrsAndBlockSize) {
