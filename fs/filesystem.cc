@@ -4,6 +4,7 @@
 #include "fs/filesystem.h"
 
 #include <limits.h>
+#include <malloc.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 
@@ -44,6 +45,7 @@ Filesystem::NodePtr Filesystem::Get(fuse_ino_t ino) {
 
 Filesystem::NodePtr Filesystem::NewNode(int kind) {
   auto n = std::make_shared<Node>();
+  if (next_ino_ == kUnknownIno) ++next_ino_;
   n->ino = next_ino_++;
   n->kind = kind;
   nodes_[n->ino] = n;
@@ -112,6 +114,7 @@ struct stat Filesystem::StatOf(const Node& n) const {
 }
 
 void Filesystem::ReplyEntry(fuse_req_t req, const NodePtr& n, double timeout) {
+  ++n->nlookup;  // mu_ held by every caller
   fuse_entry_param e = {};
   e.ino = n->ino;
   e.attr = StatOf(*n);
@@ -168,6 +171,21 @@ void Filesystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   }
   if (!found.ok() || !*found) return (void)fuse_reply_err(req, found.ok() ? ENOENT : StatusToErrno(found.status()));
   ReplyEntry(req, *found, timeout);
+}
+
+void Filesystem::Forget(fuse_ino_t ino, uint64_t nlookup) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodePtr n = Get(ino);
+  if (!n || ino == FUSE_ROOT_ID || n == history_) return;
+  n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
+  if (n->nlookup != 0) return;
+  // In the live tree it is the tree; left behind by a rollback or a switch
+  // its old directory (held open) may still name it.
+  if (IsLive(n->kind) && (n->parent || n->stale)) return;
+  if (!IsLive(n->kind)) snap_inodes_.erase(std::make_pair(n->seq, n->entry.path));
+  nodes_.erase(ino);  // open handles keep their node alive
+  // Freed nodes are small and many: give their pages back now and then.
+  if (++forgotten_ % 16384 == 0) malloc_trim(0);
 }
 
 void Filesystem::Getattr(fuse_req_t req, fuse_ino_t ino) {
@@ -350,6 +368,7 @@ void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   }
   lock.lock();
   fi->fh = reinterpret_cast<uint64_t>(fh);
+  ++n->nlookup;
   fuse_entry_param e = {};
   e.ino = n->ino;
   e.attr = StatOf(*n);

@@ -7,7 +7,14 @@
 // tree. Read-only nodes serve the @ namespace: a snapshot root or an entry
 // of a snapshot's tree (seq, path), plus @history. They keep the snapshot's
 // tree id, not its tree: a lookup reads one path from the store, a readdir
-// one directory, so what the @ namespace holds is its nodes alone.
+// one directory, so what the @ namespace holds is its nodes alone. A node
+// counts the kernel's references (each entry reply adds one, FORGET takes
+// them back); at none, a snapshot's node or an unlinked live one leaves
+// the inode table, so the daemon's memory is bounded by the live tree,
+// what the kernel holds, and the nodes rollbacks and switches left behind
+// (their old directories may still name them).
+// readdir of an @ tree makes no nodes: an entry without one gets
+// FUSE_UNKNOWN_INO, its lookup makes it.
 //
 // Locking: `mu_` guards the inode table, the live tree shape and every
 // node's metadata; a node's `data_mu` guards its write state. Order:
@@ -78,6 +85,7 @@ class Filesystem {
   void Init(fuse_conn_info* conn);
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
   void Getattr(fuse_req_t req, fuse_ino_t ino);
+  void Forget(fuse_ino_t ino, uint64_t nlookup);
   void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
   void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
   void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name);
@@ -129,6 +137,10 @@ class Filesystem {
   NodePtr SnapRoot(const Snapshot& s);
   // The node of `entry` in snapshot `seq` (tree `tree`), made on first use.
   NodePtr SnapNode(uint64_t seq, const Hash128& tree, const TreeEntry& entry);
+  // The inode of snapshot `seq`'s `path` when a node has it, else
+  // kUnknownIno (what readdir says of an entry not looked up).
+  static constexpr fuse_ino_t kUnknownIno = 0xffffffff;
+  fuse_ino_t KnownSnapIno(uint64_t seq, const std::string& path) const;
   Result<NodePtr> LookupInSnap(Node& dir, const std::string& name);
   Status ListVirtual(Node& dir, std::vector<std::tuple<std::string, fuse_ino_t, mode_t>>* out);
   static std::string HistoryName(const Snapshot& s);
@@ -170,6 +182,7 @@ class Filesystem {
   fuse_ino_t next_ino_ = FUSE_ROOT_ID + 1;
   std::map<std::pair<uint64_t, std::string>, fuse_ino_t> snap_inodes_;  // (seq, path) -> ino
   NodePtr history_;                                                    // @history
+  uint64_t forgotten_ = 0;  // nodes FORGET removed (mu_)
 };
 
 }  // namespace ciuicfs

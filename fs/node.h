@@ -59,6 +59,7 @@ struct Filesystem::Node {
   std::map<std::string, std::string> xattrs;
   std::string link_target;  // kLiveLink, once read or made (its version is `committed`)
   int open_handles = 0;  // every open handle of a live file (mu_)
+  uint64_t nlookup = 0;  // the kernel's references: entry replies less FORGETs (mu_)
   // The extent the kernel writes through passthrough, for getattr (mu_).
   std::shared_ptr<ExtentFd> passthrough_fd;
   // Write state (guarded by data_mu).

@@ -14,6 +14,14 @@ const fuse_lowlevel_ops& Filesystem::Ops() {
     o.init = [](void* userdata, fuse_conn_info* conn) { static_cast<Filesystem*>(userdata)->Init(conn); };
     o.lookup = [](fuse_req_t r, fuse_ino_t p, const char* n) { Fs(r)->Lookup(r, p, n); };
     o.getattr = [](fuse_req_t r, fuse_ino_t i, fuse_file_info*) { Fs(r)->Getattr(r, i); };
+    o.forget = [](fuse_req_t r, fuse_ino_t i, uint64_t n) {
+      Fs(r)->Forget(i, n);
+      fuse_reply_none(r);
+    };
+    o.forget_multi = [](fuse_req_t r, size_t count, fuse_forget_data* f) {
+      for (size_t k = 0; k < count; ++k) Fs(r)->Forget(f[k].ino, f[k].nlookup);
+      fuse_reply_none(r);
+    };
     o.setattr = [](fuse_req_t r, fuse_ino_t i, struct stat* a, int s, fuse_file_info* f) {
       Fs(r)->Setattr(r, i, a, s, f);
     };

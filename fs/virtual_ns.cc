@@ -42,6 +42,11 @@ Filesystem::NodePtr Filesystem::SnapNode(uint64_t seq, const Hash128& tree, cons
   return n;
 }
 
+fuse_ino_t Filesystem::KnownSnapIno(uint64_t seq, const std::string& path) const {
+  auto it = snap_inodes_.find(std::make_pair(seq, path));
+  return it == snap_inodes_.end() ? kUnknownIno : it->second;
+}
+
 Filesystem::NodePtr Filesystem::SnapRoot(const Snapshot& s) {
   return SnapNode(s.seq, s.tree, TreeEntry{"", EntryKind::kDirectory, 0555, 0, s.time_ns, {}});
 }
@@ -113,14 +118,14 @@ Status Filesystem::ListVirtual(Node& dir, std::vector<std::tuple<std::string, fu
   if (dir.kind == kHistory) {
     auto snaps = store_->BranchLine(branch());
     if (!snaps.ok()) return snaps.status();
-    for (const Snapshot& s : *snaps) out->emplace_back(HistoryName(s), SnapRoot(s)->ino, S_IFDIR);
+    for (const Snapshot& s : *snaps) out->emplace_back(HistoryName(s), KnownSnapIno(s.seq, ""), S_IFDIR);
     return Status::Ok();
   }
   auto entries = store_->ListTreeDir(dir.tree, dir.entry.path);
   if (!entries.ok()) return entries.status();
   for (const TreeEntry& e : *entries) {
     const size_t slash = e.path.rfind('/');
-    out->emplace_back(e.path.substr(slash == std::string::npos ? 0 : slash + 1), SnapNode(dir.seq, dir.tree, e)->ino,
+    out->emplace_back(e.path.substr(slash == std::string::npos ? 0 : slash + 1), KnownSnapIno(dir.seq, e.path),
                       e.kind == EntryKind::kDirectory ? S_IFDIR : e.kind == EntryKind::kSymlink ? S_IFLNK : S_IFREG);
   }
   return Status::Ok();

@@ -8,6 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <vector>
+#include <cstdio>
+#include <chrono>
+#include <fstream>
 #include <cstdlib>
 #include <functional>
 #include <atomic>

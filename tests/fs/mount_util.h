@@ -24,6 +24,7 @@ class Mount {
   // `ms`; the dead mount is detached then.
   bool ExitsWithin(int ms);
   const std::string& path() const { return mountpoint_; }
+  pid_t pid() const { return pid_; }  // the daemon's
   std::string At(const std::string& rel) const { return mountpoint_ + "/" + rel; }
 
  private:
