@@ -221,17 +221,35 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
       if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
     }
   }
+  // A file being written commits its mode and mtime with its content;
+  // else a change of either is a snapshot of its own, like a close
+  // (data_mu before mu_, to see whether a writer holds the file).
+  const bool meta = to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW);
+  std::unique_lock<std::mutex> data(n->data_mu, std::defer_lock);
+  if (meta && n->kind == kLiveFile) data.lock();
   std::unique_lock<std::mutex> lock(mu_);
-  if (to_set & FUSE_SET_ATTR_MODE) n->mode = attr->st_mode & 07777;
+  uint32_t mode = n->mode;
+  int64_t mtime = n->mtime_ns;
+  if (to_set & FUSE_SET_ATTR_MODE) mode = attr->st_mode & 07777;
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) mtime = NowNs();
+  else if (to_set & FUSE_SET_ATTR_MTIME) mtime = int64_t(attr->st_mtim.tv_sec) * 1000000000 + attr->st_mtim.tv_nsec;
+  if (meta && ino != FUSE_ROOT_ID && n->in_tree && !n->stale && !(n->kind == kLiveFile && n->write) &&
+      (mode != n->mode || mtime != n->mtime_ns) && n->kind != kLiveLink) {
+    const std::string path = PathOf(*n);
+    auto snap = CommitEdits({n->kind == kLiveDir ? TreeEdit::PutDirectory(path, mode, mtime)
+                                                 : TreeEdit::PutExisting(path, mode, mtime, n->committed)},
+                            std::nullopt, false);
+    if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
+  }
+  n->mode = mode;
+  n->mtime_ns = mtime;
   if (to_set & FUSE_SET_ATTR_UID) n->uid = attr->st_uid;
   if (to_set & FUSE_SET_ATTR_GID) n->gid = attr->st_gid;
-  if (to_set & FUSE_SET_ATTR_MTIME_NOW) n->mtime_ns = NowNs();
-  else if (to_set & FUSE_SET_ATTR_MTIME)
-    n->mtime_ns = int64_t(attr->st_mtim.tv_sec) * 1000000000 + attr->st_mtim.tv_nsec;
   if (to_set & FUSE_SET_ATTR_SIZE) n->mtime_ns = NowNs();
   n->ctime_ns = NowNs();
   struct stat st = StatOf(*n);
   lock.unlock();
+  if (data.owns_lock()) data.unlock();
   fuse_reply_attr(req, &st, kLiveTimeout);
 }
 

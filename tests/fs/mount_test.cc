@@ -305,6 +305,31 @@ TEST_F(MountTest, SymlinksAreVersionedAndSurviveAKill) {
   EXPECT_EQ(link_of(M("@tag-before/best")), "ckpt_step_1");
 }
 
+// chmod and utimens that returned are in the store, by the rule of a
+// close: a kill -9 of the daemon keeps them.
+TEST_F(MountTest, ModeAndMtimeChangesSurviveAKill) {
+  ASSERT_TRUE(WriteFile(M("f.pt"), "weights"));
+  ASSERT_EQ(mkdir(M("d").c_str(), 0755), 0);
+  const int before = HistoryCount();
+  ASSERT_EQ(chmod(M("f.pt").c_str(), 0600), 0);
+  struct timespec ts[2] = {{1000, 0}, {1234567, 890}};
+  ASSERT_EQ(utimensat(AT_FDCWD, M("f.pt").c_str(), ts, 0), 0);
+  ASSERT_EQ(chmod(M("d").c_str(), 0700), 0);
+  EXPECT_EQ(HistoryCount(), before + 3) << "each change is a snapshot";
+  mount_->KillHard();
+  ASSERT_TRUE(mount_->Start());
+  struct stat st;
+  ASSERT_EQ(stat(M("f.pt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1234567);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 890);
+  EXPECT_EQ(ReadFile(M("f.pt")), "weights");
+  ASSERT_EQ(stat(M("d").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(stat(M("@latest/f.pt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1234567);
+}
+
 TEST_F(MountTest, XattrsAndBlockSize) {
   ASSERT_TRUE(WriteFile(M("f"), "x"));
   EXPECT_EQ(setxattr(M("f").c_str(), "user.note", "abc", 3, 0), 0);
