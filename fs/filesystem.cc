@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <malloc.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 
@@ -92,13 +93,13 @@ struct stat Filesystem::StatOf(const Node& n) const {
       mtime = n.mtime_ns;
       st.st_nlink = 2;
       break;
-    case kSnapDir:
-      st.st_mode = S_IFDIR | 0555;
+    case kSnapDir:  // read-only all the same (EROFS); the stored mode, so `cp -a` out keeps it
+      st.st_mode = S_IFDIR | (n.entry.mode & 07777);
       st.st_nlink = 2;
       mtime = n.entry.mtime_ns;
       break;
     case kSnapFile:
-      st.st_mode = n.entry.kind == EntryKind::kSymlink ? S_IFLNK | 0777 : S_IFREG | (n.entry.mode & 0555);
+      st.st_mode = n.entry.kind == EntryKind::kSymlink ? S_IFLNK | 0777 : S_IFREG | (n.entry.mode & 07777);
       st.st_nlink = 1;
       st.st_size = static_cast<off_t>(n.entry.size);
       mtime = n.entry.mtime_ns;
@@ -233,13 +234,22 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
   if (to_set & FUSE_SET_ATTR_MODE) mode = attr->st_mode & 07777;
   if (to_set & FUSE_SET_ATTR_MTIME_NOW) mtime = NowNs();
   else if (to_set & FUSE_SET_ATTR_MTIME) mtime = int64_t(attr->st_mtim.tv_sec) * 1000000000 + attr->st_mtim.tv_nsec;
+  if (n->kind == kLiveLink) mode = n->mode;  // a symlink has no mode of its own
   if (meta && ino != FUSE_ROOT_ID && n->in_tree && !n->stale && !(n->kind == kLiveFile && n->write) &&
-      (mode != n->mode || mtime != n->mtime_ns) && n->kind != kLiveLink) {
+      (mode != n->mode || mtime != n->mtime_ns)) {
     const std::string path = PathOf(*n);
-    auto snap = CommitEdits({n->kind == kLiveDir ? TreeEdit::PutDirectory(path, mode, mtime)
-                                                 : TreeEdit::PutExisting(path, mode, mtime, n->committed)},
-                            std::nullopt, false);
+    TreeEdit edit = n->kind == kLiveDir ? TreeEdit::PutDirectory(path, mode, mtime)
+                                        : TreeEdit::PutExisting(path, mode, mtime, n->committed);
+    if (n->kind == kLiveLink) edit.op = TreeEdit::Op::kPutSymlink;
+    auto snap = CommitEdits({std::move(edit)}, std::nullopt, false);
     if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
+  }
+  // A file the kernel writes takes its mtime from its extent at the next
+  // commit (the later of the two): the extent gets the time set here too.
+  if ((to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) && n->kind == kLiveFile && n->write &&
+      n->write->backing_id > 0) {
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {time_t(mtime / 1000000000), long(mtime % 1000000000)}};
+    if (futimens(n->write->extent->fd(), ts) != 0) return (void)fuse_reply_err(req, errno);
   }
   n->mode = mode;
   n->mtime_ns = mtime;

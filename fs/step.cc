@@ -47,12 +47,13 @@ std::optional<int64_t> StepParser::FromPath(const std::string& path) const {
     parts.push_back(path.substr(start, slash - start));
     start = slash + 1;
   }
+  // The last component that names a step, and in it the last match
+  // ("epoch=0-step=1200.ckpt" is step 1200).
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
-    std::smatch m;
-    if (std::regex_search(*it, m, re_)) {
-      auto v = ParseInt(m[1].str());
-      if (v) return v;
-    }
+    std::optional<int64_t> last;
+    for (std::sregex_iterator m(it->begin(), it->end(), re_), end; m != end; ++m)
+      if (auto v = ParseInt((*m)[1].str())) last = v;
+    if (last) return last;
   }
   return std::nullopt;
 }

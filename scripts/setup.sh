@@ -16,6 +16,7 @@ packages=(
   libtorch-dev
   meson ninja-build dpkg-dev
   ceph-mon ceph-osd ceph-common librados-dev libradospp-dev
+  python3-torch rsync   # the real clients' tests (tests/clients/)
 )
 
 missing=()
