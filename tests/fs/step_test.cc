@@ -26,6 +26,9 @@ TEST(StepParserTest, DefaultTokensLastComponentFirst) {
       {"model.pt", std::nullopt},
       {"prestep12.pt", std::nullopt},       // not a token of its own
       {"Checkpoint-7/x", 7},
+      {"epoch=0-step=1200.ckpt", 1200},  // Lightning's name: the last match in a component
+      {"tmp-checkpoint-40/model.bin", 40},
+      {"iter_0000100/mp_rank_00/model_optim_rng.pt", 100},
   };
   for (const Case& c : cases) EXPECT_EQ(p->FromPath(c.path), c.step) << c.path;
 }
