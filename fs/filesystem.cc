@@ -94,12 +94,12 @@ struct stat Filesystem::StatOf(const Node& n) const {
       st.st_nlink = 2;
       break;
     case kSnapDir:  // read-only all the same (EROFS); the stored mode, so `cp -a` out keeps it
-      st.st_mode = S_IFDIR | (n.entry.mode & 07777);
+      st.st_mode = S_IFDIR | (n.entry.mode & 01777);  // never setuid or setgid through a snapshot
       st.st_nlink = 2;
       mtime = n.entry.mtime_ns;
       break;
     case kSnapFile:
-      st.st_mode = n.entry.kind == EntryKind::kSymlink ? S_IFLNK | 0777 : S_IFREG | (n.entry.mode & 07777);
+      st.st_mode = n.entry.kind == EntryKind::kSymlink ? S_IFLNK | 0777 : S_IFREG | (n.entry.mode & 01777);
       st.st_nlink = 1;
       st.st_size = static_cast<off_t>(n.entry.size);
       mtime = n.entry.mtime_ns;

@@ -91,6 +91,7 @@ Status Filesystem::NoteOpenedContent(Node& n) {
   ws->dirty = false;
   ws->committed_size = uint64_t(st->st_size);
   ws->committed_mtime = MtimeNs(*st);
+  ws->committed_mode = n.mode;  // Setattr changes a file's mode holding data_mu too
   return Status::Ok();
 }
 
@@ -236,7 +237,8 @@ Status Filesystem::CommitContentLocked(const NodePtr& n, bool durable, bool rele
     if (!st.ok()) return st.status();
     size = uint64_t(st->st_size);
     mtime = MtimeNs(*st);
-    const bool changed = !ws->committed || ws->dirty || size != ws->committed_size || mtime != ws->committed_mtime;
+    const bool changed = !ws->committed || ws->dirty || size != ws->committed_size || mtime != ws->committed_mtime ||
+                         n->mode != ws->committed_mode;
     if (!changed) return Status::Ok();
   } else if (!ws->dirty) {
     return Status::Ok();
@@ -276,6 +278,7 @@ Status Filesystem::CommitContentLocked(const NodePtr& n, bool durable, bool rele
     ws->dirty = false;
     ws->committed_size = size;
     ws->committed_mtime = mtime;
+    ws->committed_mode = n->mode;
   } else if (!releasing) {
     n->write.reset();  // sealed: a later write copies the committed content into a new extent
   }

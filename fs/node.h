@@ -35,6 +35,7 @@ struct Filesystem::WriteState {
   bool committed = false;
   uint64_t committed_size = 0;
   int64_t committed_mtime = 0;
+  uint32_t committed_mode = 0;  // the node's mode at that commit: a chmod since is a change too
 };
 
 struct Filesystem::Node {

@@ -30,7 +30,11 @@ int RunRollback(const std::vector<std::string>& args) {
     if (e.path.find('/') == std::string::npos) req.edits.push_back(TreeEdit::Remove(e.path));
   for (const TreeEntry& e : *new_tree) {
     if (e.kind == EntryKind::kDirectory) req.edits.push_back(TreeEdit::PutDirectory(e.path, e.mode, e.mtime_ns));
-    else req.edits.push_back(TreeEdit::PutExisting(e.path, e.mode, e.mtime_ns, e.version));
+    else {
+      TreeEdit put = TreeEdit::PutExisting(e.path, e.mode, e.mtime_ns, e.version);
+      if (e.kind == EntryKind::kSymlink) put.op = TreeEdit::Op::kPutSymlink;  // a symlink comes back as one
+      req.edits.push_back(std::move(put));
+    }
   }
   req.step = target->step;
   req.branch = t->branch;

