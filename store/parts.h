@@ -6,8 +6,11 @@
 // the reverse): Store::gc_mu_ -> BackgroundScheduler (Pause) -> PinTable ->
 // LMDB's writer lock (LmdbEnv::Write) -> PackStore -> LocalPackBackend's
 // descriptor cache. On RADOS: Store::gc_mu_ -> ClusterChain::mu_ -> LMDB's
-// writer lock -> LeaseKeeper::mu_; the lease's thread takes a read
-// transaction, PinTable and a PackStore lane one at a time, never nested. LmdbEnv's resize lock is held shared by every open
+// writer lock -> LeaseKeeper::mu_ and ClusterChain::emptied_mu_ (Emptied,
+// while an object is built); ClusterChain::mu_ -> PinTable and a PackStore
+// lane (NoteEmptied, after a catch-up's transaction); the lease's thread
+// takes a read transaction, PinTable and a PackStore lane one at a time,
+// never nested. LmdbEnv's resize lock is held shared by every open
 // transaction and exclusively only while no transaction of the process is
 // open.
 #ifndef CIUICFS_STORE_PARTS_H_

@@ -88,30 +88,17 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
   // A store on RADOS, named here or by the cache directory's RADOS file;
   // connected before the cache directory is made, so a mistyped pool or
   // configuration leaves nothing behind.
-  std::optional<RadosCacheFile> cache;
-  auto found = ReadRadosCacheFile(dir);
-  if (!found.ok()) return found.status();
-  if (rados) {
-    cache = RadosCacheFile{location, options.ceph_conf, options.ceph_user};
-    if (*found && (*found)->uri != location)
-      return Status::InvalidArgument(dir + " is the cache of " + (*found)->uri + ", not of " + location +
-                                     " (give another --cache)");
-    if (!*found && existed) return Status::InvalidArgument(dir + " is a local store, not a cache (give another --cache)");
-    if (*found && options.ceph_conf.empty()) cache->ceph_conf = (*found)->ceph_conf;
-  } else {
-    cache = *found;
-  }
-  if (cache) {
-    auto connected = ConnectRadosStore(*cache);
-    if (!connected.ok()) return connected.status();
-    backend = std::move(connected->packs);
+  auto attached = AttachRadosStore(
+      RadosOpen{dir, location, rados, existed, options.read_only, options.ceph_conf, options.ceph_user});
+  if (!attached.ok()) return attached.status();
+  std::string cache_of;
+  if (*attached) {
+    backend = std::move((*attached)->parts.packs);
+    cache_of = (*attached)->cache.uri;
     LeaseTiming timing{options.lease_renew, options.lease_grace};
-    store->cluster_ = std::make_unique<ClusterChain>(store->parts_.get(), std::move(connected->commits),
-                                                     std::move(connected->leases), timing);
+    store->cluster_ = std::make_unique<ClusterChain>(store->parts_.get(), std::move((*attached)->parts.commits),
+                                                     std::move((*attached)->parts.leases), timing);
   }
-  // The RADOS file first: a kill before the marker leaves a cache that
-  // names its store (PrepareStoreDir takes a folder holding only it as empty).
-  if (rados && !options.read_only) CIUIC_RETURN_IF_ERROR(ClaimRadosCache(dir, *cache));
   uint32_t marker_format = 0;
   CIUIC_RETURN_IF_ERROR(PrepareStoreDir(dir, options.create_if_missing && !options.read_only, &marker_format));
   if (marker_format == 1 && (!options.upgrade || options.read_only))
@@ -125,7 +112,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& location, const St
     const bool shared = options.shared && !options.upgrade && !store->cluster_;
     auto fd = shared ? LockStoreShared(dir, &alone) : LockStore(dir);
     if (!fd.ok() && fd.status().code() == Status::Code::kBusy && store->cluster_)
-      return Status::Busy("cache " + dir + " of " + cache->uri + " is in use by another process (give another --cache)");
+      return Status::Busy("cache " + dir + " of " + cache_of + " is in use by another process (give another --cache)");
     if (!fd.ok()) return fd.status();
     store->lock_fd_ = *fd;
     store->shared_ = shared;
@@ -394,21 +381,6 @@ std::unique_ptr<VersionReader> Store::OpenPending(const PendingVersion& version)
 
 Status Store::ReadChunk(const ChunkId& id, std::string* out) { return chunks_->Read(id, out); }
 
-Status Store::SetTag(const std::string& name, uint64_t seq) {
-  CIUIC_RETURN_IF_ERROR(SeeLog());
-  CIUIC_RETURN_IF_ERROR(Refs::ValidateTagName(name));
-  if (cluster_) return cluster_->ChangeRefs({RefChange::Op::kSetTag, name, {seq}});
-  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
-  return env_->Write([&](Txn& txn) { return refs_->SetTag(txn, name, seq); });
-}
-
-Status Store::DeleteTag(const std::string& name) {
-  CIUIC_RETURN_IF_ERROR(SeeLog());
-  if (cluster_) return cluster_->ChangeRefs({RefChange::Op::kDeleteTag, name, {}});
-  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
-  return env_->Write([&](Txn& txn) { return refs_->DeleteTag(txn, name); });
-}
-
 Result<std::map<std::string, uint64_t>> Store::Tags() {
   return Query([&](Txn& txn) { return refs_->Tags(txn); });
 }
@@ -417,27 +389,8 @@ Result<std::map<std::string, uint64_t>> Store::Branches() {
   return Query([&](Txn& txn) { return ListBranches(txn); });
 }
 
-Status Store::CreateBranch(const std::string& name, uint64_t seq) {
-  CIUIC_RETURN_IF_ERROR(SeeLog());
-  if (cluster_) return cluster_->ChangeRefs({RefChange::Op::kCreateBranch, name, {seq}});
-  CIUIC_RETURN_IF_ERROR(parts_->CanWrite());
-  return env_->Write([&](Txn& txn) { return ciuicfs::CreateBranch(txn, *chain_, name, seq); });
-}
-
-Status Store::DeleteBranch(const std::string& name) {
-  CIUIC_RETURN_IF_ERROR(SeeLog());
-  if (cluster_) return cluster_->ChangeRefs({RefChange::Op::kDeleteBranch, name, {}});
-  return ciuicfs::DeleteBranch(*parts_, name);
-}
-
 Result<Snapshot> Store::ResolveRef(const std::string& ref, const std::string& branch) {
   return Query([&](Txn& txn) { return refs_->Resolve(txn, ref, branch); });
-}
-
-Status Store::DropSnapshots(const std::vector<uint64_t>& seqs) {
-  CIUIC_RETURN_IF_ERROR(SeeLog());
-  if (cluster_) return cluster_->ChangeRefs({RefChange::Op::kDropSnapshots, "", seqs});
-  return ciuicfs::DropSnapshots(*parts_, seqs);
 }
 
 Result<GcStats> Store::Gc(const GcOptions& options) {

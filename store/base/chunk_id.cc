@@ -54,6 +54,17 @@ std::optional<Hash128> Hash128::FromHex(std::string_view hex) {
 
 uint64_t Checksum64(const void* data, size_t n) { return XXH3_64bits(data, n); }
 
+void SealFrame(std::string* out) {
+  PutLE<uint64_t>(out, Checksum64(out->data(), out->size()));
+}
+
+std::optional<std::string_view> FrameBody(std::string_view bytes, std::string_view magic) {
+  if (bytes.size() < magic.size() + 8 || bytes.substr(0, magic.size()) != magic) return std::nullopt;
+  const size_t end = bytes.size() - 8;
+  if (LoadLE<uint64_t>(bytes.data() + end) != Checksum64(bytes.data(), end)) return std::nullopt;
+  return bytes.substr(magic.size(), end - magic.size());
+}
+
 uint64_t Hash64(std::string_view s, uint64_t seed) { return XXH3_64bits_withSeed(s.data(), s.size(), seed); }
 
 struct Hasher::State {

@@ -43,6 +43,11 @@ struct Hash128Hasher {
 
 // XXH3-64, used for record header checksums.
 uint64_t Checksum64(const void* data, size_t n);
+// A checked frame (leases, commit objects; FORMAT.md): MAGIC, the body,
+// then Checksum64 of both. SealFrame appends the checksum to MAGIC+body;
+// FrameBody gives the body, or nullopt when the magic or checksum is wrong.
+void SealFrame(std::string* out);
+std::optional<std::string_view> FrameBody(std::string_view bytes, std::string_view magic);
 // XXH3-64 with a seed, used for the directory node cuts.
 uint64_t Hash64(std::string_view s, uint64_t seed);
 

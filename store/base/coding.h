@@ -48,6 +48,15 @@ inline T LoadBE(const void* src) {
   return static_cast<T>(v);
 }
 
+// 16 lowercase hex digits: how a node id or a commit number is named in
+// RADOS object names, omap keys and messages.
+inline std::string Hex16(uint64_t v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) out[size_t(i)] = kDigits[v & 15];
+  return out;
+}
+
 // LEB128 varint: 7 bits per byte, low first, high bit set on all but the
 // last byte. Signed values are zigzag-mapped first (0, -1, 1, -2, ...).
 inline void PutVarint(std::string* out, uint64_t v) {

@@ -284,17 +284,12 @@ Result<Snapshot> ClusterChain::Commit(const CommitRequest& in) {
     e.length = 0;
     e.pending = fresh.back().get();
   }
+  // Nothing to sync: each record's write to RADOS returned once it was
+  // durable (pack/rados_backend.h), so every byte the commit will name is
+  // in RADOS before the commit object exists.
   std::vector<ChunkId> pinned;
-  std::vector<const PendingVersion*> versions;
   for (const TreeEdit& e : req.edits)
-    if (e.pending) {
-      pinned.insert(pinned.end(), e.pending->pinned().begin(), e.pending->pinned().end());
-      versions.push_back(e.pending);
-    }
-  // The packs' writes are asynchronous: every byte the commit will name
-  // is in RADOS before the commit object exists.
-  std::map<uint32_t, uint64_t> synced;
-  CIUIC_RETURN_IF_ERROR(SyncChunksOf(*parts_, versions, &synced));
+    if (e.pending) pinned.insert(pinned.end(), e.pending->pinned().begin(), e.pending->pinned().end());
   // Read before the write transaction (lock order: PinTable, then LMDB);
   // the pins keep them until the commit is done.
   const std::map<ChunkId, PackLocation> locs = parts_->pins->PendingLocations(pinned);
@@ -368,6 +363,8 @@ Status ClusterChain::Publish(const std::function<Result<CommitObject>(Txn&, uint
   std::lock_guard<std::mutex> lock(mu_);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     CIUIC_RETURN_IF_ERROR(CatchUpLocked());
+    // A lapsed lease says so before `build` looks for rows gc may have taken.
+    if (keeper_) CIUIC_RETURN_IF_ERROR(keeper_->Healthy());
     bool taken = false;
     Status s = parts_->env->Write([&](Txn& txn) -> Status {
       auto applied = ReadApplied(txn);

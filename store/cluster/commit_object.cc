@@ -28,7 +28,7 @@ std::string EncodeCommitObject(const CommitObject& c) {
     PutBytes(&out, c.change.name);
     PutLE<uint32_t>(&out, uint32_t(c.change.seqs.size()));
     for (uint64_t seq : c.change.seqs) PutLE<uint64_t>(&out, seq);
-    PutLE<uint64_t>(&out, Checksum64(out.data(), out.size()));
+    SealFrame(&out);
     return out;
   }
   if (c.kind == CommitObject::Kind::kCollect) {
@@ -37,7 +37,7 @@ std::string EncodeCommitObject(const CommitObject& c) {
     for (const ChunkId& id : c.collect.chunks) id.AppendTo(&out);
     PutLE<uint32_t>(&out, uint32_t(c.collect.packs.size()));
     for (uint32_t pack : c.collect.packs) PutLE<uint32_t>(&out, pack);
-    PutLE<uint64_t>(&out, Checksum64(out.data(), out.size()));
+    SealFrame(&out);
     return out;
   }
   CommitRequest logged = c.req;
@@ -57,15 +57,14 @@ std::string EncodeCommitObject(const CommitObject& c) {
     m.id.AppendTo(&out);  // the row's key, not in the row
     PutBytes(&out, EncodeManifest(m, 0));
   }
-  PutLE<uint64_t>(&out, Checksum64(out.data(), out.size()));
+  SealFrame(&out);
   return out;
 }
 
 bool DecodeCommitObject(std::string_view bytes, CommitObject* c) {
-  if (bytes.size() < kMagic.size() + 8 || bytes.substr(0, kMagic.size()) != kMagic) return false;
-  const std::string_view body = bytes.substr(0, bytes.size() - 8);
-  if (LoadLE<uint64_t>(bytes.data() + body.size()) != Checksum64(body.data(), body.size())) return false;
-  Decoder in(body.substr(kMagic.size()));
+  const auto body = FrameBody(bytes, kMagic);
+  if (!body) return false;
+  Decoder in(*body);
   const uint8_t kind = in.LE<uint8_t>();
   c->number = in.LE<uint64_t>();
   if (kind == uint8_t(CommitObject::Kind::kRefs)) {

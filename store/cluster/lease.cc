@@ -32,9 +32,7 @@ std::string HostName() {
 }  // namespace
 
 std::string Lease::Who() const {
-  char id[24];
-  std::snprintf(id, sizeof(id), "%016" PRIx64, node);
-  return std::string("node ") + id + " (host " + host + ", pid " + std::to_string(pid) + ")";
+  return "node " + Hex16(node) + " (host " + host + ", pid " + std::to_string(pid) + ")";
 }
 
 std::string EncodeLease(const Lease& l) {
@@ -50,15 +48,14 @@ std::string EncodeLease(const Lease& l) {
   PutLE<uint32_t>(&out, uint32_t(l.host.size()));
   out.append(l.host);
   PutLE<uint32_t>(&out, l.pid);
-  PutLE<uint64_t>(&out, Checksum64(out.data(), out.size()));
+  SealFrame(&out);
   return out;
 }
 
 bool DecodeLease(std::string_view bytes, Lease* l) {
-  if (bytes.size() < kMagic.size() + 8 || bytes.substr(0, kMagic.size()) != kMagic) return false;
-  const std::string_view body = bytes.substr(0, bytes.size() - 8);
-  if (LoadLE<uint64_t>(bytes.data() + body.size()) != Checksum64(body.data(), body.size())) return false;
-  Decoder in(body.substr(kMagic.size()));
+  const auto body = FrameBody(bytes, kMagic);
+  if (!body) return false;
+  Decoder in(*body);
   l->node = in.LE<uint64_t>();
   l->renewal = in.LE<uint64_t>();
   l->applied = in.LE<uint64_t>();

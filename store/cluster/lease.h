@@ -52,6 +52,9 @@ class LeaseTable {
   virtual Status Remove(uint64_t node) = 0;
   // How messages name the table.
   virtual std::string Name() const = 0;
+  // The command that removes node `node`'s value by hand (a damaged lease
+  // of a node that is gone).
+  virtual std::string RemoveCommand(uint64_t node) const = 0;
 };
 
 struct LeaseTiming {

@@ -4,12 +4,12 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "store/base/coding.h"
+
 namespace ciuicfs {
 
 std::string RadosCommitObjects::Object(uint64_t n) const {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "%016" PRIx64, n);
-  return cluster_->target.name + ".commit." + buf;
+  return cluster_->target.name + ".commit." + Hex16(n);
 }
 
 std::string RadosCommitObjects::Name(uint64_t n) const { return "rados:" + cluster_->target.pool + "/" + Object(n); }

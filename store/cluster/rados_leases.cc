@@ -6,16 +6,18 @@
 #include <cstdlib>
 #include <set>
 
+#include "store/base/coding.h"
+
 namespace ciuicfs {
 namespace {
 
-std::string Key(uint64_t node) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "%016" PRIx64, node);
-  return buf;
-}
+std::string Key(uint64_t node) { return Hex16(node); }
 
 }  // namespace
+
+std::string RadosLeases::RemoveCommand(uint64_t node) const {
+  return "rados -p " + cluster_->target.pool + " rmomapkey " + Object() + " " + Key(node);
+}
 
 std::string RadosLeases::Name() const { return "rados:" + cluster_->target.pool + "/" + Object(); }
 

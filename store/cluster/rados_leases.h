@@ -19,6 +19,7 @@ class RadosLeases : public LeaseTable {
   Result<std::map<uint64_t, std::string>> List() override;
   Status Remove(uint64_t node) override;
   std::string Name() const override;
+  std::string RemoveCommand(uint64_t node) const override;
 
  private:
   std::string Object() const { return cluster_->target.name + ".leases"; }

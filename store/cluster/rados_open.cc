@@ -1,8 +1,6 @@
 #include "store/cluster/rados_open.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
@@ -73,6 +71,26 @@ Result<RadosStoreParts> ConnectRadosStore(const RadosCacheFile& store) {
 #else
   return Status::InvalidArgument("store " + store.uri + ": this build of ciuicfs has no RADOS support (librados)");
 #endif
+}
+
+Result<std::optional<RadosAttached>> AttachRadosStore(const RadosOpen& open) {
+  auto found = ReadRadosCacheFile(open.dir);
+  if (!found.ok()) return found.status();
+  std::optional<RadosCacheFile> cache = *found;
+  if (open.named) {
+    if (*found && (*found)->uri != open.location)
+      return Status::InvalidArgument(open.dir + " is the cache of " + (*found)->uri + ", not of " + open.location +
+                                     " (give another --cache)");
+    if (!*found && open.dir_is_store)
+      return Status::InvalidArgument(open.dir + " is a local store, not a cache (give another --cache)");
+    cache = RadosCacheFile{open.location, open.ceph_conf, open.ceph_user};
+    if (*found && open.ceph_conf.empty()) cache->ceph_conf = (*found)->ceph_conf;
+  }
+  if (!cache) return std::optional<RadosAttached>();
+  auto connected = ConnectRadosStore(*cache);
+  if (!connected.ok()) return connected.status();
+  if (open.named && !open.read_only) CIUIC_RETURN_IF_ERROR(ClaimRadosCache(open.dir, *cache));
+  return std::optional<RadosAttached>(RadosAttached{*cache, std::move(connected.value())});
 }
 
 }  // namespace ciuicfs

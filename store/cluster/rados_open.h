@@ -36,6 +36,23 @@ struct RadosStoreParts {
 // Connects to the store the file names; one line that says what failed.
 Result<RadosStoreParts> ConnectRadosStore(const RadosCacheFile& store);
 
+// What a store opened on `dir` takes from RADOS: nothing (nullopt) for a
+// local store without a RADOS file; else the connection to the store that
+// `location` names (a rados: URI, `named`) or that the cache's RADOS file
+// names. Checks that `dir` is a cache of that store (`dir_is_store`: it
+// holds a store marker), and a writable open claims it (the RADOS file
+// first, so a kill before the marker leaves a cache that names its store).
+struct RadosOpen {
+  std::string dir, location;
+  bool named = false, dir_is_store = false, read_only = false;
+  std::string ceph_conf, ceph_user;
+};
+struct RadosAttached {
+  RadosCacheFile cache;
+  RadosStoreParts parts;
+};
+Result<std::optional<RadosAttached>> AttachRadosStore(const RadosOpen& open);
+
 }  // namespace ciuicfs
 
 #endif  // CIUICFS_STORE_CLUSTER_RADOS_OPEN_H_

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "store/base/coding.h"
 #include "store/base/log.h"
 #include "store/index/queries.h"
 #include "store/pack/format.h"
@@ -18,14 +19,20 @@ namespace {
 // below RADOS's largest single write.
 constexpr size_t kChunksPerCollect = 1 << 20;
 
-std::string Hex(uint64_t node) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "%016" PRIx64, node);
-  return buf;
-}
-
 std::string Seconds(std::chrono::milliseconds d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + " s";
+}
+
+// One read transaction: the commit the index has applied, into *applied,
+// and what `read` takes from the index as of that commit.
+template <typename Fn>
+Status ReadAtApplied(LmdbEnv* env, uint64_t* applied, Fn&& read) {
+  return WithRead(env, [&](Txn& txn) -> Status {
+    auto at = ClusterChain::AppliedIn(txn);
+    if (!at.ok()) return at.status();
+    *applied = *at;
+    return read(txn);
+  });
 }
 
 }  // namespace
@@ -54,10 +61,9 @@ Result<std::vector<Lease>> SharedGc::AwaitLeases(const std::function<bool(const 
       if (node == own->node) continue;
       Lease l;
       if (!DecodeLease(bytes, &l) || l.node != node)
-        return Status::Corruption(chain_->leases()->Name() + ": the lease of node " + Hex(node) +
+        return Status::Corruption(chain_->leases()->Name() + ": the lease of node " + Hex16(node) +
                                   " is damaged (it does not decode or fails its checksum); if that node is gone, "
-                                  "remove its key: rados -p POOL rmomapkey " + chain_->leases()->Name() + " " +
-                                  Hex(node));
+                                  "remove it: " + chain_->leases()->RemoveCommand(node));
       auto [it, fresh] = seen.try_emplace(node, Seen{l.renewal, now});
       if (!fresh && it->second.renewal != l.renewal) it->second = Seen{l.renewal, now};
       // The longer of the two graces: a node stops itself after half of its own.
@@ -97,10 +103,7 @@ Result<GcStats> SharedGc::Run(const GcOptions& options) {
   // 1. Candidates at G.
   uint64_t g = 0;
   std::vector<ChunkId> candidates;
-  CIUIC_RETURN_IF_ERROR(WithRead(parts_->env, [&](Txn& txn) -> Status {
-    auto at = ClusterChain::AppliedIn(txn);
-    if (!at.ok()) return at.status();
-    g = *at;
+  CIUIC_RETURN_IF_ERROR(ReadAtApplied(parts_->env, &g, [&](Txn& txn) -> Status {
     auto found = UnreferencedChunksInTxn(txn);
     if (!found.ok()) return found.status();
     candidates = std::move(found.value());
@@ -154,10 +157,7 @@ Result<GcStats> SharedGc::Run(const GcOptions& options) {
   // ever append to among the packs the index knows).
   uint64_t s1 = 0;
   std::set<uint32_t> empty;
-  CIUIC_RETURN_IF_ERROR(WithRead(parts_->env, [&](Txn& txn) -> Status {
-    auto at = ClusterChain::AppliedIn(txn);
-    if (!at.ok()) return at.status();
-    s1 = *at;
+  CIUIC_RETURN_IF_ERROR(ReadAtApplied(parts_->env, &s1, [&](Txn& txn) -> Status {
     auto rows = LoadPackRows(txn);
     if (!rows.ok()) return rows.status();
     for (auto& [pack, row] : *rows)

@@ -44,12 +44,6 @@ size_t ExtentFiles(const std::string& dir) {
   return n;
 }
 
-void ExpectVerifyClean(Store* store) {
-  auto report = store->Verify();
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
-  for (const std::string& p : report->problems) ADD_FAILURE() << p;
-}
-
 TEST(ExtentTest, ACommittedExtentReadsBackBeforeAndAfterIngest) {
   TempDir dir;
   auto store = OpenStore(dir.path());

@@ -16,12 +16,6 @@ StoreOptions SmallPacks() {
   return o;
 }
 
-void ExpectVerifyClean(Store* store) {
-  auto report = store->Verify();
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
-  for (const std::string& p : report->problems) ADD_FAILURE() << p;
-}
-
 TEST(GcTest, PruneThenGcFreesSpaceAndKeepsRetainedVersionsExact) {
   TempDir dir;
   const std::string path = dir.Sub("s");

@@ -32,6 +32,7 @@ class MemoryLeases : public LeaseTable {
     return Status::Ok();
   }
   std::string Name() const override { return "memory"; }
+  std::string RemoveCommand(uint64_t node) const override { return "remove " + std::to_string(node); }
   std::atomic<bool> failing{false};
   std::atomic<int> puts{0};
 

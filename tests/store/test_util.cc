@@ -91,6 +91,12 @@ VersionId VersionIn(Store* store, const Snapshot& snap, const std::string& path)
   return VersionId{};
 }
 
+void ExpectVerifyClean(Store* store) {
+  auto report = store->Verify();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  for (const std::string& p : report->problems) ADD_FAILURE() << p;
+}
+
 uint64_t FileSize(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;

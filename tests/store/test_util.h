@@ -42,6 +42,9 @@ std::string ReadVersion(Store* store, const VersionId& id);
 // The version of `path` in snapshot `snap`'s tree (zero id when absent).
 VersionId VersionIn(Store* store, const Snapshot& snap, const std::string& path);
 
+// Verify runs and finds nothing wrong (each problem is a test failure).
+void ExpectVerifyClean(Store* store);
+
 uint64_t FileSize(const std::string& path);
 
 // XORs the byte at `offset` of `path` with `mask` (simulated bit rot).
