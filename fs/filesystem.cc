@@ -3,7 +3,6 @@
 // live_tree.cc, file data in live_data.cc, the @ namespace in virtual_ns.cc.
 #include "fs/filesystem.h"
 
-#include <limits.h>
 #include <malloc.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -21,8 +20,6 @@
 namespace ciuicfs {
 namespace {
 
-constexpr double kLiveTimeout = 1.0;
-constexpr double kImmutableTimeout = 86400.0;
 constexpr uint32_t kBlockSize = 1 << 20;
 
 }  // namespace
@@ -59,12 +56,51 @@ std::string Filesystem::PathOf(const Node& n) const {
   return path;
 }
 
+mode_t FileType(EntryKind kind) {
+  switch (kind) {
+    case EntryKind::kFile: return S_IFREG;
+    case EntryKind::kDirectory: return S_IFDIR;
+    case EntryKind::kSymlink: return S_IFLNK;
+    case EntryKind::kFifo: return S_IFIFO;
+    case EntryKind::kCharDevice: return S_IFCHR;
+    case EntryKind::kBlockDevice: return S_IFBLK;
+    case EntryKind::kSocket: return S_IFSOCK;
+  }
+  return S_IFREG;
+}
+
+std::string Filesystem::Join(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : dir + "/" + name;
+}
+
+std::vector<std::string> Filesystem::PathsOf(const Node& n) const {
+  std::vector<std::string> paths{PathOf(n)};
+  for (const auto& [dir, name] : n.other_names) paths.push_back(Join(PathOf(*dir), name));
+  return paths;
+}
+
+bool Filesystem::DropName(Node& n, Node* dir, const std::string& name) {
+  if (n.parent == dir && n.name == name) {
+    if (n.other_names.empty()) return false;
+    std::tie(n.parent, n.name) = n.other_names.back();
+    n.other_names.pop_back();
+    return true;
+  }
+  for (auto it = n.other_names.begin(); it != n.other_names.end(); ++it)
+    if (it->first == dir && it->second == name) {
+      n.other_names.erase(it);
+      return true;
+    }
+  return true;  // not one of its names: nothing to take
+}
+
 struct stat Filesystem::StatOf(const Node& n) const {
   struct stat st = {};
   st.st_ino = n.ino;
   st.st_blksize = kBlockSize;
-  st.st_uid = n.uid;
-  st.st_gid = n.gid;
+  const EntryAttrs& a = IsLive(n.kind) ? n.attrs : n.entry.attrs;
+  st.st_uid = a.uid;
+  st.st_gid = a.gid;
   int64_t mtime = n.mtime_ns;
   switch (n.kind) {
     case kLiveDir:
@@ -73,7 +109,7 @@ struct stat Filesystem::StatOf(const Node& n) const {
       break;
     case kLiveFile:
       st.st_mode = S_IFREG | (n.mode & 07777);
-      st.st_nlink = n.unlinked ? 0 : 1;
+      st.st_nlink = n.unlinked ? 0 : 1 + n.other_names.size();
       st.st_size = static_cast<off_t>(n.size);
       if (n.passthrough_fd) {  // the kernel writes it: the extent knows its size
         struct stat b;
@@ -85,8 +121,13 @@ struct stat Filesystem::StatOf(const Node& n) const {
       break;
     case kLiveLink:
       st.st_mode = S_IFLNK | 0777;
-      st.st_nlink = n.unlinked ? 0 : 1;
+      st.st_nlink = n.unlinked ? 0 : 1 + n.other_names.size();
       st.st_size = static_cast<off_t>(n.size);
+      break;
+    case kLiveSpecial:
+      st.st_mode = FileType(n.special) | (n.mode & 07777);
+      st.st_nlink = n.unlinked ? 0 : 1 + n.other_names.size();
+      st.st_rdev = a.rdev;
       break;
     case kHistory:
       st.st_mode = S_IFDIR | 0555;
@@ -99,16 +140,20 @@ struct stat Filesystem::StatOf(const Node& n) const {
       mtime = n.entry.mtime_ns;
       break;
     case kSnapFile:
-      st.st_mode = n.entry.kind == EntryKind::kSymlink ? S_IFLNK | 0777 : S_IFREG | (n.entry.mode & 01777);
+      st.st_mode = n.entry.kind == EntryKind::kSymlink ? S_IFLNK | 0777
+                                                        : FileType(n.entry.kind) | (n.entry.mode & 01777);
       st.st_nlink = 1;
       st.st_size = static_cast<off_t>(n.entry.size);
+      st.st_rdev = a.rdev;
       mtime = n.entry.mtime_ns;
       break;
   }
   st.st_blocks = (st.st_size + 511) / 512;
   st.st_mtim.tv_sec = mtime / 1000000000;
   st.st_mtim.tv_nsec = mtime % 1000000000;
-  st.st_atim = st.st_mtim;
+  const int64_t atime = a.atime_ns != 0 ? a.atime_ns : mtime;
+  st.st_atim.tv_sec = atime / 1000000000;
+  st.st_atim.tv_nsec = atime % 1000000000;
   st.st_ctim.tv_sec = (IsLive(n.kind) ? n.ctime_ns : mtime) / 1000000000;
   st.st_ctim.tv_nsec = (IsLive(n.kind) ? n.ctime_ns : mtime) % 1000000000;
   return st;
@@ -121,7 +166,8 @@ void Filesystem::ReplyEntry(fuse_req_t req, const NodePtr& n, double timeout) {
   e.attr = StatOf(*n);
   e.attr_timeout = IsLive(n->kind) ? kLiveTimeout : kImmutableTimeout;
   e.entry_timeout = timeout;
-  fuse_reply_entry(req, &e);
+  // An interrupted request: the kernel took no reference, and sends no FORGET.
+  if (fuse_reply_entry(req, &e) == -ENOENT) --n->nlookup;
 }
 
 Result<Snapshot> Filesystem::CommitEdits(std::vector<TreeEdit> edits, std::optional<int64_t> step, bool durable,
@@ -165,7 +211,7 @@ void Filesystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     auto it = dir->children.find(name);
     if (it != dir->children.end()) found = Get(it->second);
     timeout = kLiveTimeout;
-  } else if (dir->kind == kLiveFile || dir->kind == kSnapFile || dir->kind == kLiveLink) {
+  } else if (dir->kind != kSnapDir && dir->kind != kHistory) {
     return (void)fuse_reply_err(req, ENOTDIR);
   } else {
     found = LookupInSnap(*dir, name);
@@ -174,19 +220,27 @@ void Filesystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   ReplyEntry(req, *found, timeout);
 }
 
-void Filesystem::Forget(fuse_ino_t ino, uint64_t nlookup) {
-  std::lock_guard<std::mutex> lock(mu_);
-  NodePtr n = Get(ino);
-  if (!n || ino == FUSE_ROOT_ID || n == history_) return;
-  n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
-  if (n->nlookup != 0) return;
-  // In the live tree it is the tree; left behind by a rollback or a switch
-  // its old directory (held open) may still name it.
-  if (IsLive(n->kind) && (n->parent || n->stale)) return;
-  if (!IsLive(n->kind)) snap_inodes_.erase(std::make_pair(n->seq, n->entry.path));
-  nodes_.erase(ino);  // open handles keep their node alive
-  // Freed nodes are small and many: give their pages back now and then.
-  if (++forgotten_ % 16384 == 0) malloc_trim(0);
+void Filesystem::Forget(const fuse_forget_data* forgets, size_t count) {
+  bool trim = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < count; ++i) {
+      const fuse_ino_t ino = forgets[i].ino;
+      NodePtr n = Get(ino);
+      if (!n || ino == FUSE_ROOT_ID || n == history_) continue;
+      n->nlookup = n->nlookup > forgets[i].nlookup ? n->nlookup - forgets[i].nlookup : 0;
+      if (n->nlookup != 0) continue;
+      // In the live tree it is the tree; left behind by a rollback or a
+      // switch its old directory (held open) may still name it.
+      if (IsLive(n->kind) && (n->parent || n->stale)) continue;
+      if (!IsLive(n->kind)) snap_inodes_.erase(std::make_pair(n->seq, n->entry.path));
+      nodes_.erase(ino);  // open handles keep their node alive
+      trim |= ++forgotten_ % 16384 == 0;
+    }
+  }
+  // Freed nodes are small and many: give their pages back now and then,
+  // outside the table's lock (it walks every arena).
+  if (trim) malloc_trim(0);
 }
 
 void Filesystem::Getattr(fuse_req_t req, fuse_ino_t ino) {
@@ -222,27 +276,33 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
       if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
     }
   }
-  // A file being written commits its mode and mtime with its content;
-  // else a change of either is a snapshot of its own, like a close
-  // (data_mu before mu_, to see whether a writer holds the file).
-  const bool meta = to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW);
+  // A change of mode, owner or times is a snapshot of its own, like a
+  // close (data_mu before mu_: a file's write state is updated too).
+  const int meta_bits = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_ATIME |
+                        FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW;
+  const bool meta = to_set & meta_bits;
   std::unique_lock<std::mutex> data(n->data_mu, std::defer_lock);
   if (meta && n->kind == kLiveFile) data.lock();
   std::unique_lock<std::mutex> lock(mu_);
   uint32_t mode = n->mode;
   int64_t mtime = n->mtime_ns;
+  EntryAttrs attrs = n->attrs;
+  const int64_t now = NowNs();
+  auto ns = [](const struct timespec& t) { return int64_t(t.tv_sec) * 1000000000 + t.tv_nsec; };
   if (to_set & FUSE_SET_ATTR_MODE) mode = attr->st_mode & 07777;
-  if (to_set & FUSE_SET_ATTR_MTIME_NOW) mtime = NowNs();
-  else if (to_set & FUSE_SET_ATTR_MTIME) mtime = int64_t(attr->st_mtim.tv_sec) * 1000000000 + attr->st_mtim.tv_nsec;
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) mtime = now;
+  else if (to_set & FUSE_SET_ATTR_MTIME) mtime = ns(attr->st_mtim);
+  if (to_set & FUSE_SET_ATTR_UID) attrs.uid = attr->st_uid;
+  if (to_set & FUSE_SET_ATTR_GID) attrs.gid = attr->st_gid;
+  // Unless set, the atime is the mtime (no read or write moves it apart).
+  int64_t atime = attrs.atime_ns != 0 ? attrs.atime_ns : n->mtime_ns;
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) atime = now;
+  else if (to_set & FUSE_SET_ATTR_ATIME) atime = ns(attr->st_atim);
+  attrs.atime_ns = atime == mtime ? 0 : atime;
   if (n->kind == kLiveLink) mode = n->mode;  // a symlink has no mode of its own
-  if (meta && ino != FUSE_ROOT_ID && n->in_tree && !n->stale && !(n->kind == kLiveFile && n->write) &&
-      (mode != n->mode || mtime != n->mtime_ns)) {
-    const std::string path = PathOf(*n);
-    TreeEdit edit = n->kind == kLiveDir ? TreeEdit::PutDirectory(path, mode, mtime)
-                                        : TreeEdit::PutExisting(path, mode, mtime, n->committed);
-    if (n->kind == kLiveLink) edit.op = TreeEdit::Op::kPutSymlink;
-    auto snap = CommitEdits({std::move(edit)}, std::nullopt, false);
-    if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
+  if (meta && (mode != n->mode || mtime != n->mtime_ns || !(attrs == n->attrs))) {
+    Status s = CommitMetadata(*n, mode, mtime, attrs, std::nullopt);
+    if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
   }
   // A file the kernel writes takes its mtime from its extent at the next
   // commit (the later of the two): the extent gets the time set here too.
@@ -253,14 +313,45 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
   }
   n->mode = mode;
   n->mtime_ns = mtime;
-  if (to_set & FUSE_SET_ATTR_UID) n->uid = attr->st_uid;
-  if (to_set & FUSE_SET_ATTR_GID) n->gid = attr->st_gid;
-  if (to_set & FUSE_SET_ATTR_SIZE) n->mtime_ns = NowNs();
-  n->ctime_ns = NowNs();
+  n->attrs = attrs;
+  if (to_set & FUSE_SET_ATTR_SIZE) n->mtime_ns = now;
+  n->ctime_ns = now;
   struct stat st = StatOf(*n);
   lock.unlock();
   if (data.owns_lock()) data.unlock();
   fuse_reply_attr(req, &st, kLiveTimeout);
+}
+
+std::vector<TreeEdit> Filesystem::EntryEdits(const Node& n, uint32_t mode, int64_t mtime,
+                                             const EntryAttrs& attrs) const {
+  std::vector<TreeEdit> edits;
+  for (const std::string& path : PathsOf(n)) {
+    TreeEdit edit = TreeEdit::PutExisting(path, mode, mtime, n.committed);
+    if (n.kind == kLiveDir) edit = TreeEdit::PutDirectory(path, mode, mtime);
+    else if (n.kind == kLiveLink) edit.op = TreeEdit::Op::kPutSymlink;
+    else if (n.kind == kLiveSpecial) edit = TreeEdit::PutSpecial(path, n.special, mode, mtime);
+    edit.attrs = attrs;
+    edits.push_back(std::move(edit));
+  }
+  return edits;
+}
+
+// A metadata change of live node `n` as one snapshot of its own, so it is
+// in the store when the call returns; nothing for the root (no entry), a
+// stale node or one not committed yet (its first commit carries it). A
+// file being written keeps its committed content in that snapshot, and
+// its write state takes the new metadata as committed (mu_ held, and
+// data_mu for a file).
+Status Filesystem::CommitMetadata(Node& n, uint32_t mode, int64_t mtime, const EntryAttrs& attrs,
+                                  std::optional<int64_t> step) {
+  if (n.ino == FUSE_ROOT_ID || !n.in_tree || n.stale) return Status::Ok();
+  auto snap = CommitEdits(EntryEdits(n, mode, mtime, attrs), step, false);
+  if (!snap.ok()) return snap.status();
+  if (n.kind == kLiveFile && n.write) {
+    n.write->committed_mode = mode;
+    n.write->committed_attrs = attrs;
+  }
+  return Status::Ok();
 }
 
 // Why a live entry may not be called `name` in `parent` (an errno), or 0:
@@ -285,16 +376,23 @@ int Filesystem::CheckNewName(const NodePtr& dir, fuse_ino_t parent, const char* 
   return 0;
 }
 
+// The attributes of a new entry made by the caller of `req`: its owner.
+EntryAttrs Filesystem::NewAttrs(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  EntryAttrs a;
+  a.uid = ctx->uid;
+  a.gid = ctx->gid;
+  return a;
+}
+
 // A new live node named `name` in `dir`, owned by the caller of `req` (mu_ held).
 Filesystem::NodePtr Filesystem::AddLiveNode(fuse_req_t req, Node* dir, const char* name, int kind, mode_t mode,
                                             int64_t now) {
   NodePtr n = NewNode(kind);
-  const fuse_ctx* ctx = fuse_req_ctx(req);
   n->parent = dir;
   n->name = name;
   n->mode = mode & 07777;
-  n->uid = ctx->uid;
-  n->gid = ctx->gid;
+  n->attrs = NewAttrs(req);
   n->mtime_ns = n->ctime_ns = now;
   dir->children[name] = n->ino;
   dir->mtime_ns = dir->ctime_ns = now;
@@ -306,68 +404,14 @@ void Filesystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   NodePtr dir = Get(parent);
   if (int err = CheckNewName(dir, parent, name)) return (void)fuse_reply_err(req, err);
   const int64_t now = NowNs();
-  std::string path = PathOf(*dir);
-  path = path.empty() ? name : path + "/" + name;
-  auto snap = CommitEdits({TreeEdit::PutDirectory(path, mode & 07777, now)}, options_.step_parser->FromPath(path), false);
+  const std::string path = Join(PathOf(*dir), name);
+  TreeEdit edit = TreeEdit::PutDirectory(path, mode & 07777, now);
+  edit.attrs = NewAttrs(req);
+  auto snap = CommitEdits({std::move(edit)}, options_.step_parser->FromPath(path), false);
   if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
   NodePtr n = AddLiveNode(req, dir.get(), name, kLiveDir, mode, now);
   n->in_tree = true;
   ReplyEntry(req, n, kLiveTimeout);
-}
-
-// A symlink is one snapshot at once, as mkdir is: its target is stored as
-// the content of a version (store/FORMAT.md, "Nodes").
-void Filesystem::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
-  const size_t len = std::strlen(target);
-  if (len == 0) return (void)fuse_reply_err(req, ENOENT);
-  if (len >= PATH_MAX) return (void)fuse_reply_err(req, ENAMETOOLONG);
-  std::lock_guard<std::mutex> lock(mu_);
-  NodePtr dir = Get(parent);
-  if (int err = CheckNewName(dir, parent, name)) return (void)fuse_reply_err(req, err);
-  auto ingest = store_->NewIngest();
-  Status s = ingest->Append(target, len);
-  auto version = s.ok() ? ingest->Finish() : Result<PendingVersion>(s);
-  if (!version.ok()) return (void)fuse_reply_err(req, StatusToErrno(version.status()));
-  const int64_t now = NowNs();
-  std::string path = PathOf(*dir);
-  path = path.empty() ? name : path + "/" + name;
-  // Straight into the index: a fresh ingest cannot go through the log.
-  auto snap = CommitEdits({TreeEdit::PutSymlink(path, now, &*version)}, std::nullopt, false, false);
-  if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
-  NodePtr n = AddLiveNode(req, dir.get(), name, kLiveLink, 0777, now);
-  n->in_tree = true;
-  n->link_target = target;
-  n->size = n->committed_size = len;
-  n->committed = version->id();
-  ReplyEntry(req, n, kLiveTimeout);
-}
-
-void Filesystem::Readlink(fuse_req_t req, fuse_ino_t ino) {
-  VersionId version;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    NodePtr n = Get(ino);
-    if (!n) return (void)fuse_reply_err(req, ENOENT);
-    if (n->kind == kLiveLink && !n->link_target.empty()) return (void)fuse_reply_readlink(req, n->link_target.c_str());
-    if (n->kind == kLiveLink) version = n->committed;
-    else if (n->kind == kSnapFile && n->entry.kind == EntryKind::kSymlink) version = n->entry.version;
-    else return (void)fuse_reply_err(req, EINVAL);
-  }
-  // Read outside mu_: a target is a few bytes, but the store may be remote.
-  auto reader = store_->OpenVersion(version);
-  if (!reader.ok()) return (void)fuse_reply_err(req, StatusToErrno(reader.status()));
-  std::string target((*reader)->size(), '\0');
-  for (size_t done = 0; done < target.size();) {
-    auto got = (*reader)->Read(done, target.size() - done, target.data() + done);
-    if (!got.ok()) return (void)fuse_reply_err(req, StatusToErrno(got.status()));
-    if (*got == 0) return (void)fuse_reply_err(req, EIO);
-    done += *got;
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (NodePtr n = Get(ino); n && n->kind == kLiveLink && n->committed == version) n->link_target = target;
-  }
-  fuse_reply_readlink(req, target.c_str());
 }
 
 void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
@@ -420,11 +464,13 @@ void Filesystem::RemoveEntry(fuse_req_t req, fuse_ino_t parent, const char* name
   if (!directory && n->kind == kLiveDir) return (void)fuse_reply_err(req, EISDIR);
   if (directory && !n->children.empty()) return (void)fuse_reply_err(req, ENOTEMPTY);
   if (n->in_tree) {
-    auto snap = CommitEdits({TreeEdit::Remove(PathOf(*n))}, std::nullopt, false);
+    auto snap = CommitEdits({TreeEdit::Remove(Join(PathOf(*dir), name))}, std::nullopt, false);
     if (!snap.ok()) return (void)fuse_reply_err(req, StatusToErrno(snap.status()));
   }
+  const std::string gone = it->first;
   dir->children.erase(it);
-  dir->mtime_ns = dir->ctime_ns = NowNs();
+  dir->mtime_ns = dir->ctime_ns = n->ctime_ns = NowNs();
+  if (DropName(*n, dir.get(), gone)) return (void)fuse_reply_err(req, 0);  // a hard link keeps its other names
   n->unlinked = true;
   n->in_tree = false;
   n->parent = nullptr;
@@ -455,9 +501,8 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   }
   for (Node* p = to.get(); p; p = p->parent)
     if (p == src.get()) return (void)fuse_reply_err(req, EINVAL);  // into its own subtree
-  const std::string src_path = PathOf(*src);
-  std::string dst_path = PathOf(*to);
-  dst_path = dst_path.empty() ? newname : dst_path + "/" + newname;
+  const std::string src_path = Join(PathOf(*from), name);
+  const std::string dst_path = Join(PathOf(*to), newname);
 
   // The snapshot: what the head tree must look like after the move.
   std::vector<TreeEdit> edits;
@@ -471,13 +516,20 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   }
   if (dst) {
     to->children.erase(dst_it);
-    dst->unlinked = true;
-    dst->in_tree = false;
-    dst->parent = nullptr;
+    if (!DropName(*dst, to.get(), newname)) {  // a hard link keeps its other names
+      dst->unlinked = true;
+      dst->in_tree = false;
+      dst->parent = nullptr;
+    }
   }
   from->children.erase(name);
-  src->parent = to.get();
-  src->name = newname;
+  if (src->parent == from.get() && src->name == name) {
+    src->parent = to.get();
+    src->name = newname;
+  } else {
+    for (auto& [d, other] : src->other_names)
+      if (d == from.get() && other == name) d = to.get(), other = newname;
+  }
   to->children[newname] = src->ino;
   const int64_t now = NowNs();
   from->mtime_ns = from->ctime_ns = to->mtime_ns = to->ctime_ns = src->ctime_ns = now;
@@ -494,9 +546,9 @@ void Filesystem::Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (n->kind == kLiveDir) {
     for (auto& [name, child] : n->children) {
       NodePtr c = Get(child);
-      dh->entries.emplace_back(name, child, c->kind == kLiveDir ? S_IFDIR : c->kind == kLiveLink ? S_IFLNK : S_IFREG);
+      dh->entries.emplace_back(name, child, StatOf(*c).st_mode & S_IFMT);
     }
-  } else if (n->kind == kLiveFile || n->kind == kSnapFile || n->kind == kLiveLink) {
+  } else if (n->kind != kSnapDir && n->kind != kHistory) {
     return (void)fuse_reply_err(req, ENOTDIR);
   } else {
     Status s = ListVirtual(*n, &dh->entries);

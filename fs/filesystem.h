@@ -1,10 +1,11 @@
 // Filesystem: the ciuicfs FUSE daemon's state and its low-level handlers.
 //
 // Inodes: FUSE_ROOT_ID is the live root. Live nodes form an in-memory tree
-// (parent pointer + name) loaded from the head snapshot at mount; every
-// namespace change (create+close, mkdir, unlink, rmdir, rename) is committed
-// to the store as one snapshot, so the live tree after a remount is the head
-// tree. Read-only nodes serve the @ namespace: a snapshot root or an entry
+// (parent pointer + name, and a hard link's other names) loaded from the
+// head snapshot at mount; every namespace or metadata change (create+close,
+// mkdir, symlink, mknod, link, unlink, rmdir, rename, chmod, chown, utimens,
+// setxattr, removexattr) is committed to the store as one snapshot, so the
+// live tree after a remount is the head tree. Read-only nodes serve the @ namespace: a snapshot root or an entry
 // of a snapshot's tree (seq, path), plus @history. They keep the snapshot's
 // tree id, not its tree: a lookup reads one path from the store, a readdir
 // one directory, so what the @ namespace holds is its nodes alone. A node
@@ -85,10 +86,12 @@ class Filesystem {
   void Init(fuse_conn_info* conn);
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
   void Getattr(fuse_req_t req, fuse_ino_t ino);
-  void Forget(fuse_ino_t ino, uint64_t nlookup);
+  void Forget(const fuse_forget_data* forgets, size_t count);  // one lock for a batch
   void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
   void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
   void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name);
+  void Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev);
+  void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname);
   void Readlink(fuse_req_t req, fuse_ino_t ino);
   void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi);
   void RemoveEntry(fuse_req_t req, fuse_ino_t parent, const char* name, bool directory);  // unlink, rmdir
@@ -120,11 +123,24 @@ class Filesystem {
   NodePtr Get(fuse_ino_t ino);
   NodePtr NewNode(int kind);
   std::string PathOf(const Node& n) const;
+  // Every path of `n`: its own first, then a hard link's other names.
+  std::vector<std::string> PathsOf(const Node& n) const;
+  static std::string Join(const std::string& dir, const std::string& name);
   struct stat StatOf(const Node& n) const;
   void ReplyEntry(fuse_req_t req, const NodePtr& n, double timeout);
   static int NameRule(fuse_ino_t parent, const char* name);
   int CheckNewName(const NodePtr& dir, fuse_ino_t parent, const char* name);
   NodePtr AddLiveNode(fuse_req_t req, Node* dir, const char* name, int kind, mode_t mode, int64_t now);
+  static EntryAttrs NewAttrs(fuse_req_t req);
+  // The edits that put live node `n` at each of its paths as it is, but
+  // for `mode`, `mtime` and `attrs` (mu_ held).
+  std::vector<TreeEdit> EntryEdits(const Node& n, uint32_t mode, int64_t mtime, const EntryAttrs& attrs) const;
+  Status CommitMetadata(Node& n, uint32_t mode, int64_t mtime, const EntryAttrs& attrs, std::optional<int64_t> step);
+  // Takes the name (dir, name) from `n`: another of its names becomes its
+  // own when that was it; false when it was its last (mu_ held).
+  static bool DropName(Node& n, Node* dir, const std::string& name);
+  void ChangeXattrs(fuse_req_t req, fuse_ino_t ino, const std::function<int(std::map<std::string, std::string>*)>& change);
+  static const std::map<std::string, std::string>* XattrsOf(const Node& n);
 
   Status BuildLiveTree(Node* root, const std::string& branch);
   Status ReplaceLiveTree(const std::optional<std::string>& branch, const std::function<Status()>& before);

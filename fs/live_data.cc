@@ -91,7 +91,8 @@ Status Filesystem::NoteOpenedContent(Node& n) {
   ws->dirty = false;
   ws->committed_size = uint64_t(st->st_size);
   ws->committed_mtime = MtimeNs(*st);
-  ws->committed_mode = n.mode;  // Setattr changes a file's mode holding data_mu too
+  ws->committed_mode = n.mode;  // Setattr and setxattr change a file's metadata holding data_mu too
+  ws->committed_attrs = n.attrs;
   return Status::Ok();
 }
 
@@ -238,7 +239,7 @@ Status Filesystem::CommitContentLocked(const NodePtr& n, bool durable, bool rele
     size = uint64_t(st->st_size);
     mtime = MtimeNs(*st);
     const bool changed = !ws->committed || ws->dirty || size != ws->committed_size || mtime != ws->committed_mtime ||
-                         n->mode != ws->committed_mode;
+                         n->mode != ws->committed_mode || !(n->attrs == ws->committed_attrs);
     if (!changed) return Status::Ok();
   } else if (!ws->dirty) {
     return Status::Ok();
@@ -258,13 +259,21 @@ Status Filesystem::CommitContentLocked(const NodePtr& n, bool durable, bool rele
   }
   const std::string path = PathOf(*n);
   std::optional<int64_t> step;
-  auto x = n->xattrs.find("user.ciuic.step");
-  if (x != n->xattrs.end()) step = StepParser::FromXattr(x->second);
+  auto x = n->attrs.xattrs.find("user.ciuic.step");
+  if (x != n->attrs.xattrs.end()) step = StepParser::FromXattr(x->second);
   if (!step) step = options_.step_parser->FromPath(path);
   if (kernel_writes) n->mtime_ns = std::max(n->mtime_ns, mtime);
-  auto snap = CommitEdits({ingested ? TreeEdit::PutFile(path, n->mode, n->mtime_ns, ingested.get())
-                                    : TreeEdit::PutExtent(path, n->mode, n->mtime_ns, ws->extent->number(), size)},
-                          step, durable);
+  // Every name of a hard link gets the version (one version: the same
+  // extent and length in one commit).
+  std::vector<TreeEdit> edits;
+  for (const std::string& name : PathsOf(*n)) {
+    TreeEdit edit = ingested ? TreeEdit::PutFile(name, n->mode, n->mtime_ns, ingested.get())
+                             : TreeEdit::PutExtent(name, n->mode, n->mtime_ns, ws->extent->number(), size);
+    edit.attrs = n->attrs;
+    if (edit.attrs.atime_ns == n->mtime_ns) edit.attrs.atime_ns = 0;
+    edits.push_back(std::move(edit));
+  }
+  auto snap = CommitEdits(std::move(edits), step, durable);
   if (!snap.ok()) return snap.status();
   if (committed) *committed = true;
   // The version's id is the one the commit gave it: the entry at `path`.
@@ -279,6 +288,7 @@ Status Filesystem::CommitContentLocked(const NodePtr& n, bool durable, bool rele
     ws->committed_size = size;
     ws->committed_mtime = mtime;
     ws->committed_mode = n->mode;
+    ws->committed_attrs = n->attrs;
   } else if (!releasing) {
     n->write.reset();  // sealed: a later write copies the committed content into a new extent
   }
@@ -294,6 +304,7 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!n) return (void)fuse_reply_err(req, ENOENT);
     if (n->kind == kLiveDir || n->kind == kSnapDir || n->kind == kHistory) return (void)fuse_reply_err(req, EISDIR);
     if (n->kind == kLiveLink) return (void)fuse_reply_err(req, ELOOP);  // the kernel follows symlinks itself
+    if (n->kind == kLiveSpecial) return (void)fuse_reply_err(req, ENXIO);  // the kernel opens these itself
     if (writable && n->kind == kSnapFile) return (void)fuse_reply_err(req, EROFS);
     if (writable && n->stale) return (void)fuse_reply_err(req, ESTALE);  // its tree is gone: writes would be lost
     if (writable) ++writers_;  // under mu_: a switch or rollback sees it (ReplaceLiveTree)

@@ -30,13 +30,14 @@ Status Filesystem::Load() {
   root->ino = FUSE_ROOT_ID;
   root->kind = kLiveDir;
   root->mode = 0755;
-  root->uid = getuid();
-  root->gid = getgid();
+  root->attrs.uid = getuid();
+  root->attrs.gid = getgid();
   root->mtime_ns = root->ctime_ns = NowNs();
   root->in_tree = true;
   nodes_[FUSE_ROOT_ID] = root;
   history_ = NewNode(kHistory);
   history_->mtime_ns = root->mtime_ns;
+  history_->attrs = root->attrs;
   return BuildLiveTree(root.get(), branch());
 }
 
@@ -48,25 +49,37 @@ Status Filesystem::BuildLiveTree(Node* root, const std::string& branch) {
   auto tree = store_->GetTree((*head)->tree);
   if (!tree.ok()) return tree.status();
   std::map<std::string, Node*> dirs = {{"", root}};
+  std::map<uint64_t, NodePtr> links;  // a hard link's node, by its entries' link attribute
   for (const TreeEntry& e : *tree) {  // sorted: parents come before children
     size_t slash = e.path.rfind('/');
     std::string parent_path = slash == std::string::npos ? "" : e.path.substr(0, slash);
     auto parent = dirs.find(parent_path);
     if (parent == dirs.end()) return Status::Corruption("tree of the head snapshot lacks directory " + parent_path);
+    const std::string name = e.path.substr(slash == std::string::npos ? 0 : slash + 1);
+    if (e.kind != EntryKind::kDirectory && e.attrs.link != 0) {
+      auto known = links.find(e.attrs.link);
+      if (known != links.end() && known->second->committed == e.version && known->second->special == e.kind) {
+        known->second->other_names.emplace_back(parent->second, name);  // another name of that file
+        parent->second->children[name] = known->second->ino;
+        continue;
+      }
+    }
     NodePtr n = NewNode(e.kind == EntryKind::kDirectory ? kLiveDir
-                        : e.kind == EntryKind::kSymlink ? kLiveLink
-                                                         : kLiveFile);  // a symlink's target is read on readlink
+                        : e.kind == EntryKind::kSymlink ? kLiveLink  // its target is read on readlink
+                        : e.kind == EntryKind::kFile    ? kLiveFile
+                                                        : kLiveSpecial);
     n->parent = parent->second;
-    n->name = e.path.substr(slash == std::string::npos ? 0 : slash + 1);
+    n->name = name;
     n->mode = e.mode;
-    n->uid = root->uid;
-    n->gid = root->gid;
+    n->attrs = e.attrs;
+    n->special = e.kind;
     n->mtime_ns = n->ctime_ns = e.mtime_ns;
     n->size = n->committed_size = e.size;
     n->committed = e.version;
     n->in_tree = true;
     parent->second->children[n->name] = n->ino;
     if (n->kind == kLiveDir) dirs[e.path] = n.get();
+    if (n->kind != kLiveDir && e.attrs.link != 0) links.emplace(e.attrs.link, n);
   }
   return Status::Ok();
 }
@@ -102,8 +115,7 @@ Status Filesystem::ReplaceLiveTree(const std::optional<std::string>& branch, con
     auto fresh = std::make_shared<Node>();  // the new top level, built aside
     fresh->ino = FUSE_ROOT_ID;
     fresh->kind = kLiveDir;
-    fresh->uid = root->uid;
-    fresh->gid = root->gid;
+    fresh->attrs = root->attrs;
     CIUIC_RETURN_IF_ERROR(BuildLiveTree(fresh.get(), branch ? *branch : this->branch()));
     // Old nodes stay valid for open handles, detached and stale: what is
     // written through them is refused, and a detached directory takes no
@@ -113,6 +125,7 @@ Status Filesystem::ReplaceLiveTree(const std::optional<std::string>& branch, con
       n->stale = true;
       n->in_tree = false;
       n->parent = nullptr;
+      n->other_names.clear();
     }
     for (auto& [name, ino] : root->children) old_names.push_back(name);
     root->children = std::move(fresh->children);

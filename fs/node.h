@@ -9,14 +9,23 @@
 
 namespace ciuicfs {
 
-// kLiveLink: a symlink of the live tree; a snapshot's symlink is a
-// kSnapFile whose entry is of kind kSymlink.
-enum NodeKind { kLiveDir, kLiveFile, kHistory, kSnapDir, kSnapFile, kLiveLink };
-inline bool IsLive(int kind) { return kind == kLiveDir || kind == kLiveFile || kind == kLiveLink; }
+// kLiveLink: a symlink of the live tree, kLiveSpecial a FIFO, device or
+// socket (Node::special says which); in a snapshot either is a kSnapFile
+// whose entry says its kind.
+enum NodeKind { kLiveDir, kLiveFile, kHistory, kSnapDir, kSnapFile, kLiveLink, kLiveSpecial };
+inline bool IsLive(int kind) {
+  return kind == kLiveDir || kind == kLiveFile || kind == kLiveLink || kind == kLiveSpecial;
+}
+// The S_IF* type of an entry of this kind.
+mode_t FileType(EntryKind kind);
 
 // The longest name a directory entry may have (NAME_MAX; the kernel leaves
 // the check to the filesystem).
 constexpr size_t kNameMax = 255;
+// How long the kernel may cache a live entry's attributes and name, and an
+// @ tree's (immutable).
+constexpr double kLiveTimeout = 1.0;
+constexpr double kImmutableTimeout = 86400.0;
 
 // A live file being written: its whole content in an extent of the store
 // (store/FORMAT.md, "Extents"), which a close commits as it is. Without
@@ -35,7 +44,8 @@ struct Filesystem::WriteState {
   bool committed = false;
   uint64_t committed_size = 0;
   int64_t committed_mtime = 0;
-  uint32_t committed_mode = 0;  // the node's mode at that commit: a chmod since is a change too
+  uint32_t committed_mode = 0;  // the node's mode and attributes at that commit: a chmod,
+  EntryAttrs committed_attrs;   // chown or setxattr since is a change too
 };
 
 struct Filesystem::Node {
@@ -44,10 +54,14 @@ struct Filesystem::Node {
   // Live nodes (guarded by Filesystem::mu_).
   Node* parent = nullptr;
   std::string name;
+  // A hard link's other names, beside (parent, name): one node, several
+  // entries in the tree (attrs.link says so there).
+  std::vector<std::pair<Node*, std::string>> other_names;
   std::map<std::string, fuse_ino_t> children;
   uint32_t mode = 0755;
-  uid_t uid = 0;
-  gid_t gid = 0;
+  // Owner, atime, rdev, hard link and xattrs, as the tree entry keeps them.
+  EntryAttrs attrs;
+  EntryKind special = EntryKind::kFifo;  // kLiveSpecial
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;
   uint64_t size = 0;           // current content size
@@ -57,7 +71,6 @@ struct Filesystem::Node {
   bool in_tree = false;        // the head snapshot has this path
   bool unlinked = false;
   bool stale = false;  // left behind by a rollback or a switch: no writes through it (ESTALE)
-  std::map<std::string, std::string> xattrs;
   std::string link_target;  // kLiveLink, once read or made (its version is `committed`)
   int open_handles = 0;  // every open handle of a live file (mu_)
   uint64_t nlookup = 0;  // the kernel's references: entry replies less FORGETs (mu_)

@@ -15,11 +15,12 @@ const fuse_lowlevel_ops& Filesystem::Ops() {
     o.lookup = [](fuse_req_t r, fuse_ino_t p, const char* n) { Fs(r)->Lookup(r, p, n); };
     o.getattr = [](fuse_req_t r, fuse_ino_t i, fuse_file_info*) { Fs(r)->Getattr(r, i); };
     o.forget = [](fuse_req_t r, fuse_ino_t i, uint64_t n) {
-      Fs(r)->Forget(i, n);
+      const fuse_forget_data one{i, n};
+      Fs(r)->Forget(&one, 1);
       fuse_reply_none(r);
     };
     o.forget_multi = [](fuse_req_t r, size_t count, fuse_forget_data* f) {
-      for (size_t k = 0; k < count; ++k) Fs(r)->Forget(f[k].ino, f[k].nlookup);
+      Fs(r)->Forget(f, count);
       fuse_reply_none(r);
     };
     o.setattr = [](fuse_req_t r, fuse_ino_t i, struct stat* a, int s, fuse_file_info* f) {
@@ -27,6 +28,8 @@ const fuse_lowlevel_ops& Filesystem::Ops() {
     };
     o.mkdir = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m) { Fs(r)->Mkdir(r, p, n, m); };
     o.symlink = [](fuse_req_t r, const char* t, fuse_ino_t p, const char* n) { Fs(r)->Symlink(r, t, p, n); };
+    o.mknod = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, dev_t d) { Fs(r)->Mknod(r, p, n, m, d); };
+    o.link = [](fuse_req_t r, fuse_ino_t i, fuse_ino_t p, const char* n) { Fs(r)->Link(r, i, p, n); };
     o.readlink = [](fuse_req_t r, fuse_ino_t i) { Fs(r)->Readlink(r, i); };
     o.create = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, fuse_file_info* f) {
       Fs(r)->Create(r, p, n, m, f);

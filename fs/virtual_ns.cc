@@ -36,8 +36,6 @@ Filesystem::NodePtr Filesystem::SnapNode(uint64_t seq, const Hash128& tree, cons
   n->seq = seq;
   n->tree = tree;
   n->entry = entry;
-  n->uid = getuid();
-  n->gid = getgid();
   snap_inodes_[key] = n->ino;
   return n;
 }
@@ -48,7 +46,10 @@ fuse_ino_t Filesystem::KnownSnapIno(uint64_t seq, const std::string& path) const
 }
 
 Filesystem::NodePtr Filesystem::SnapRoot(const Snapshot& s) {
-  return SnapNode(s.seq, s.tree, TreeEntry{"", EntryKind::kDirectory, 0555, 0, s.time_ns, {}});
+  TreeEntry root{"", EntryKind::kDirectory, 0555, 0, s.time_ns, {}, {}};
+  root.attrs.uid = getuid();  // the daemon's, as the live root is
+  root.attrs.gid = getgid();
+  return SnapNode(s.seq, s.tree, root);
 }
 
 Result<Filesystem::NodePtr> Filesystem::LookupVirtualRoot(const std::string& name, double* timeout) {
@@ -126,7 +127,7 @@ Status Filesystem::ListVirtual(Node& dir, std::vector<std::tuple<std::string, fu
   for (const TreeEntry& e : *entries) {
     const size_t slash = e.path.rfind('/');
     out->emplace_back(e.path.substr(slash == std::string::npos ? 0 : slash + 1), KnownSnapIno(dir.seq, e.path),
-                      e.kind == EntryKind::kDirectory ? S_IFDIR : e.kind == EntryKind::kSymlink ? S_IFLNK : S_IFREG);
+                      FileType(e.kind));
   }
   return Status::Ok();
 }

@@ -38,10 +38,11 @@ Status IndexFreshVersions(Txn& txn, const CommitRequest& req, const std::vector<
                           const std::map<ChunkId, PackLocation>& pending_locs, std::map<uint32_t, PackDelta>* deltas,
                           uint64_t* bytes_added, std::vector<VersionId>* added) {
   std::map<VersionId, const PendingVersion*> fresh;
+  std::set<VersionId> extent_versions;
   for (size_t i = 0; i < req.edits.size(); ++i) {
     const TreeEdit& e = req.edits[i];
     if (e.pending) fresh.emplace(e.pending->id(), e.pending);
-    if (e.extent == 0) continue;
+    if (e.extent == 0 || !extent_versions.insert(extent_ids[i]).second) continue;
     CIUIC_RETURN_IF_ERROR(AddExtentVersion(txn, extent_ids[i], e.extent, e.length));
     added->push_back(extent_ids[i]);
   }
@@ -72,17 +73,27 @@ VersionId ExtentVersionId(uint32_t extent, uint64_t length, int64_t time_ns) {
   return Hash128::Of(in);
 }
 
+// Extent edits of one commit that name the same extent and length name
+// one version: the names of a hard link (FORMAT.md, "Nodes"). The id an
+// earlier such edit has, or zero.
+VersionId SameExtentVersion(const std::vector<TreeEdit>& edits, const std::vector<VersionId>& ids, size_t i) {
+  for (size_t j = 0; j < i && j < ids.size(); ++j)
+    if (edits[j].extent == edits[i].extent && edits[j].length == edits[i].length && !ids[j].IsZero()) return ids[j];
+  return {};
+}
+
 Result<std::vector<TreeOp>> ResolveEdits(Txn& txn, const CommitRequest& req, const std::vector<VersionId>& extent_ids) {
   std::vector<TreeOp> ops;
   for (size_t i = 0; i < req.edits.size(); ++i) {
     const TreeEdit& e = req.edits[i];
     TreeOp op;
     op.path = e.path;
-    op.entry = TreeEntry{e.path, EntryKind::kDirectory, e.mode, 0, e.mtime_ns, {}};
+    op.entry = TreeEntry{e.path, EntryKind::kDirectory, e.mode, 0, e.mtime_ns, {}, e.attrs};
     switch (e.op) {
       case TreeEdit::Op::kRemove: op.op = TreeOp::Op::kRemove; break;
       case TreeEdit::Op::kRename: op.op = TreeOp::Op::kRename; op.from = e.from; break;
       case TreeEdit::Op::kPutDirectory: break;
+      case TreeEdit::Op::kPutSpecial: op.entry.kind = e.special; break;
       case TreeEdit::Op::kPutFile:
       case TreeEdit::Op::kPutSymlink:
         op.entry.kind = e.op == TreeEdit::Op::kPutSymlink ? EntryKind::kSymlink : EntryKind::kFile;
@@ -334,6 +345,22 @@ TreeEdit TreeEdit::PutSymlink(std::string path, int64_t mtime_ns, const PendingV
   return e;
 }
 
+TreeEdit TreeEdit::PutSpecial(std::string path, EntryKind kind, uint32_t mode, int64_t mtime_ns) {
+  TreeEdit e = PutFile(std::move(path), mode, mtime_ns, nullptr);
+  e.op = Op::kPutSpecial;
+  e.special = kind;
+  return e;
+}
+
+TreeEdit TreeEdit::PutEntry(const TreeEntry& e) {
+  TreeEdit edit = PutExisting(e.path, e.mode, e.mtime_ns, e.version);
+  if (e.kind == EntryKind::kDirectory) edit = PutDirectory(e.path, e.mode, e.mtime_ns);
+  else if (e.kind == EntryKind::kSymlink) edit.op = Op::kPutSymlink;
+  else if (!HasVersion(e.kind)) edit = PutSpecial(e.path, e.kind, e.mode, e.mtime_ns);
+  edit.attrs = e.attrs;
+  return edit;
+}
+
 TreeEdit TreeEdit::Remove(std::string path) {
   TreeEdit e;
   e.op = Op::kRemove;
@@ -352,6 +379,15 @@ static Status ValidateEdits(const CommitRequest& req) {
   for (const TreeEdit& e : req.edits) {
     CIUIC_RETURN_IF_ERROR(ValidatePath(e.path));
     if (e.op == TreeEdit::Op::kRename) CIUIC_RETURN_IF_ERROR(ValidatePath(e.from));
+    if (e.op == TreeEdit::Op::kPutSpecial && (uint8_t(e.special) < uint8_t(EntryKind::kFifo) ||
+                                              uint8_t(e.special) > kLastEntryKind))
+      return Status::InvalidArgument("commit: '" + e.path + "': not a special file's kind");
+    if (e.attrs.xattrs.size() > kMaxXattrs)
+      return Status::InvalidArgument("commit: '" + e.path + "': more than " + std::to_string(kMaxXattrs) + " xattrs");
+    for (const auto& [name, value] : e.attrs.xattrs)
+      if (name.empty() || name.size() > kMaxXattrName || value.size() > kMaxXattrValue)
+        return Status::InvalidArgument("commit: '" + e.path + "': an xattr name of 1-255 bytes and a value of at most "
+                                       "64 KiB");
   }
   return Status::Ok();
 }
@@ -368,7 +404,9 @@ Status PrepareForLog(CommitRequest* req) {
   for (size_t i = 0; i < req->edits.size(); ++i) {
     const TreeEdit& e = req->edits[i];
     if (e.pending) return Status::InvalidArgument("a commit of a fresh ingest cannot be logged");
-    if (e.extent != 0) req->version_ids[i] = ExtentVersionId(e.extent, e.length, req->time_ns);
+    if (e.extent == 0) continue;
+    req->version_ids[i] = SameExtentVersion(req->edits, req->version_ids, i);
+    if (req->version_ids[i].IsZero()) req->version_ids[i] = ExtentVersionId(e.extent, e.length, req->time_ns);
   }
   return Status::Ok();
 }
@@ -414,7 +452,8 @@ Result<std::vector<Snapshot>> CommitMany(const StoreParts& parts, const std::vec
       if (e.extent == 0) continue;
       extent_ids[r][i] = i < req.version_ids.size() && !req.version_ids[i].IsZero()
                              ? req.version_ids[i]
-                             : ExtentVersionId(e.extent, e.length, req.time_ns != 0 ? req.time_ns : now);
+                             : SameExtentVersion(req.edits, extent_ids[r], i);
+      if (extent_ids[r][i].IsZero()) extent_ids[r][i] = ExtentVersionId(e.extent, e.length, req.time_ns != 0 ? req.time_ns : now);
       extents.push_back(e.extent);
     }
   }

@@ -23,7 +23,7 @@ struct StoreParts;
 
 // One change to the live tree inside a commit.
 struct TreeEdit {
-  enum class Op { kPutFile, kPutDirectory, kPutSymlink, kRemove, kRename };
+  enum class Op { kPutFile, kPutDirectory, kPutSymlink, kRemove, kRename, kPutSpecial };
   Op op = Op::kPutFile;
   std::string path;  // kRename: the destination, which must not exist
   std::string from;  // kRename: the source
@@ -39,6 +39,11 @@ struct TreeEdit {
   // node made on a shared store, FORMAT.md "A store on RADOS"), shown as a
   // put, not a link.
   bool carried = false;
+  // For every put: what the entry keeps beyond mode and mtime (owner,
+  // atime, xattrs, ...; FORMAT.md "Nodes"); a rename keeps the moved
+  // entry's own. For kPutSpecial: which special file (kFifo and up).
+  EntryAttrs attrs;
+  EntryKind special = EntryKind::kFifo;
 
   static TreeEdit PutFile(std::string path, uint32_t mode, int64_t mtime_ns, const PendingVersion* v);
   static TreeEdit PutExtent(std::string path, uint32_t mode, int64_t mtime_ns, uint32_t extent, uint64_t length);
@@ -47,6 +52,11 @@ struct TreeEdit {
   static TreeEdit PutDirectory(std::string path, uint32_t mode, int64_t mtime_ns);
   // A symlink whose target is the content of `v` (mode 0777).
   static TreeEdit PutSymlink(std::string path, int64_t mtime_ns, const PendingVersion* v);
+  // A FIFO, device (attrs.rdev) or socket: no content.
+  static TreeEdit PutSpecial(std::string path, EntryKind kind, uint32_t mode, int64_t mtime_ns);
+  // `e` again as it is stored (a rollback): a directory without what it
+  // holds, a file or symlink naming its existing version, attributes kept.
+  static TreeEdit PutEntry(const TreeEntry& e);
   // Removes the entry and, for a directory, everything below it.
   static TreeEdit Remove(std::string path);
   // Moves `from` and everything below it to `to`, in one edit; the moved

@@ -72,7 +72,7 @@ Status ConvertFormat1(Txn& txn, TreeStore* trees) {
   for (auto& [key, tree] : old) {
     VersionUses uses;
     for (const TreeEntry& e : tree)
-      if (e.kind != EntryKind::kDirectory) ++uses[e.version];
+      if (HasVersion(e.kind)) ++uses[e.version];
     CIUIC_RETURN_IF_ERROR(DropVersionRefs(txn, uses));
     CIUIC_RETURN_IF_ERROR(txn.Del(Db::kTrees, key));
   }

@@ -28,14 +28,7 @@ int RunRollback(const std::vector<std::string>& args) {
   CommitRequest req;
   for (const TreeEntry& e : *old_tree)
     if (e.path.find('/') == std::string::npos) req.edits.push_back(TreeEdit::Remove(e.path));
-  for (const TreeEntry& e : *new_tree) {
-    if (e.kind == EntryKind::kDirectory) req.edits.push_back(TreeEdit::PutDirectory(e.path, e.mode, e.mtime_ns));
-    else {
-      TreeEdit put = TreeEdit::PutExisting(e.path, e.mode, e.mtime_ns, e.version);
-      if (e.kind == EntryKind::kSymlink) put.op = TreeEdit::Op::kPutSymlink;  // a symlink comes back as one
-      req.edits.push_back(std::move(put));
-    }
-  }
+  for (const TreeEntry& e : *new_tree) req.edits.push_back(TreeEdit::PutEntry(e));
   req.step = target->step;
   req.branch = t->branch;
   // In a mount, the commit and the new live tree are one step: no save

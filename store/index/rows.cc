@@ -294,6 +294,58 @@ bool ReadName(Decoder* d, std::string_view prev, std::string* name) {
   return true;
 }
 
+// FORMAT.md, "Nodes": the attributes after an entry's id.
+constexpr uint8_t kHasAttrs = 0x80;
+
+bool AttrsAreDefault(const NodeEntry& e) {
+  EntryAttrs a = e.attrs;
+  if (a.atime_ns == e.mtime_ns) a.atime_ns = 0;
+  return a.IsDefault();
+}
+
+void PutAttrs(std::string* out, const NodeEntry& e) {
+  const EntryAttrs& a = e.attrs;
+  PutVarint(out, a.uid);
+  PutVarint(out, a.gid);
+  PutVarint(out, ZigZag(a.atime_ns == 0 ? 0 : a.atime_ns - e.mtime_ns));
+  PutVarint(out, a.rdev);
+  PutVarint(out, a.link);
+  PutVarint(out, a.xattrs.size());
+  for (const auto& [name, value] : a.xattrs) {
+    PutVarint(out, name.size());
+    out->append(name);
+    PutVarint(out, value.size());
+    out->append(value);
+  }
+}
+
+bool ReadAttrs(Decoder* d, NodeEntry* e) {
+  EntryAttrs& a = e->attrs;
+  const uint64_t uid = d->Varint(), gid = d->Varint();
+  if (uid > UINT32_MAX || gid > UINT32_MAX) return false;
+  a.uid = uint32_t(uid);
+  a.gid = uint32_t(gid);
+  const int64_t atime = UnZigZag(d->Varint());
+  a.atime_ns = atime == 0 ? 0 : e->mtime_ns + atime;
+  a.rdev = d->Varint();
+  a.link = d->Varint();
+  const uint64_t n = d->Varint();
+  if (!d->ok() || n > kMaxXattrs) return false;
+  std::string prev;
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t name_len = d->Varint();
+    if (!d->ok() || name_len == 0 || name_len > kMaxXattrName) return false;
+    std::string name(d->Bytes(name_len));
+    const uint64_t value_len = d->Varint();
+    if (!d->ok() || value_len > kMaxXattrValue) return false;
+    std::string value(d->Bytes(value_len));
+    if (!d->ok() || (i > 0 && name <= prev)) return false;
+    prev = name;
+    a.xattrs.emplace(std::move(name), std::move(value));
+  }
+  return d->ok();
+}
+
 }  // namespace
 
 std::string EncodeNode(const Node& node) {
@@ -305,11 +357,13 @@ std::string EncodeNode(const Node& node) {
     for (const NodeEntry& e : node.entries) {
       PutName(&out, prev, e.name);
       prev = e.name;
-      PutLE<uint8_t>(&out, static_cast<uint8_t>(e.kind));
+      const bool attrs = !AttrsAreDefault(e);
+      PutLE<uint8_t>(&out, static_cast<uint8_t>(e.kind) | (attrs ? kHasAttrs : 0));
       PutVarint(&out, e.mode);
       PutVarint(&out, e.size);
       PutVarint(&out, ZigZag(e.mtime_ns));
       e.id.AppendTo(&out);
+      if (attrs) PutAttrs(&out, e);
     }
   } else {
     PutVarint(&out, node.children.size());
@@ -333,8 +387,9 @@ bool DecodeNode(std::string_view v, Node* node) {
     for (NodeEntry& e : node->entries) {
       if (!ReadName(&d, prev, &e.name) || e.name.empty() || (!prev.empty() && e.name <= prev)) return false;
       prev = e.name;
-      uint8_t kind = d.LE<uint8_t>();
-      if (kind < 1 || kind > 3) return false;
+      const uint8_t byte = d.LE<uint8_t>();
+      const uint8_t kind = byte & ~kHasAttrs;
+      if (kind < 1 || kind > kLastEntryKind) return false;
       e.kind = static_cast<EntryKind>(kind);
       uint64_t mode = d.Varint();
       if (mode > UINT32_MAX) return false;
@@ -342,6 +397,7 @@ bool DecodeNode(std::string_view v, Node* node) {
       e.size = d.Varint();
       e.mtime_ns = UnZigZag(d.Varint());
       e.id = ReadHash(&d);
+      if ((byte & kHasAttrs) && !ReadAttrs(&d, &e)) return false;
     }
   } else {
     node->children.resize(n);

@@ -84,7 +84,29 @@ struct ExtentRow {
 std::string EncodeExtentRow(const ExtentRow& row);
 bool DecodeExtentRow(std::string_view v, ExtentRow* row);
 
-enum class EntryKind : uint8_t { kFile = 1, kDirectory = 2, kSymlink = 3 };
+// FORMAT.md, "Nodes". The special files (kFifo and up) have no content.
+enum class EntryKind : uint8_t {
+  kFile = 1, kDirectory = 2, kSymlink = 3, kFifo = 4, kCharDevice = 5, kBlockDevice = 6, kSocket = 7
+};
+constexpr uint8_t kLastEntryKind = 7;
+// Whether an entry of this kind names a version (its content).
+inline bool HasVersion(EntryKind k) { return k == EntryKind::kFile || k == EntryKind::kSymlink; }
+
+// What an entry keeps beyond kind, mode, size and mtime (FORMAT.md,
+// "Nodes", attributes). All defaults for most entries, which then encode
+// as entries did before attributes existed.
+struct EntryAttrs {
+  uint32_t uid = 0, gid = 0;
+  int64_t atime_ns = 0;  // 0: the same as the mtime
+  uint64_t rdev = 0;     // kCharDevice, kBlockDevice
+  uint64_t link = 0;     // nonzero: the entries of a tree with this value are one file (hard links)
+  std::map<std::string, std::string> xattrs;
+  bool IsDefault() const { return uid == 0 && gid == 0 && atime_ns == 0 && rdev == 0 && link == 0 && xattrs.empty(); }
+  bool operator==(const EntryAttrs&) const = default;
+};
+constexpr size_t kMaxXattrName = 255;
+constexpr size_t kMaxXattrValue = 64 << 10;
+constexpr size_t kMaxXattrs = 1 << 10;
 
 struct TreeEntry {
   std::string path;  // relative, '/'-separated
@@ -92,7 +114,8 @@ struct TreeEntry {
   uint32_t mode = 0644;
   uint64_t size = 0;
   int64_t mtime_ns = 0;
-  VersionId version;  // zero for directories
+  VersionId version;  // zero for directories and special files
+  EntryAttrs attrs;
   bool operator==(const TreeEntry&) const = default;
 };
 using Tree = std::vector<TreeEntry>;  // sorted by path bytes
@@ -141,7 +164,8 @@ struct NodeEntry {
   uint32_t mode = 0644;
   uint64_t size = 0;
   int64_t mtime_ns = 0;
-  Hash128 id;  // files, symlinks: the version; directories: the root node (zero: empty)
+  Hash128 id;  // files, symlinks: the version; directories: the root node (zero: empty); else zero
+  EntryAttrs attrs;
   bool operator==(const NodeEntry&) const = default;
 };
 struct NodeChild {

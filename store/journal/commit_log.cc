@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <random>
 
@@ -65,6 +66,49 @@ bool Lock(int fd, short type, int cmd) {
   return fcntl(fd, cmd, &fl) == 0;
 }
 
+// The edits' kinds and attributes, after the edits (FORMAT.md, "Commit
+// log"); written only when one edit has any.
+void PutAttrsTail(std::string* out, const std::vector<TreeEdit>& edits) {
+  for (const TreeEdit& e : edits) {
+    out->push_back(char(e.special));
+    const EntryAttrs& a = e.attrs;
+    out->push_back(a.IsDefault() ? 0 : 1);
+    if (a.IsDefault()) continue;
+    PutLE<uint32_t>(out, a.uid);
+    PutLE<uint32_t>(out, a.gid);
+    PutLE<int64_t>(out, a.atime_ns);
+    PutLE<uint64_t>(out, a.rdev);
+    PutLE<uint64_t>(out, a.link);
+    PutLE<uint32_t>(out, uint32_t(a.xattrs.size()));
+    for (const auto& [name, value] : a.xattrs) {
+      PutString(out, name);
+      PutString(out, value);
+    }
+  }
+}
+
+bool ReadAttrsTail(Reader* in, std::vector<TreeEdit>* edits) {
+  for (TreeEdit& e : *edits) {
+    const uint8_t kind = in->Num<uint8_t>();
+    if (kind < 1 || kind > kLastEntryKind) return false;
+    e.special = EntryKind(kind);
+    if (in->Num<uint8_t>() == 0) continue;
+    EntryAttrs& a = e.attrs;
+    a.uid = in->Num<uint32_t>();
+    a.gid = in->Num<uint32_t>();
+    a.atime_ns = in->Num<int64_t>();
+    a.rdev = in->Num<uint64_t>();
+    a.link = in->Num<uint64_t>();
+    const uint32_t n = in->Num<uint32_t>();
+    if (n > kMaxXattrs) return false;
+    for (uint32_t i = 0; i < n && in->ok; ++i) {
+      std::string name = in->Str();
+      a.xattrs[std::move(name)] = in->Str();
+    }
+  }
+  return in->ok;
+}
+
 }  // namespace
 
 std::string EncodeLoggedCommit(const LoggedCommit& c) {
@@ -89,6 +133,10 @@ std::string EncodeLoggedCommit(const LoggedCommit& c) {
     const VersionId v = e.extent != 0 && i < r.version_ids.size() ? r.version_ids[i] : e.existing;
     v.AppendTo(&out);
   }
+  const bool tail = std::any_of(r.edits.begin(), r.edits.end(), [](const TreeEdit& e) {
+    return e.op == TreeEdit::Op::kPutSpecial || !e.attrs.IsDefault();
+  });
+  if (tail) PutAttrsTail(&out, r.edits);
   return out;
 }
 
@@ -109,7 +157,7 @@ bool DecodeLoggedCommit(std::string_view payload, LoggedCommit* c) {
   for (uint32_t i = 0; i < n && in.ok; ++i) {
     TreeEdit e;
     const uint8_t op = in.Num<uint8_t>();
-    if (op > uint8_t(TreeEdit::Op::kRename)) return false;
+    if (op > uint8_t(TreeEdit::Op::kPutSpecial)) return false;
     e.op = TreeEdit::Op(op);
     e.path = in.Str();
     e.from = in.Str();
@@ -122,6 +170,7 @@ bool DecodeLoggedCommit(std::string_view payload, LoggedCommit* c) {
     else e.existing = v;
     r.edits.push_back(std::move(e));
   }
+  if (in.ok && !in.in.empty() && !ReadAttrsTail(&in, &r.edits)) return false;
   return in.ok && in.in.empty();
 }
 

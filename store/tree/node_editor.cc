@@ -66,7 +66,7 @@ class NodeEditor::Impl {
       auto child = std::make_unique<OpenDir>();
       if (!*e) {
         if (!create) return Status::NotFound("commit: no directory '" + prefix + "'");
-        d->edits[name] = NodeEntry{name, EntryKind::kDirectory, 0755, 0, mtime, {}};
+        d->edits[name] = NodeEntry{name, EntryKind::kDirectory, 0755, 0, mtime, {}, {}};
       } else if ((*e)->kind != EntryKind::kDirectory) {
         return Status::InvalidArgument("commit: '" + prefix + "' is not a directory");
       } else {
@@ -149,7 +149,7 @@ class NodeEditor::Impl {
     if (!d.ok()) return d.status();
     auto cur = Get(*d, name);
     if (!cur.ok()) return cur.status();
-    NodeEntry e{name, op.entry.kind, op.entry.mode, op.entry.size, op.entry.mtime_ns, op.entry.version};
+    NodeEntry e{name, op.entry.kind, op.entry.mode, op.entry.size, op.entry.mtime_ns, op.entry.version, op.entry.attrs};
     const bool is_dir = e.kind == EntryKind::kDirectory;
     if (is_dir) e.id = *cur && (*cur)->kind == EntryKind::kDirectory ? (*cur)->id : Hash128{};  // keeps what it holds
     if (!is_dir && *cur && (*cur)->kind == EntryKind::kDirectory) {

@@ -70,6 +70,7 @@ Result<Hash128> StoreNode(Txn& txn, const Node& node, RefDeltas* refs) {
       if (!e.id.IsZero()) ++refs->nodes[e.id];
       continue;
     }
+    if (!HasVersion(e.kind)) continue;
     auto m = txn.Get(Db::kManifests, HashKey(e.id));  // a read: the row is not touched
     if (!m.ok()) return m.status();
     if (!*m) return Status::Corruption("index: a tree names missing version " + e.id.Hex());
@@ -138,7 +139,7 @@ Status ReleaseNode(Txn& txn, const Hash128& id) {
   VersionUses uses;
   for (const NodeEntry& e : node.entries) {
     if (e.kind == EntryKind::kDirectory) CIUIC_RETURN_IF_ERROR(ReleaseNode(txn, e.id));
-    else ++uses[e.id];
+    else if (HasVersion(e.kind)) ++uses[e.id];
   }
   for (const NodeChild& c : node.children) CIUIC_RETURN_IF_ERROR(ReleaseNode(txn, c.id));
   return DropVersionRefs(txn, uses);

@@ -11,8 +11,8 @@ namespace ciuicfs {
 namespace {
 
 TreeEntry ToTreeEntry(const NodeEntry& e, std::string path) {
-  return TreeEntry{std::move(path), e.kind, e.mode, e.size, e.mtime_ns,
-                   e.kind == EntryKind::kDirectory ? VersionId{} : e.id};
+  return TreeEntry{std::move(path), e.kind, e.mode, e.size, e.mtime_ns, HasVersion(e.kind) ? e.id : VersionId{},
+                   e.attrs};
 }
 
 Result<std::optional<NodeEntry>> Resolve(Txn& txn, const Hash128& root, std::string_view path) {
@@ -124,6 +124,7 @@ Result<TreeAudit> NodeTreeStore::Audit(Txn& txn, const std::map<Hash128, uint32_
         if (!e.id.IsZero()) ++refs[e.id];
         continue;
       }
+      if (!HasVersion(e.kind)) continue;
       ++audit.version_uses[e.id];
       audit.version_names.try_emplace(e.id, e.name);
     }

@@ -1,7 +1,8 @@
 // Reads of a live file through a real mount (fs/README.md, "Live reads"):
 // a read-only open of a file whose version is unchanged keeps the kernel's
 // page cache, and every change of the version (an overwrite in place, a
-// truncate, a rename over it, a write beside a cached reader) is seen by
+// truncate, a rename over it, a rollback through the mount, a write beside
+// a cached reader) is seen by
 // the next open, never the old cached bytes. Run on both write paths.
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -87,6 +88,17 @@ TEST_F(LiveReadTest, EveryChangeOfTheVersionIsSeenByTheNextOpen) {
   ASSERT_EQ(rename(M("model.pt.tmp").c_str(), M("model.pt").c_str()), 0);
   EXPECT_EQ(Diff(ReadFile(M("model.pt")), next), "same") << "after a rename over it";
   EXPECT_EQ(Diff(ReadFile(M("@latest/model.pt")), next), "same");
+  // A rollback through the mount (the control socket) to the version
+  // before: cached pages of the newer one are never read.
+  CommandResult tag = RunCiuicfs("tag renamed latest --store '" + mount_->path() + "'", dir_.path());
+  ASSERT_EQ(tag.code, 0) << tag.out << tag.err;
+  const std::string last = RandomBytes(8, 2 << 20);
+  ASSERT_TRUE(WriteFile(M("model.pt"), last));
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(Diff(ReadFile(M("model.pt")), last), "same");
+  CommandResult rb = RunCiuicfs("rollback renamed --store '" + mount_->path() + "'", dir_.path());
+  ASSERT_EQ(rb.code, 0) << rb.out << rb.err;
+  EXPECT_EQ(Diff(ReadFile(M("model.pt")), next), "same") << "after a rollback through the mount";
+  EXPECT_EQ(Diff(ReadFile(M("model.pt")), next), "same");
 }
 
 TEST_F(LiveReadTest, AWriteBesideAnOpenCachedReaderIsSeenByTheNextOpen) {

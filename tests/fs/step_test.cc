@@ -29,6 +29,9 @@ TEST(StepParserTest, DefaultTokensLastComponentFirst) {
       {"epoch=0-step=1200.ckpt", 1200},  // Lightning's name: the last match in a component
       {"tmp-checkpoint-40/model.bin", 40},
       {"iter_0000100/mp_rank_00/model_optim_rng.pt", 100},
+      {"model_step_1000_ckpt2.pt", 1000},  // a step outranks a ckpt counter
+      {"step=1200-epoch=3.ckpt", 1200},    // and an epoch, wherever it is
+      {"ckpt_2_epoch_5.pt", 2},            // a ckpt outranks an epoch
   };
   for (const Case& c : cases) EXPECT_EQ(p->FromPath(c.path), c.step) << c.path;
 }

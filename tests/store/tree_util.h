@@ -24,7 +24,7 @@ inline TreeOp PutFile(const std::string& path, const VersionId& version, uint64_
   TreeOp op;
   op.op = TreeOp::Op::kPut;
   op.path = path;
-  op.entry = TreeEntry{path, EntryKind::kFile, 0644, size, 100, version};
+  op.entry = TreeEntry{path, EntryKind::kFile, 0644, size, 100, version, {}};
   op.change = change;
   return op;
 }
@@ -33,7 +33,7 @@ inline TreeOp PutDir(const std::string& path) {
   TreeOp op;
   op.op = TreeOp::Op::kPut;
   op.path = path;
-  op.entry = TreeEntry{path, EntryKind::kDirectory, 0755, 0, 100, {}};
+  op.entry = TreeEntry{path, EntryKind::kDirectory, 0755, 0, 100, {}, {}};
   return op;
 }
 

@@ -1,0 +1,93 @@
+"""What an unprivileged user may do in a folder (tests/fs/metadata_test.cc).
+
+Run as that user (setpriv) with BASE and a phase; prints one line per
+operation: its outcome (ok, or the errno's name) and what it reads back.
+The test compares the lines for a native folder and a ciuicfs mount with
+--allow-other (so the kernel checks permissions, default_permissions).
+"setup" (as root) lays out what the others use; "act" changes things;
+"check" only looks, and runs again after a remount.
+"""
+import errno
+import os
+import stat
+import sys
+
+
+def attempt(name, fn):
+    try:
+        got = fn()
+        print(name, "ok", "" if got is None else got)
+    except OSError as e:
+        print(name, errno.errorcode.get(e.errno, str(e.errno)))
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read().decode()
+
+
+def write(path, text, mode="w"):
+    with open(path, mode) as f:
+        f.write(text)
+
+
+def owner(path):
+    st = os.lstat(path)
+    return "%d:%d %o" % (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+
+
+def setup(b):
+    os.mkdir(b + "/closed", 0o755)
+    os.mkdir(b + "/open", 0o777)
+    os.chmod(b + "/open", 0o777)
+    os.mkdir(b + "/sticky", 0o777)
+    os.chmod(b + "/sticky", 0o1777)
+    write(b + "/secret", "root only")
+    os.chmod(b + "/secret", 0o600)
+    write(b + "/public", "for all")
+    os.chmod(b + "/public", 0o644)
+    write(b + "/sticky/roots", "mine")
+    os.chmod(b + "/sticky/roots", 0o666)
+
+
+def act(b):
+    attempt("create in a closed folder", lambda: write(b + "/closed/x", "x"))
+    attempt("mkdir in a closed folder", lambda: os.mkdir(b + "/closed/d"))
+    attempt("write another's file", lambda: write(b + "/public", "changed", "a"))
+    attempt("chmod another's file", lambda: os.chmod(b + "/public", 0o666))
+    attempt("chown another's file", lambda: os.chown(b + "/public", os.getuid(), -1))
+    attempt("create in an open folder", lambda: write(b + "/open/mine", "mine"))
+    attempt("owner of what it made", lambda: owner(b + "/open/mine"))
+    attempt("chmod its own file", lambda: os.chmod(b + "/open/mine", 0o600))
+    attempt("chown its own file to root", lambda: os.chown(b + "/open/mine", 0, 0))
+    attempt("mkdir in an open folder", lambda: os.mkdir(b + "/open/sub", 0o700))
+    attempt("mkfifo in an open folder", lambda: os.mkfifo(b + "/open/pipe", 0o600))
+    attempt("symlink in an open folder", lambda: os.symlink("mine", b + "/open/ln"))
+    attempt("times of its own file", lambda: os.utime(b + "/open/mine", ns=(10**12, 2 * 10**12)))
+    attempt("times of another's file", lambda: os.utime(b + "/public", ns=(10**12, 2 * 10**12)))
+    attempt("touch another's file", lambda: os.utime(b + "/public"))
+    attempt("setxattr on its own file", lambda: os.setxattr(b + "/open/mine", "user.k", b"v"))
+    attempt("setxattr on another's file", lambda: os.setxattr(b + "/public", "user.k", b"v"))
+    attempt("trusted xattr", lambda: os.setxattr(b + "/open/mine", "trusted.k", b"v"))
+    attempt("rename its own file", lambda: os.rename(b + "/open/mine", b + "/open/mine2"))
+    attempt("unlink another's file in a sticky folder", lambda: os.unlink(b + "/sticky/roots"))
+    attempt("create in a sticky folder", lambda: write(b + "/sticky/own", "own"))
+    attempt("unlink its own file in a sticky folder", lambda: os.unlink(b + "/sticky/own"))
+    attempt("rmdir a closed folder", lambda: os.rmdir(b + "/closed"))
+
+
+def check(b):
+    # (mtime only: a read moves a native atime, relatime)
+    attempt("mtime of its own file", lambda: os.stat(b + "/open/mine2").st_mtime_ns)
+    attempt("read a secret file", lambda: read(b + "/secret"))
+    attempt("read a public file", lambda: read(b + "/public"))
+    attempt("list a closed folder", lambda: sorted(os.listdir(b + "/closed")))
+    attempt("list an open folder", lambda: sorted(os.listdir(b + "/open")))
+    attempt("its own file", lambda: owner(b + "/open/mine2") + " " + read(b + "/open/mine2"))
+    attempt("its folder", lambda: owner(b + "/open/sub"))
+    attempt("its FIFO", lambda: owner(b + "/open/pipe") + " fifo=%s" % stat.S_ISFIFO(os.lstat(b + "/open/pipe").st_mode))
+    attempt("its xattr", lambda: os.getxattr(b + "/open/mine2", "user.k").decode())
+    attempt("the sticky folder", lambda: sorted(os.listdir(b + "/sticky")))
+
+
+{"setup": setup, "act": act, "check": check}[sys.argv[2]](sys.argv[1])
