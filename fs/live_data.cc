@@ -426,4 +426,10 @@ void Filesystem::Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_i
   fuse_reply_err(req, StatusToErrno(s));
 }
 
+// fsync of a folder: every namespace and metadata change committed so far
+// (each is a snapshot) survives power loss, as on a local disk.
+void Filesystem::Fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
+  fuse_reply_err(req, StatusToErrno(store_->Sync()));
+}
+
 }  // namespace ciuicfs

@@ -47,6 +47,7 @@ const fuse_lowlevel_ops& Filesystem::Ops() {
     o.flush = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Flush(r, i, f); };
     o.release = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Release(r, i, f); };
     o.fsync = [](fuse_req_t r, fuse_ino_t i, int d, fuse_file_info* f) { Fs(r)->Fsync(r, i, d, f); };
+    o.fsyncdir = [](fuse_req_t r, fuse_ino_t i, int d, fuse_file_info* f) { Fs(r)->Fsyncdir(r, i, d, f); };
     o.opendir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* f) { Fs(r)->Opendir(r, i, f); };
     o.readdir = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* f) {
       Fs(r)->Readdir(r, i, s, o, f);

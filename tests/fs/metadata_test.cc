@@ -217,6 +217,12 @@ TEST_F(MetadataTest, PosixOperationsMatchANativeDirectory) {
          close(fd);
          return r + ReadFile(b + "/s.bin");
        }},
+      {"fsync of a folder", [&](const std::string& b) {
+         int fd = open((b + "/p2").c_str(), O_RDONLY | O_DIRECTORY);
+         std::string out = rc(fsync(fd));
+         close(fd);
+         return out;
+       }},
       {"unlink", [&](const std::string& b) {
          std::string out = rc(unlink((b + "/g").c_str()));
          out += ReadFile(b + "/g");

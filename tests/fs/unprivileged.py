@@ -69,6 +69,8 @@ def act(b):
     attempt("setxattr on its own file", lambda: os.setxattr(b + "/open/mine", "user.k", b"v"))
     attempt("setxattr on another's file", lambda: os.setxattr(b + "/public", "user.k", b"v"))
     attempt("trusted xattr", lambda: os.setxattr(b + "/open/mine", "trusted.k", b"v"))
+    attempt("link its own file", lambda: os.link(b + "/open/mine", b + "/open/hard"))
+    attempt("link another's file", lambda: os.link(b + "/public", b + "/open/theirs"))
     attempt("rename its own file", lambda: os.rename(b + "/open/mine", b + "/open/mine2"))
     attempt("unlink another's file in a sticky folder", lambda: os.unlink(b + "/sticky/roots"))
     attempt("create in a sticky folder", lambda: write(b + "/sticky/own", "own"))
@@ -84,6 +86,8 @@ def check(b):
     attempt("list a closed folder", lambda: sorted(os.listdir(b + "/closed")))
     attempt("list an open folder", lambda: sorted(os.listdir(b + "/open")))
     attempt("its own file", lambda: owner(b + "/open/mine2") + " " + read(b + "/open/mine2"))
+    attempt("its hard link", lambda: "%s nlink=%d same=%s" % (read(b + "/open/hard"), os.stat(b + "/open/hard").st_nlink,
+                                                              os.stat(b + "/open/hard").st_ino == os.stat(b + "/open/mine2").st_ino))
     attempt("its folder", lambda: owner(b + "/open/sub"))
     attempt("its FIFO", lambda: owner(b + "/open/pipe") + " fifo=%s" % stat.S_ISFIFO(os.lstat(b + "/open/pipe").st_mode))
     attempt("its xattr", lambda: os.getxattr(b + "/open/mine2", "user.k").decode())

@@ -1,5 +1,6 @@
 // Kill -9 of the daemon at random moments while a trainer-like writer saves
-// checkpoints (tmp-then-rename, old folders deleted) and, in some rounds,
+// checkpoints (tmp-then-rename, then chmod and setxattr of each file, a
+// `latest` symlink renamed over the old one, old folders deleted) and, in some rounds,
 // prune + gc run; or at a named point inside a commit. After every remount:
 // each version whose close() returned is there and bit-exact, no file holds
 // anything but a whole version, verify is clean, and saving goes on.
@@ -7,6 +8,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +35,8 @@ struct Ledger {
   std::set<std::string> renamed;  // final names whose rename returned
   std::set<std::string> deleted;  // final names whose unlink returned
   std::set<std::string> dirs_removed;
+  std::set<std::string> meta;        // final names whose chmod 0600 and setxattr returned
+  std::string latest_done, latest_trying;  // the `latest` symlink's target: returned, being made
   std::vector<std::string> folders;  // saved and not yet deleted, oldest first
   std::string cleanup_error;          // the last failed deletion, for the report
 };
@@ -82,8 +86,29 @@ void Writer(const std::string& mnt, int round, Ledger* ledger, std::atomic<bool>
         ledger->closed.insert(name);
       }
       if (rename((mnt + "/" + name + ".tmp").c_str(), (mnt + "/" + name).c_str()) != 0) return;
+      {
+        std::lock_guard<std::mutex> lock(ledger->mu);
+        ledger->renamed.insert(name);
+      }
+      // Metadata, as a trainer or its tools change it: each call that
+      // returns is kept by the same rule as a close.
+      const std::string path = mnt + "/" + name;
+      if (chmod(path.c_str(), 0600) != 0 || setxattr(path.c_str(), "user.saved", name.data(), name.size(), 0) != 0) return;
       std::lock_guard<std::mutex> lock(ledger->mu);
-      ledger->renamed.insert(name);
+      ledger->meta.insert(name);
+    }
+    // ln -sfn FOLDER latest: a new link renamed over the old one.
+    {
+      std::lock_guard<std::mutex> lock(ledger->mu);
+      ledger->latest_trying = folder;
+    }
+    unlink((mnt + "/latest.tmp").c_str());
+    if (symlink(folder.c_str(), (mnt + "/latest.tmp").c_str()) != 0 ||
+        rename((mnt + "/latest.tmp").c_str(), (mnt + "/latest").c_str()) != 0)
+      return;
+    {
+      std::lock_guard<std::mutex> lock(ledger->mu);
+      ledger->latest_done = folder;
     }
     for (;;) {  // all beyond the newest 3, also those an earlier kill left behind
       std::string old;
@@ -202,6 +227,23 @@ TEST(CrashLoopTest, KillAtRandomMomentsKeepsEveryClosedVersion) {
         if (!ledger.renamed.count(name) && got == "<missing>") got = ReadFile(m.At(name + ".tmp"));
         ASSERT_EQ(Diff(got, ContentFor(name)), "same") << "round " << round << ": " << name;
       }
+      for (const std::string& name : ledger.meta) {
+        if (ledger.deleted.count(name)) continue;
+        struct stat st;
+        ASSERT_EQ(stat(m.At(name).c_str(), &st), 0) << "round " << round << ": " << name;
+        EXPECT_EQ(st.st_mode & 07777, 0600u) << "round " << round << ": the chmod of " << name;
+        char v[256];
+        const ssize_t n = getxattr(m.At(name).c_str(), "user.saved", v, sizeof(v));
+        EXPECT_EQ(n < 0 ? std::string(strerror(errno)) : std::string(v, size_t(n)), name)
+            << "round " << round << ": the xattr of " << name;
+      }
+      if (!ledger.latest_done.empty()) {
+        char target[256];
+        const ssize_t n = readlink(m.At("latest").c_str(), target, sizeof(target));
+        const std::string got = n < 0 ? std::string(strerror(errno)) : std::string(target, size_t(n));
+        EXPECT_TRUE(got == ledger.latest_done || got == ledger.latest_trying)
+            << "round " << round << ": latest -> " << got << ", want " << ledger.latest_done;
+      }
     }
     files_checked += CheckTree(mnt, "live tree, round " + std::to_string(round));
     files_checked += CheckTree(m.At("@latest"), "@latest, round " + std::to_string(round));
@@ -258,9 +300,10 @@ TEST(CrashLoopTest, KillAtRandomMomentsKeepsEveryClosedVersion) {
     if (gc.joinable()) gc.join();
   }
   std::printf("crash loop: %d rounds, %d random kills (%d during prune+gc), %d kills at commit points, "
-              "%zu versions closed, %d file reads checked\n",
-              rounds, random_kills, gc_rounds, point_kills, ledger.closed.size(), files_checked);
+              "%zu versions closed, %zu chmod+setxattr kept, %d file reads checked\n",
+              rounds, random_kills, gc_rounds, point_kills, ledger.closed.size(), ledger.meta.size(), files_checked);
   EXPECT_GT(ledger.renamed.size(), size_t(rounds));  // the writer did save in most rounds
+  EXPECT_GT(ledger.meta.size(), size_t(rounds));     // and changed metadata
   EXPECT_LE(ledger.folders.size(), 6u) << "old folders were not deleted: the writer got stuck at " << ledger.cleanup_error;
 }
 
