@@ -12,6 +12,7 @@
 #include "store/gc.h"
 #include "store/chain/branches.h"
 #include "store/index/queries.h"
+#include "store/ingest/pin_table.h"
 #include "store/parts.h"
 
 namespace ciuicfs {
@@ -170,6 +171,7 @@ Result<Lease> ClusterChain::Holds() {
   std::set<uint32_t> packs;
   for (PackLane lane : {PackLane::kIngest, PackLane::kBackground})
     if (uint32_t p = parts_->packs->active_pack(lane); p != 0) packs.insert(p);
+  static_assert(Lease::kNoHold == PinTable::kNoSince, "no hold reads the same in a lease and the pin table");
   l.holds_from = parts_->pins->OldestHold();
   for (uint32_t p : parts_->pins->PendingPacks()) packs.insert(p);
   l.packs_in_use.assign(packs.begin(), packs.end());
@@ -302,14 +304,12 @@ Result<Snapshot> ClusterChain::Commit(const CommitRequest& in) {
   const uint64_t lapses = lapses_.load();
   if (parts_->pins->AnyStale(pinned)) return lapsed;
   Snapshot snap;
-  uint64_t number = 0;
   CIUIC_RETURN_IF_ERROR(Publish(
       [&](Txn& txn, uint64_t n) -> Result<CommitObject> {
-        number = n;
         return BuildObject(*parts_, txn, n, req, locs, [this](uint32_t pack) { return Emptied(pack); });
       },
       &snap, nullptr, [&] { return lapses_.load() == lapses ? Status::Ok() : lapsed; }));
-  parts_->pins->MarkIndexed(pinned, number);  // rows exist now, referenced as of commit `number`
+  parts_->pins->MarkIndexed(pinned);  // rows exist now
   return snap;
 }
 

@@ -21,7 +21,7 @@
 namespace ciuicfs {
 
 struct Lease {
-  static constexpr uint64_t kNoHold = UINT64_MAX;
+  static constexpr uint64_t kNoHold = UINT64_MAX;  // as PinTable::kNoSince
   uint64_t node = 0;
   uint64_t renewal = 0;  // 1, 2, 3, ... one per write
   uint64_t applied = 0;  // the commit number the node's index had applied

@@ -134,13 +134,11 @@ std::map<ChunkId, PackLocation> PinTable::PendingLocations(const std::vector<Chu
   return out;
 }
 
-void PinTable::MarkIndexed(const std::vector<ChunkId>& ids, uint64_t since) {
+void PinTable::MarkIndexed(const std::vector<ChunkId>& ids) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const ChunkId& id : ids) {
     auto it = pins_.find(id);
-    if (it == pins_.end()) continue;
-    it->second.pending = false;
-    it->second.since = std::min(it->second.since, since);
+    if (it != pins_.end()) it->second.pending = false;
   }
 }
 

@@ -49,9 +49,8 @@ class PinTable {
   // Where the pinned chunk `id` lies while it has no index row.
   std::optional<PackLocation> PendingLocation(const ChunkId& id);
   std::map<ChunkId, PackLocation> PendingLocations(const std::vector<ChunkId>& ids);
-  // The commit that indexed these chunks is done; on a shared store it
-  // was commit number `since`.
-  void MarkIndexed(const std::vector<ChunkId>& ids, uint64_t since = kNoSince);
+  // The commit that indexed these chunks is done.
+  void MarkIndexed(const std::vector<ChunkId>& ids);
   // The lowest pack that holds a record no index row names yet
   // (UINT32_MAX when none): gc must not compact it or any later one.
   uint32_t FirstPendingPack();
@@ -66,7 +65,7 @@ class PinTable {
   // look-up takes a chunk from the index only when its row is referenced
   // (refcount > 0), else stores it again; and each pin remembers the
   // commit number `applied_in` read in the look-up's transaction (its
-  // since), lowered to its commit's number by MarkIndexed.
+  // since), also when the look-up found no row and the chunk was stored.
   void SetShared(std::function<Result<uint64_t>(Txn&)> applied_in);
   // The lowest since of the pins held now (kNoSince when none).
   uint64_t OldestHold();
@@ -89,7 +88,7 @@ class PinTable {
     uint32_t count = 0;
     bool pending = false;  // bytes in a pack, no index row yet
     PackLocation location;
-    uint64_t since = kNoSince;  // shared stores: the commit number of the look-up that found its row
+    uint64_t since = kNoSince;  // shared stores: the commit number its look-up read
     bool stale = false;         // held through a lapse of the node's lease
   };
   // Under mu_: whether the index has `id` for a look-up to take, and the
