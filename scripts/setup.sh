@@ -17,6 +17,7 @@ packages=(
   meson ninja-build dpkg-dev
   ceph-mon ceph-osd ceph-common librados-dev libradospp-dev
   python3-torch rsync   # the real clients' tests (tests/clients/)
+  graphviz              # ciuicfs graph --png
 )
 
 missing=()

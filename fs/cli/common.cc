@@ -3,6 +3,7 @@
 #include "fs/cli/mounts.h"
 #include "store/pack/backend.h"
 
+#include <limits.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -118,6 +119,19 @@ std::optional<std::string> CiuicfsMountSource(const std::string& path) {
   return std::nullopt;
 }
 
+std::optional<std::string> MountAroundCwd() {
+  char buf[PATH_MAX];
+  if (!getcwd(buf, sizeof(buf))) return std::nullopt;  // e.g. inside a mount whose daemon died
+  std::filesystem::path p = std::filesystem::path(buf).lexically_normal();
+  for (;;) {
+    std::string s = p.string();
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    if (CiuicfsMountSource(s)) return s;
+    if (!p.has_relative_path()) return std::nullopt;  // reached /
+    p = p.parent_path();
+  }
+}
+
 std::string AbsolutePath(const std::string& path) {
   std::error_code ec;
   std::string p = std::filesystem::absolute(path, ec).lexically_normal().string();
@@ -131,7 +145,7 @@ std::string AbsolutePath(const std::string& path) {
 
 void AddStoreOption(po::options_description* opts) {
   opts->add_options()("store", po::value<std::string>()->default_value(""),
-                      "a store directory or a ciuicfs mountpoint (default: the default store)");
+                      "a store directory or a ciuicfs mountpoint (default: the mount the current directory is in, else the default store)");
 }
 
 const po::positional_options_description& StorePositional() {
@@ -199,7 +213,10 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
     return t;
   }
   if (where.rfind("rados:", 0) == 0) return OpenRadosTarget(where, mutate);
-  std::string path = AbsolutePath(where.empty() ? DefaultStoreDir() : where);
+  // No store named: the mount the current directory is in, else the
+  // default store.
+  std::optional<std::string> around = where.empty() ? MountAroundCwd() : std::nullopt;
+  std::string path = AbsolutePath(!where.empty() ? where : around ? *around : DefaultStoreDir());
   if (auto source = CiuicfsMountSource(path)) {
     t.mountpoint = path;
     t.store_dir = *source;

@@ -96,6 +96,8 @@ void SetInvocation(int argc, char** argv);
 // nullopt when `path` is not a ciuicfs mount.
 std::optional<std::string> CiuicfsMountSource(const std::string& path);
 std::string AbsolutePath(const std::string& path);
+// The ciuicfs mount the current directory is in (its mountpoint), or nullopt.
+std::optional<std::string> MountAroundCwd();
 
 // What an admin command works on: a store, reached through its mountpoint
 // or its directory.
@@ -107,8 +109,8 @@ struct Target {
   std::string branch = "main";  // a mount's live branch; else main
 };
 
-// `where` is a ciuicfs mountpoint or a store directory ("" = the default
-// store). Read commands open the store read-only, beside a running mount;
+// `where` is a ciuicfs mountpoint or a store directory ("" = the mount
+// the current directory is in, else the default store). Read commands open the store read-only, beside a running mount;
 // `mutate` commands on a mounted store are sent to its daemon (this call
 // then relays the daemon's answer and exits). Prints one line and returns
 // nullopt on failure.

@@ -74,6 +74,38 @@ TEST_F(AdminTest, ReadCommandsWorkOnTheMountWhileItServes) {
   EXPECT_EQ(Run("verify " + mount_->path()).code, 0);
 }
 
+// Run from inside a mount (any folder of it, `@` trees too) with no store
+// named, a command works on that mount, reads and changes alike.
+TEST_F(AdminTest, ACommandFromInsideAMountWorksOnIt) {
+  auto from = [&](const std::string& rel, const std::string& args) {
+    return RunCiuicfs(args, dir_.path(), "cd '" + mount_->At(rel) + "' &&");
+  };
+  CommandResult inside = from("checkpoint-200", "log --json");
+  ASSERT_EQ(inside.code, 0) << inside.err;
+  EXPECT_EQ(inside.out, Run("log " + mount_->path() + " --json").out);
+  EXPECT_EQ(CountLines(inside.out), 9);
+  CommandResult in_snapshot = from("@latest/checkpoint-100", "log --json");
+  EXPECT_EQ(in_snapshot.out, inside.out) << in_snapshot.err;
+  CommandResult tag = from("checkpoint-300", "tag here step-300");
+  ASSERT_EQ(tag.code, 0) << tag.err;
+  EXPECT_EQ(Diff(ReadFile(mount_->At("@tag-here/checkpoint-300/fresh.bin")), files_["checkpoint-300/fresh.bin"]), "same");
+  // Outside any mount, with no store named: the default store, not this one.
+  CommandResult outside = RunCiuicfs("log --json", dir_.path(), "cd '" + dir_.path() + "' && HOME='" + dir_.path() + "'");
+  EXPECT_NE(outside.code, 0);
+  EXPECT_EQ(outside.out.find("checkpoint-200"), std::string::npos);
+}
+
+// graph --png renders the chain through Graphviz (scripts/setup.sh
+// installs it).
+TEST_F(AdminTest, GraphRendersAPng) {
+  const std::string png = dir_.Sub("chain.png");
+  CommandResult g = Run("graph " + mount_->path() + " --png '" + png + "'");
+  ASSERT_EQ(g.code, 0) << g.err;
+  EXPECT_EQ(ReadFile(png).substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  CommandResult dot = Run("graph " + mount_->path());
+  EXPECT_NE(dot.out.find("digraph"), std::string::npos) << dot.out;
+}
+
 TEST_F(AdminTest, ChangesToAMountedStoreRunInsideTheDaemonWhileATrainerWrites) {
   CommandResult tag = Run("tag best step-100 --store " + mount_->path());
   ASSERT_EQ(tag.code, 0) << tag.err;
