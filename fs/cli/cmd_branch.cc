@@ -105,10 +105,10 @@ int RunSwitch(const std::vector<std::string>& args) {
   AddStoreOption(&opts);
   opts.add_options()("name", po::value<std::string>()->required(), "the branch to switch the mount to");
   po::positional_options_description pos;
-  pos.add("name", 1);
+  pos.add("name", 1).add("store", 1);  // the store second, or --store
   po::variables_map vm;
   int code;
-  if (!ParseArgs("switch", args, opts, "ciuicfs switch lr-half --store /ckpt", &vm, &code, &pos)) return code;
+  if (!ParseArgs("switch", args, opts, "ciuicfs switch lr-half /ckpt", &vm, &code, &pos)) return code;
   const std::string name = vm["name"].as<std::string>();
   if (Status bad = ValidateBranchName(name); !bad.ok()) return FailStatus("switch", bad);
   const CommandContext* ctx = CurrentContext();

@@ -10,10 +10,10 @@ int RunRollback(const std::vector<std::string>& args) {
   po::options_description opts("rollback options");
   opts.add_options()("ref", po::value<std::string>()->required(), "the snapshot to return to");
   po::positional_options_description pos;
-  pos.add("ref", 1);
+  pos.add("ref", 1).add("store", 1);  // the store second, or --store
   po::variables_map vm;
   int code;
-  auto t = ParseAndOpen("rollback", args, opts, "ciuicfs rollback step-1200 --store /data/ckpt-store", pos, true,
+  auto t = ParseAndOpen("rollback", args, opts, "ciuicfs rollback step-1200 /ckpt", pos, true,
                         &vm, &code);
   if (!t) return code;
   auto target = t->store->ResolveRef(vm["ref"].as<std::string>(), t->branch);

@@ -10,10 +10,10 @@ int RunShow(const std::vector<std::string>& args) {
   opts.add_options()("ref", po::value<std::string>()->required(),
                      "id prefix (8+ hex), step-N, latest, latest~K, a tag or a branch");
   po::positional_options_description pos;
-  pos.add("ref", 1);
+  pos.add("ref", 1).add("store", 1);  // the store second, or --store
   po::variables_map vm;
   int code;
-  auto t = ParseAndOpen("show", args, opts, "ciuicfs show step-1200 --store /ckpt", pos, false, &vm, &code);
+  auto t = ParseAndOpen("show", args, opts, "ciuicfs show step-1200 /ckpt", pos, false, &vm, &code);
   if (!t) return code;
   auto s = t->store->ResolveRef(vm["ref"].as<std::string>(), t->branch);
   if (!s.ok()) return FailStatus("show", s.status());

@@ -89,6 +89,11 @@ TEST_F(AdminTest, ACommandFromInsideAMountWorksOnIt) {
   CommandResult tag = from("checkpoint-300", "tag here step-300");
   ASSERT_EQ(tag.code, 0) << tag.err;
   EXPECT_EQ(Diff(ReadFile(mount_->At("@tag-here/checkpoint-300/fresh.bin")), files_["checkpoint-300/fresh.bin"]), "same");
+  // The store as the argument after the REF, as with --store.
+  CommandResult show = Run("show step-200 " + mount_->path());
+  ASSERT_EQ(show.code, 0) << show.err;
+  EXPECT_EQ(show.out, Run("show step-200 --store " + mount_->path()).out);
+  EXPECT_NE(show.out.find("checkpoint-200/fresh.bin"), std::string::npos) << show.out;
   // Outside any mount, with no store named: the default store, not this one.
   CommandResult outside = RunCiuicfs("log --json", dir_.path(), "cd '" + dir_.path() + "' && HOME='" + dir_.path() + "'");
   EXPECT_NE(outside.code, 0);
