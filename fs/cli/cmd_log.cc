@@ -52,15 +52,11 @@ int RunLog(const std::vector<std::string>& args) {
   for (auto it = chain.rbegin(); it != chain.rend() && (max == 0 || shown < max); ++it, ++shown) {
     const Snapshot& s = *it;
     if (vm["json"].as<bool>()) {
-      std::string changes;
-      for (const Change& c : s.changes)
-        changes += std::string(changes.empty() ? "" : ",") + "{\"path\":" + JsonString(c.path) + ",\"kind\":\"" +
-                   ChangeKindName(c.kind) + "\",\"size\":" + std::to_string(c.size) + "}";
       std::fprintf(Out(), "{\"seq\":%llu,\"id\":\"%s\",\"parent\":\"%s\",\"step\":%lld,\"time_ns\":%lld,\"bytes_added\":%llu,"
-                  "\"tags\":%s,\"changes\":[%s]}\n",
+                  "\"tags\":%s,\"changes\":%s}\n",
                   (unsigned long long)s.seq, s.id.Hex().c_str(), s.parent.IsZero() ? "" : s.parent.Hex().c_str(),
                   (long long)s.step, (long long)s.time_ns, (unsigned long long)s.bytes_added,
-                  JsonString(TagText(tags, s.seq)).c_str(), changes.c_str());
+                  JsonString(TagText(tags, s.seq)).c_str(), ChangesJson(s.changes).c_str());
       continue;
     }
     if (vm["by-step"].as<bool>() && s.step != group_step) {

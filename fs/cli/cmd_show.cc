@@ -8,7 +8,8 @@ namespace ciuicfs::cli {
 int RunShow(const std::vector<std::string>& args) {
   po::options_description opts("show options");
   opts.add_options()("ref", po::value<std::string>()->required(),
-                     "id prefix (8+ hex), step-N, latest, latest~K, a tag or a branch");
+                     "id prefix (8+ hex), step-N, latest, latest~K, a tag or a branch")(
+      "json", po::bool_switch(), "one JSON object: the snapshot, its changes and its tree");
   po::positional_options_description pos;
   pos.add("ref", 1).add("store", 1);  // the store second, or --store
   po::variables_map vm;
@@ -24,6 +25,26 @@ int RunShow(const std::vector<std::string>& args) {
   }
   uint64_t total = 0;
   for (const TreeEntry& e : *tree) total += e.kind == EntryKind::kDirectory ? 0 : e.size;
+  if (vm["json"].as<bool>()) {
+    std::string entries = "[";
+    for (const TreeEntry& e : *tree) {
+      const char* kind = e.kind == EntryKind::kDirectory ? "directory"
+                         : e.kind == EntryKind::kFile    ? "file"
+                         : e.kind == EntryKind::kSymlink ? "symlink"
+                                                         : "special";
+      entries += std::string(entries.size() > 1 ? "," : "") + "{\"path\":" + JsonString(e.path) + ",\"kind\":\"" +
+                 kind + "\",\"mode\":" + std::to_string(e.mode) + ",\"size\":" + std::to_string(e.size) +
+                 ",\"mtime_ns\":" + std::to_string(e.mtime_ns) + ",\"version\":\"" +
+                 (e.version.IsZero() ? "" : e.version.Hex()) + "\"}";
+    }
+    std::fprintf(Out(),
+                 "{\"seq\":%llu,\"id\":\"%s\",\"parent\":\"%s\",\"step\":%lld,\"time_ns\":%lld,\"bytes_in_files\":%llu,"
+                 "\"bytes_added\":%llu,\"changes\":%s,\"tree\":%s]}\n",
+                 (unsigned long long)s->seq, s->id.Hex().c_str(), s->parent.IsZero() ? "" : s->parent.Hex().c_str(),
+                 (long long)s->step, (long long)s->time_ns, (unsigned long long)total,
+                 (unsigned long long)s->bytes_added, ChangesJson(s->changes).c_str(), entries.c_str());
+    return kExitOk;
+  }
   std::fprintf(Out(), "snapshot %llu  %s\n", (unsigned long long)s->seq, s->id.Hex().c_str());
   std::fprintf(Out(), "parent   %s\n", s->parent.IsZero() ? "(none)" : s->parent.Hex().c_str());
   std::fprintf(Out(), "step     %lld\ntime     %s\n", (long long)s->step, FormatTime(s->time_ns).c_str());

@@ -257,6 +257,14 @@ std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   return t;
 }
 
+std::string ChangesJson(const std::vector<Change>& changes) {
+  std::string out = "[";
+  for (const Change& c : changes)
+    out += std::string(out.size() > 1 ? "," : "") + "{\"path\":" + JsonString(c.path) + ",\"kind\":\"" +
+           ChangeKindName(c.kind) + "\",\"size\":" + std::to_string(c.size) + "}";
+  return out + "]";
+}
+
 bool LoadChain(Store* store, std::vector<Snapshot>* snaps, TagsBySeq* tags_by_seq, const std::string* branch) {
   auto list = branch ? store->BranchLine(*branch) : store->ListSnapshots();
   auto tags = store->Tags();

@@ -140,6 +140,8 @@ std::string TagText(const TagsBySeq& tags, uint64_t seq);
 std::string FormatTime(int64_t ns);      // local "YYYY-MM-DD HH:MM:SS"
 std::string HumanBytes(uint64_t bytes);  // "1.5 MiB"
 std::string JsonString(const std::string& s);
+// A snapshot's changes as a JSON array of {"path","kind","size"}.
+std::string ChangesJson(const std::vector<Change>& changes);
 
 }  // namespace ciuicfs::cli
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <map>
 #include <thread>
@@ -109,6 +110,35 @@ TEST_F(AdminTest, GraphRendersAPng) {
   EXPECT_EQ(ReadFile(png).substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   CommandResult dot = Run("graph " + mount_->path());
   EXPECT_NE(dot.out.find("digraph"), std::string::npos) << dot.out;
+}
+
+// show --json and verify --json parse as JSON and carry what the text says.
+TEST_F(AdminTest, ShowAndVerifyAnswerInJson) {
+  // `expr` (Python, over the parsed object d) without single quotes.
+  auto parse = [&](const std::string& json, const std::string& expr) {
+    const std::string file = dir_.Sub("answer.json");
+    EXPECT_TRUE(WriteFile(file, json));
+    const std::string cmd = "/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(" + expr +
+                            ")' '" + file + "' 2>&1";
+    std::string out;
+    if (FILE* p = popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
+      pclose(p);
+    }
+    return out;
+  };
+  CommandResult show = Run("show step-200 " + mount_->path() + " --json");
+  ASSERT_EQ(show.code, 0) << show.err;
+  EXPECT_EQ(parse(show.out, "d[\"step\"], sorted(e[\"path\"] for e in d[\"tree\"] if e[\"kind\"] == \"file\")"),
+            "200 ['checkpoint-100/fresh.bin', 'checkpoint-100/frozen.bin', 'checkpoint-200/fresh.bin', "
+            "'checkpoint-200/frozen.bin']\n")
+      << show.out;
+  CommandResult text = Run("show step-200 " + mount_->path());
+  EXPECT_NE(text.out.find(parse(show.out, "d[\"id\"]").substr(0, 64)), std::string::npos) << text.out;
+  CommandResult verify = Run("verify " + mount_->path() + " --json");
+  ASSERT_EQ(verify.code, 0) << verify.err;
+  EXPECT_EQ(parse(verify.out, "d[\"clean\"], d[\"snapshots\"], d[\"problems\"]"), "True 9 []\n") << verify.out;
 }
 
 TEST_F(AdminTest, ChangesToAMountedStoreRunInsideTheDaemonWhileATrainerWrites) {
