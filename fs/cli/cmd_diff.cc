@@ -69,6 +69,8 @@ int RunDiff(const std::vector<std::string>& args) {
       std::fprintf(Out(), "added     %s  (%llu bytes)\n", path.c_str(), (unsigned long long)b->size);
     } else if (!b) {
       std::fprintf(Out(), "removed   %s  (%llu bytes)\n", path.c_str(), (unsigned long long)a->size);
+    } else if (!HasVersion(a->kind) || !HasVersion(b->kind)) {  // a special file on one side: no content
+      std::fprintf(Out(), "modified  %s  (now a %s)\n", path.c_str(), HasVersion(b->kind) ? "file" : "special file");
     } else {
       auto ma = t->store->GetManifest(a->version);
       auto mb = t->store->GetManifest(b->version);

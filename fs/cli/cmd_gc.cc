@@ -8,6 +8,7 @@ namespace ciuicfs::cli {
 
 int RunGc(const std::vector<std::string>& args) {
   po::options_description opts("gc options");
+  opts.add_options()("json", po::bool_switch(), "one JSON object: what gc freed");
   po::variables_map vm;
   int code;
   auto t = ParseAndOpen("gc", args, opts, "ciuicfs gc /data/ckpt-store", StorePositional(), true, &vm, &code);
@@ -18,6 +19,15 @@ int RunGc(const std::vector<std::string>& args) {
     return kExitFailed;
   }
   uint64_t freed = st->bytes_before > st->bytes_after ? st->bytes_before - st->bytes_after : 0;
+  if (vm["json"].as<bool>()) {
+    std::fprintf(Out(),
+                 "{\"bytes_freed\":%llu,\"chunks_deleted\":%llu,\"packs_compacted\":%llu,\"packs_%s\":%llu,"
+                 "\"bytes_stored\":%llu}\n",
+                 (unsigned long long)freed, (unsigned long long)st->chunks_deleted,
+                 (unsigned long long)st->packs_compacted, t->store->on_rados() ? "emptied" : "removed",
+                 (unsigned long long)st->packs_deleted, (unsigned long long)st->bytes_after);
+    return kExitOk;
+  }
   // On RADOS a pack left without a live record is cut to its header, not removed.
   std::fprintf(Out(), "freed %llu bytes (%s): %llu chunks deleted, %llu packs compacted, %llu packs %s; %llu bytes stored\n",
               (unsigned long long)freed, HumanBytes(freed).c_str(), (unsigned long long)st->chunks_deleted,

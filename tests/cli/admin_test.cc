@@ -112,7 +112,7 @@ TEST_F(AdminTest, GraphRendersAPng) {
   EXPECT_NE(dot.out.find("digraph"), std::string::npos) << dot.out;
 }
 
-// show --json and verify --json parse as JSON and carry what the text says.
+// show, verify and gc --json parse as JSON and carry what the text says.
 TEST_F(AdminTest, ShowAndVerifyAnswerInJson) {
   // `expr` (Python, over the parsed object d) without single quotes.
   auto parse = [&](const std::string& json, const std::string& expr) {
@@ -139,6 +139,12 @@ TEST_F(AdminTest, ShowAndVerifyAnswerInJson) {
   CommandResult verify = Run("verify " + mount_->path() + " --json");
   ASSERT_EQ(verify.code, 0) << verify.err;
   EXPECT_EQ(parse(verify.out, "d[\"clean\"], d[\"snapshots\"], d[\"problems\"]"), "True 9 []\n") << verify.out;
+  // gc runs inside the daemon of a mounted store; its answer is relayed.
+  CommandResult gc = Run("gc " + mount_->path() + " --json");
+  ASSERT_EQ(gc.code, 0) << gc.err;
+  EXPECT_EQ(parse(gc.out, "sorted(d)"),
+            "['bytes_freed', 'bytes_stored', 'chunks_deleted', 'packs_compacted', 'packs_removed']\n")
+      << gc.out;
 }
 
 TEST_F(AdminTest, ChangesToAMountedStoreRunInsideTheDaemonWhileATrainerWrites) {
