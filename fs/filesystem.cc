@@ -94,6 +94,16 @@ bool Filesystem::DropName(Node& n, Node* dir, const std::string& name) {
   return true;  // not one of its names: nothing to take
 }
 
+mode_t Filesystem::TypeOf(const Node& n) {
+  switch (n.kind) {
+    case kLiveFile: return S_IFREG;
+    case kLiveLink: return S_IFLNK;
+    case kLiveSpecial: return FileType(n.special);
+    case kSnapFile: return FileType(n.entry.kind);
+    default: return S_IFDIR;
+  }
+}
+
 struct stat Filesystem::StatOf(const Node& n) const {
   struct stat st = {};
   st.st_ino = n.ino;
@@ -444,7 +454,7 @@ void Filesystem::Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (n->kind == kLiveDir) {
     for (auto& [name, child] : n->children) {
       NodePtr c = Get(child);
-      dh->entries.emplace_back(name, child, StatOf(*c).st_mode & S_IFMT);
+      dh->entries.emplace_back(name, child, TypeOf(*c));
     }
   } else if (n->kind != kSnapDir && n->kind != kHistory) {
     return (void)fuse_reply_err(req, ENOTDIR);

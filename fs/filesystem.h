@@ -128,6 +128,8 @@ class Filesystem {
   std::vector<std::string> PathsOf(const Node& n) const;
   static std::string Join(const std::string& dir, const std::string& name);
   struct stat StatOf(const Node& n) const;
+  // The S_IF* type of a node: what readdir says (no fstat, unlike StatOf).
+  static mode_t TypeOf(const Node& n);
   void ReplyEntry(fuse_req_t req, const NodePtr& n, double timeout);
   static int NameRule(fuse_ino_t parent, const char* name);
   int CheckNewName(const NodePtr& dir, fuse_ino_t parent, const char* name);

@@ -269,8 +269,7 @@ Status Filesystem::CommitContentLocked(const NodePtr& n, bool durable, bool rele
   for (const std::string& name : PathsOf(*n)) {
     TreeEdit edit = ingested ? TreeEdit::PutFile(name, n->mode, n->mtime_ns, ingested.get())
                              : TreeEdit::PutExtent(name, n->mode, n->mtime_ns, ws->extent->number(), size);
-    edit.attrs = n->attrs;
-    if (edit.attrs.atime_ns == n->mtime_ns) edit.attrs.atime_ns = 0;
+    edit.attrs = n->attrs;  // an atime equal to the mtime is stored as none (FORMAT.md, "Nodes")
     edits.push_back(std::move(edit));
   }
   auto snap = CommitEdits(std::move(edits), step, durable);

@@ -85,15 +85,13 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
 
 std::vector<TreeEdit> Filesystem::EntryEdits(const Node& n, uint32_t mode, int64_t mtime,
                                              const EntryAttrs& attrs) const {
+  const EntryKind kind = n.kind == kLiveDir    ? EntryKind::kDirectory
+                         : n.kind == kLiveLink   ? EntryKind::kSymlink
+                         : n.kind == kLiveSpecial ? n.special
+                                                  : EntryKind::kFile;
   std::vector<TreeEdit> edits;
-  for (const std::string& path : PathsOf(n)) {
-    TreeEdit edit = TreeEdit::PutExisting(path, mode, mtime, n.committed);
-    if (n.kind == kLiveDir) edit = TreeEdit::PutDirectory(path, mode, mtime);
-    else if (n.kind == kLiveLink) edit.op = TreeEdit::Op::kPutSymlink;
-    else if (n.kind == kLiveSpecial) edit = TreeEdit::PutSpecial(path, n.special, mode, mtime);
-    edit.attrs = attrs;
-    edits.push_back(std::move(edit));
-  }
+  for (const std::string& path : PathsOf(n))
+    edits.push_back(TreeEdit::PutEntry(TreeEntry{path, kind, mode, 0, mtime, n.committed, attrs}));
   return edits;
 }
 
