@@ -18,6 +18,7 @@ packages=(
   ceph-mon ceph-osd ceph-common librados-dev libradospp-dev
   python3-torch rsync   # the real clients' tests (tests/clients/)
   graphviz              # ciuicfs graph --png
+  help2man man-db       # the man pages, from --help (fs/dist/install.cmake)
 )
 
 missing=()

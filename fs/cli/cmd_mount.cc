@@ -19,6 +19,7 @@
 
 #include "fs/cli/common.h"
 #include "fs/cli/control.h"
+#include "fs/cli/mount_args.h"
 #include "fs/cli/mounts.h"
 #include "fs/filesystem.h"
 #include "store/pack/backend.h"
@@ -58,7 +59,8 @@ Status PrepareBranch(Store* store, const std::string& name, bool create) {
   return store->CreateBranch(name, *main ? (*main)->seq : 0);
 }
 
-int Serve(MountOptions options, bool create_branch, bool foreground, int notify_fd) {
+// `kernel_flags`: the generic mount flags given with -o (ro, nosuid, ...).
+int Serve(MountOptions options, bool create_branch, bool foreground, const std::string& kernel_flags, int notify_fd) {
   StoreOptions store_options;
   store_options.shared = true;  // other mounts of this store may write other branches
   store_options.background_reencode = options.reencode;  // deltas and compression after each ingest
@@ -88,6 +90,7 @@ int Serve(MountOptions options, bool create_branch, bool foreground, int notify_
   }
   std::string opts = "fsname=" + EscapeOption(options.store_dir) + ",subtype=ciuicfs,default_permissions";
   if (options.allow_other) opts += ",allow_other";
+  if (!kernel_flags.empty()) opts += "," + kernel_flags;
   const char* argv[] = {"ciuicfs", "-o", opts.c_str()};
   fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
   fuse_session* se = fuse_session_new(&args, &Filesystem::Ops(), sizeof(fuse_lowlevel_ops), &fs);
@@ -169,12 +172,23 @@ int RunMount(const std::vector<std::string>& args) {
       "no-passthrough", po::bool_switch(),
       "write files through the daemon even where the kernel could write them straight into the store")(
       "no-reencode", po::bool_switch(),
-      "keep stored chunks as saved (no background deltas or compression; `ciuicfs compact` still does it)");
+      "keep stored chunks as saved (no background deltas or compression; `ciuicfs compact` still does it)")(
+      ",o", po::value<std::string>(),
+      "KEY[=VALUE],...: any option above (store=DIR, branch=NAME, allow_other, no_passthrough), and the kernel's mount "
+      "flags (ro, nosuid, nodev, noexec, noatime, sync, ...); values cannot hold commas");
   po::positional_options_description pos;
   pos.add("mountpoint", 1);
+  // -o KEY[=VALUE],... spells the same options (as mount(8) and fstab give them).
+  auto expanded = ExpandMountArgs(args, opts);
+  if (!expanded.ok()) return FailStatus("mount", expanded.status());
   po::variables_map vm;
   int code;
-  if (!ParseArgs("mount", args, opts, "ciuicfs mount /ckpt --store /data/ckpt-store", &vm, &code, &pos)) return code;
+  if (!ParseArgs("mount", expanded->args, opts,
+                 "ciuicfs mount /ckpt --store /data/ckpt-store\n"
+                 "  ciuicfs mount /ckpt -o store=/data/ckpt-store,branch=main,allow_other\n"
+                 "  mount -t fuse.ciuicfs /data/ckpt-store /ckpt -o branch=main   (fstab: /data/ckpt-store /ckpt fuse.ciuicfs branch=main 0 0)",
+                 &vm, &code, &pos))
+    return code;
   MountOptions options;
   std::error_code ec;
   options.mountpoint = std::filesystem::absolute(vm["mountpoint"].as<std::string>(), ec).lexically_normal().string();
@@ -244,7 +258,7 @@ int RunMount(const std::vector<std::string>& args) {
   std::filesystem::create_directories(std::filesystem::path(options.store_dir).parent_path(), ec);
   if (vm["foreground"].as<bool>()) {
     std::cerr << "ciuicfs: serving " << options.mountpoint << " from store " << options.store_location << "\n";
-    return Serve(options, create_branch, true, -1);
+    return Serve(options, create_branch, true, expanded->kernel_flags, -1);
   }
   int fds[2];
   if (pipe(fds) != 0) {
@@ -262,7 +276,7 @@ int RunMount(const std::vector<std::string>& args) {
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) dup2(null, STDIN_FILENO);
     if (fork() > 0) _exit(0);  // the daemon is not a session leader
-    _exit(Serve(options, create_branch, false, fds[1]));
+    _exit(Serve(options, create_branch, false, expanded->kernel_flags, fds[1]));
   }
   close(fds[1]);
   std::string reply;

@@ -426,5 +426,44 @@ TEST(MountCliTest, DefaultStoreUnderTheDataDirectory) {
   EXPECT_EQ(access((dir.Sub("xdg") + "/ciuicfs/store/CIUICFS-STORE").c_str(), F_OK), 0);
 }
 
+// The mount helper's call (`ciuicfs STORE MNT -o OPTS`, as mount.fuse3
+// makes it for mount -t fuse.ciuicfs and fstab) and `ciuicfs mount -o`:
+// every option has an -o spelling, the kernel's flags reach the kernel, and
+// a bad one is one line and exit 2 with nothing mounted.
+TEST(MountCliTest, TheMountHelperCallAndDashOSpellTheOptions) {
+  std::string why = FuseUnavailableReason();
+  if (!why.empty()) GTEST_SKIP() << "skipping: " << why;
+  TempDir dir;
+  mkdir(dir.Sub("mnt").c_str(), 0755);
+  CommandResult r = RunCiuicfs(dir.Sub("s") + " " + dir.Sub("mnt") + " -o rw,dev,suid,branch=exp,create,noatime,_netdev",
+                               dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(IsMounted(dir.Sub("mnt")));
+  // The mount's own flags (/proc/self/mounts; mountinfo's are the superblock's).
+  const std::string mounts = ReadFile("/proc/self/mounts");
+  const size_t line = mounts.find(" " + dir.Sub("mnt") + " fuse.ciuicfs ");
+  ASSERT_NE(line, std::string::npos) << mounts;
+  EXPECT_NE(mounts.substr(line, mounts.find('\n', line) - line).find("noatime"), std::string::npos) << mounts;
+  EXPECT_TRUE(WriteFile(dir.Sub("mnt/a_step_3.pt"), "three"));
+  EXPECT_EQ(RunCiuicfs("umount " + dir.Sub("mnt"), dir.path()).code, 0);
+  EXPECT_NE(RunCiuicfs("log " + dir.Sub("s") + " --branch exp --json", dir.path()).out.find("a_step_3.pt"),
+            std::string::npos);
+  EXPECT_EQ(RunCiuicfs("log " + dir.Sub("s") + " --json", dir.path()).out.find("a_step_3.pt"), std::string::npos);
+  // ro: the kernel refuses writes; the branch's files are there to read.
+  r = RunCiuicfs("mount " + dir.Sub("mnt") + " -o store=" + dir.Sub("s") + ",branch=exp -oro", dir.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Diff(ReadFile(dir.Sub("mnt/a_step_3.pt")), "three"), "same");
+  errno = 0;
+  EXPECT_FALSE(WriteFile(dir.Sub("mnt/b"), "x"));
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(RunCiuicfs("umount " + dir.Sub("mnt"), dir.path()).code, 0);
+  for (const char* bad : {"-o bogus", "-o branch", "-o create=1", "-o mountpoint=/x", "-o"}) {
+    CommandResult b = RunCiuicfs(dir.Sub("s") + " " + dir.Sub("mnt") + " " + std::string(bad), dir.path());
+    EXPECT_EQ(b.code, 2) << bad;
+    EXPECT_EQ(CountLines(b.err), 1) << bad << ": " << b.err;
+    EXPECT_FALSE(IsMounted(dir.Sub("mnt"))) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace ciuicfs
