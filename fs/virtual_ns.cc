@@ -74,6 +74,12 @@ Result<Filesystem::NodePtr> Filesystem::LookupVirtualRoot(const std::string& nam
     snap = store_->FindByStep(*step, branch());
     if (!snap.ok()) return snap.status().IsNotFound() ? Result<NodePtr>(NodePtr()) : snap.status();
     *timeout = 0;  // a newer snapshot may take this step
+  } else if (name.rfind("@best-", 0) == 0) {  // store/record/README.md
+    snap = store_->ResolveRef(name.substr(1), branch());
+    if (!snap.ok()) return snap.status().IsNotFound() || snap.status().code() == Status::Code::kInvalidArgument
+                               ? Result<NodePtr>(NodePtr())
+                               : snap.status();
+    *timeout = 0;  // a later save may do better
   } else if (name.rfind("@tag-", 0) == 0) {
     auto tags = store_->Tags();
     if (!tags.ok()) return tags.status();

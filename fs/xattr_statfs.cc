@@ -53,6 +53,10 @@ void Filesystem::ChangeXattrs(fuse_req_t req, fuse_ino_t ino,
   auto was = n->attrs.xattrs.find("user.ciuic.step");
   if (x != attrs.xattrs.end() && (was == n->attrs.xattrs.end() || was->second != x->second))
     step = StepParser::FromXattr(x->second);
+  // Otherwise the file's own step, as its close takes it (its xattr, else
+  // its path): a metric set on checkpoint-200/model.pt is step 200's.
+  if (!step && x != attrs.xattrs.end()) step = StepParser::FromXattr(x->second);
+  if (!step) step = options_.step_parser->FromPath(PathOf(*n));
   Status s = CommitMetadata(*n, n->mode, n->mtime_ns, attrs, step);
   if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
   n->attrs = std::move(attrs);

@@ -390,6 +390,7 @@ Result<std::map<std::string, uint64_t>> Store::Branches() {
 }
 
 Result<Snapshot> Store::ResolveRef(const std::string& ref, const std::string& branch) {
+  if (auto best = records_->ResolveBest(ref, branch)) return std::move(*best);
   return Query([&](Txn& txn) { return refs_->Resolve(txn, ref, branch); });
 }
 

@@ -44,6 +44,7 @@
 #include "store/ingest/chunker.h"
 #include "store/ingest/ingest_session.h"
 #include "store/ingest/version_reader.h"
+#include "store/record/training_record.h"
 #include "store/verify.h"
 
 namespace ciuicfs {
@@ -190,7 +191,13 @@ class Store {
   // A snapshot by reference: "latest", "latest~K" (K snapshots before the
   // branch's head on its line), "step-N" (on that line), a tag, a branch
   // name (its head), or an id prefix (>= 8 hex).
+  // Also "best-METRIC" / "best-max-METRIC": the snapshot of the branch's
+  // line whose training record has METRIC lowest / highest
+  // (store/record/README.md).
   Result<Snapshot> ResolveRef(const std::string& ref, const std::string& branch = "main");
+  // What the trainer recorded with snapshot `s`: metrics and notes from its
+  // changed files' trainer_state.json and user.ciuic.* xattrs.
+  Result<SnapshotRecord> Record(const Snapshot& s) { return records_->Of(s); }
 
   // Branches: named heads; a new store has "main" (FORMAT.md, `branches`).
   // Names are 1-64 of [A-Za-z0-9._-], not starting with '.' or '-', no "..".
@@ -281,6 +288,7 @@ class Store {
   bool reencode_queued_ = false;  // guarded by reencode_mu_
   std::unique_ptr<ReencodeStats> reencode_stats_;
   std::unique_ptr<StoreParts> parts_;  // views of the parts above
+  std::unique_ptr<TrainingRecords> records_ = std::make_unique<TrainingRecords>(this);
   std::mutex gc_mu_;  // one gc at a time
   std::mutex applier_mu_;
   std::shared_ptr<LogApplier> applier_;  // the commit log's, once a commit was logged

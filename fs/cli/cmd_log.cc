@@ -6,6 +6,7 @@
 #include <map>
 
 #include "fs/cli/common.h"
+#include "fs/cli/record_text.h"
 
 namespace ciuicfs::cli {
 namespace {
@@ -51,12 +52,13 @@ int RunLog(const std::vector<std::string>& args) {
   int64_t group_step = INT64_MIN;
   for (auto it = chain.rbegin(); it != chain.rend() && (max == 0 || shown < max); ++it, ++shown) {
     const Snapshot& s = *it;
+    const SnapshotRecord record = RecordOrWarn(t->store, s, "log");
     if (vm["json"].as<bool>()) {
       std::fprintf(Out(), "{\"seq\":%llu,\"id\":\"%s\",\"parent\":\"%s\",\"step\":%lld,\"time_ns\":%lld,\"bytes_added\":%llu,"
-                  "\"tags\":%s,\"changes\":%s}\n",
+                  "\"tags\":%s,\"changes\":%s,%s}\n",
                   (unsigned long long)s.seq, s.id.Hex().c_str(), s.parent.IsZero() ? "" : s.parent.Hex().c_str(),
                   (long long)s.step, (long long)s.time_ns, (unsigned long long)s.bytes_added,
-                  JsonString(TagText(tags, s.seq)).c_str(), ChangesJson(s.changes).c_str());
+                  JsonString(TagText(tags, s.seq)).c_str(), ChangesJson(s.changes).c_str(), RecordJson(record).c_str());
       continue;
     }
     if (vm["by-step"].as<bool>() && s.step != group_step) {
@@ -72,9 +74,9 @@ int RunLog(const std::vector<std::string>& args) {
       auto p = seq_of.find(s.parent);
       tag += p == seq_of.end() ? " (parent dropped)" : " (forks from " + std::to_string(p->second) + ")";
     }
-    std::fprintf(Out(), "%s%-6llu %s  step %-8lld %s  +%-10s %s%s\n", vm["by-step"].as<bool>() ? "  " : "",
+    std::fprintf(Out(), "%s%-6llu %s  step %-8lld %s  +%-10s %s%s%s\n", vm["by-step"].as<bool>() ? "  " : "",
                 (unsigned long long)s.seq, s.id.ShortHex().c_str(), (long long)s.step, FormatTime(s.time_ns).c_str(),
-                HumanBytes(s.bytes_added).c_str(), ChangesText(s).c_str(), tag.c_str());
+                HumanBytes(s.bytes_added).c_str(), ChangesText(s).c_str(), tag.c_str(), RecordText(record).c_str());
   }
   return kExitOk;
 }

@@ -22,11 +22,12 @@ std::optional<int64_t> ParseInt(const std::string& s, bool allow_negative) {
 
 Status Refs::ValidateTagName(const std::string& name) {
   bool ok = !name.empty() && name.size() <= 64 && name[0] != '.' && name != "latest" &&
-            name.rfind("latest~", 0) != 0 && name.rfind("step-", 0) != 0;
+            name.rfind("latest~", 0) != 0 && name.rfind("step-", 0) != 0 &&
+            name.rfind("best-", 0) != 0;  // best-METRIC (store/record/)
   for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
   if (!ok)
     return Status::InvalidArgument("bad tag name '" + name +
-                                   "': use 1-64 of A-Z a-z 0-9 . _ -, not starting with '.', not 'latest' or 'step-...'");
+                                   "': use 1-64 of A-Z a-z 0-9 . _ -, not starting with '.', not 'latest', 'step-...' or 'best-...'");
   return Status::Ok();
 }
 

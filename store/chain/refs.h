@@ -19,7 +19,7 @@ class Refs {
   explicit Refs(const SnapshotChain* chain) : chain_(chain) {}
 
   // Names are 1-64 of [A-Za-z0-9._-], not starting with '.', not "latest",
-  // "latest~..." or "step-...".
+  // "latest~...", "step-..." or "best-..." (store/record/).
   static Status ValidateTagName(const std::string& name);
   Status SetTag(Txn& txn, const std::string& name, uint64_t seq) const;
   Status DeleteTag(Txn& txn, const std::string& name) const;  // NotFound when absent

@@ -445,7 +445,7 @@ TEST_F(PosixTest, OperationsMatchANativeDirectory) {
   EXPECT_EQ(times_of(M("ln")), times_of(native + "/ln"));
   EXPECT_EQ(links_of(M("h1.txt"), M("p2/third")), links_of(native + "/h1.txt", native + "/p2/third"));
   EXPECT_EQ(links_of(M("h1.txt"), M("hard")), links_of(native + "/h1.txt", native + "/hard"));
-  for (const std::string& p : {"a.txt", "ln", "p2", "null", "plain"}) {
+  for (std::string p : {"a.txt", "ln", "p2", "null", "plain"}) {
     EXPECT_EQ(type_of(M(p)), type_of(native + "/" + p)) << p;
     EXPECT_EQ(owner_of(M(p)), owner_of(native + "/" + p)) << p;
     EXPECT_EQ(xattrs_of(M(p)), xattrs_of(native + "/" + p)) << p;
