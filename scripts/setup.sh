@@ -19,6 +19,7 @@ packages=(
   python3-torch rsync   # the real clients' tests (tests/clients/)
   graphviz              # ciuicfs graph --png
   help2man man-db       # the man pages, from --help (fs/dist/install.cmake)
+  nlohmann-json3-dev    # trainer_state.json (store/record/, the trainer)
 )
 
 missing=()
