@@ -182,7 +182,8 @@ Status CollectRowsInTxn(Txn& txn, const std::vector<ChunkId>& chunks, const std:
   return Status::Ok();
 }
 
-Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options) {
+Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options,
+                               const std::function<void(uint64_t, uint64_t)>& progress) {
   CIUIC_RETURN_IF_ERROR(parts.CanWrite());
   GcStats stats;
   stats.bytes_before = StoredPackBytes(parts);
@@ -225,7 +226,7 @@ Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options
   }
   CompactOptions compact{options.compact_below};
   CIUIC_RETURN_IF_ERROR(
-      parts.background->Schedule(std::make_unique<CompactPacksJob>(parts, compact, &stats)).get());
+      parts.background->Schedule(std::make_unique<CompactPacksJob>(parts, compact, &stats, progress)).get());
   stats.bytes_after = StoredPackBytes(parts);
   return stats;
 }

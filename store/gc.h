@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,7 +48,9 @@ Status DeleteBranch(const StoreParts& parts, const std::string& name);
 class Txn;
 Status DropSnapshotsInTxn(const StoreParts& parts, Txn& txn, const std::vector<uint64_t>& seqs);
 Status DeleteBranchInTxn(const StoreParts& parts, Txn& txn, const std::string& name);
-Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options);
+// `progress` hears the compaction's moved bytes (Store::Gc).
+Result<GcStats> CollectGarbage(const StoreParts& parts, const GcOptions& options,
+                               const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
 // The bytes of every pack (object) the backend lists.
 uint64_t StoredPackBytes(const StoreParts& parts);
 // The pieces gc on a shared store (cluster/shared_gc.h) uses: the chunk

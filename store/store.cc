@@ -157,7 +157,7 @@ Status Store::OpenParts(const StoreOptions& options) {
     if (!options.upgrade || options.read_only)
       return Status::InvalidArgument("store " + parts_->dir + " has a format 1 index; convert it with `ciuicfs upgrade " +
                                      parts_->dir + "`");
-    CIUIC_RETURN_IF_ERROR(env_->Write([&](Txn& txn) { return ConvertFormat1(txn, trees_.get()); }));
+    CIUIC_RETURN_IF_ERROR(env_->Write([&](Txn& txn) { return ConvertFormat1(txn, trees_.get(), options.upgrade_progress); }));
     CIUIC_RETURN_IF_ERROR(env_->Sync());
   }
   chunker_ = std::make_unique<Chunker>(params);
@@ -394,11 +394,11 @@ Result<Snapshot> Store::ResolveRef(const std::string& ref, const std::string& br
   return Query([&](Txn& txn) { return refs_->Resolve(txn, ref, branch); });
 }
 
-Result<GcStats> Store::Gc(const GcOptions& options) {
+Result<GcStats> Store::Gc(const GcOptions& options, const std::function<void(uint64_t, uint64_t)>& progress) {
   CIUIC_RETURN_IF_ERROR(SeeLog());
   std::lock_guard<std::mutex> lock(gc_mu_);
   if (cluster_) return SharedGc(parts_.get(), cluster_.get()).Run(options);
-  if (!shared_) return CollectGarbage(*parts_, options);
+  if (!shared_) return CollectGarbage(*parts_, options, progress);
   // Pins live in each process's memory: gc only while no other process
   // could be saving.
   if (!TryExclusive(lock_fd_))
@@ -406,7 +406,7 @@ Result<GcStats> Store::Gc(const GcOptions& options) {
   // A mount killed with commits still in its log: they name extents gc
   // would take as unlisted.
   Status replayed = ReplayDeadLogs();
-  auto stats = replayed.ok() ? CollectGarbage(*parts_, options) : Result<GcStats>(replayed);
+  auto stats = replayed.ok() ? CollectGarbage(*parts_, options, progress) : Result<GcStats>(replayed);
   Status shared = ShareLock(lock_fd_);
   if (!stats.ok()) return stats;
   if (!shared.ok()) return shared;

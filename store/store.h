@@ -78,6 +78,9 @@ struct StoreOptions {
   // index transaction; `ciuicfs upgrade`). Without it a format 1 store is
   // refused with a line that says how to convert it.
   bool upgrade = false;
+  // With `upgrade`: called now and then with the snapshots converted and
+  // the number to convert.
+  std::function<void(uint64_t done, uint64_t total)> upgrade_progress;
   // Share the store with other processes that open it the same way (mounts
   // of one store on different branches; FORMAT.md, "Several processes"):
   // each commits to its own branch and appends to its own packs. Repairs on
@@ -217,7 +220,11 @@ class Store {
   // and waits for it. One gc at a time. On RADOS: waits for the other
   // nodes' leases, deletes what no save holds on every node and empties
   // the packs left without a live record (no compaction).
-  Result<GcStats> Gc(const GcOptions& options);
+  // `progress`, when set, is called now and then (from the background
+  // thread) with the live record bytes compaction has moved and the total it
+  // will move; never when there is nothing to compact, nor on RADOS.
+  Result<GcStats> Gc(const GcOptions& options,
+                     const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
   // `progress`, when set, is called now and then with the chunk bytes
   // checked so far and the total to check.
   Result<VerifyReport> Verify(const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);

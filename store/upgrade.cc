@@ -26,7 +26,7 @@ std::vector<TreeOp> BuildOps(const Tree& tree) {
 
 }  // namespace
 
-Status ConvertFormat1(Txn& txn, TreeStore* trees) {
+Status ConvertFormat1(Txn& txn, TreeStore* trees, const std::function<void(uint64_t, uint64_t)>& progress) {
   std::vector<Snapshot> snaps;
   Status bad;
   CIUIC_RETURN_IF_ERROR(txn.Scan(Db::kSnapshots, "", [&](std::string_view k, std::string_view v) {
@@ -37,7 +37,9 @@ Status ConvertFormat1(Txn& txn, TreeStore* trees) {
   }));
   CIUIC_RETURN_IF_ERROR(bad);
   std::map<Hash128, Hash128> converted;  // format 1 tree id -> root node
+  uint64_t done = 0;
   for (Snapshot& s : snaps) {
+    if (progress) progress(done++, snaps.size());
     if (s.tree.IsZero()) continue;
     auto known = converted.find(s.tree);
     if (known != converted.end()) {
@@ -58,6 +60,7 @@ Status ConvertFormat1(Txn& txn, TreeStore* trees) {
     }
     CIUIC_RETURN_IF_ERROR(txn.Put(Db::kSnapshots, SeqKey(s.seq), EncodeSnapshot(s)));
   }
+  if (progress) progress(snaps.size(), snaps.size());
   // The old rows go last, so no version's count passes zero on the way.
   CIUIC_RETURN_IF_ERROR(trees->Settle(txn));
   std::vector<std::pair<std::string, Tree>> old;

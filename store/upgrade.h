@@ -6,6 +6,7 @@
 #define CIUICFS_STORE_UPGRADE_H_
 
 #include <cstdint>
+#include <functional>
 
 #include "store/index/lmdb_env.h"
 #include "store/tree/tree_store.h"
@@ -15,8 +16,10 @@ namespace ciuicfs {
 // Every snapshot's tree rewritten as nodes (ids, steps, changes and
 // sequence numbers kept), the `trees` rows dropped with the references
 // they held, meta/format set to 2 and meta/converted_through to the head's
-// sequence. Runs inside the caller's write transaction.
-Status ConvertFormat1(Txn& txn, TreeStore* trees);
+// sequence. Runs inside the caller's write transaction. `progress` (may be
+// empty) hears the snapshots converted and the number to convert.
+Status ConvertFormat1(Txn& txn, TreeStore* trees,
+                      const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
 
 // The highest sequence converted from format 1 (0: none). Those
 // snapshots' ids were computed over their format 1 tree ids, so they

@@ -180,7 +180,7 @@ Result<VerifyReport> VerifyStore(const StoreParts& parts, const std::function<vo
     ++report.chunks;
     auto it = rows.find(id);
     if (it != rows.end()) done += it->second.location.raw_len;
-    if (progress && done - last_report >= (256u << 20)) {
+    if (progress && done - last_report >= (32u << 20)) {
       progress(done, total);
       last_report = done;
     }

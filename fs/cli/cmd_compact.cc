@@ -1,11 +1,10 @@
 // ciuicfs compact: re-encode stored chunks (byte-grouped zstd, XOR deltas
 // against the same path's previous version; store/FORMAT.md "Encoded
 // records"), then compact the packs the raw records leave mostly dead.
-#include <unistd.h>
-
 #include <cstdio>
 
 #include "fs/cli/common.h"
+#include "fs/cli/progress.h"
 
 namespace ciuicfs::cli {
 
@@ -28,18 +27,16 @@ int RunCompact(const std::vector<std::string>& args) {
     return kExitOk;
   }
   auto before = store->Stats();
-  // A progress line where a person watches.
-  const bool tty = isatty(fileno(Err()));
-  Status s = before.ok() ? store->Reencode([&](uint64_t done, uint64_t total) {
-    if (tty) std::fprintf(Err(), "\rre-encoding: %s of %s", HumanBytes(done).c_str(), HumanBytes(total).c_str());
-  })
-                         : before.status();
-  if (tty) std::fprintf(Err(), "\n");
+  ProgressLine reencoding("compact", "re-encoded");
+  Status s = before.ok() ? store->Reencode(reencoding.Callback()) : before.status();
+  reencoding.Done();
   if (!s.ok()) {
     Fail("compact: " + s.message());
     return kExitFailed;
   }
-  auto gc = store->Gc({});
+  ProgressLine compacting("compact", "copied out of mostly-dead packs");
+  auto gc = store->Gc({}, compacting.Callback());
+  compacting.Done();
   if (!gc.ok()) {
     Fail("compact: " + gc.status().message());
     return kExitFailed;

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "fs/cli/common.h"
+#include "fs/cli/progress.h"
 
 namespace ciuicfs::cli {
 
@@ -13,7 +14,11 @@ int RunGc(const std::vector<std::string>& args) {
   int code;
   auto t = ParseAndOpen("gc", args, opts, "ciuicfs gc /data/ckpt-store", StorePositional(), true, &vm, &code);
   if (!t) return code;
-  auto st = t->store->Gc({});
+  // A mounted store's gc runs in its daemon, which shows no progress
+  // (progress.h); a store directory's shows the compaction's.
+  ProgressLine progress("gc", "copied out of mostly-dead packs");
+  auto st = t->store->Gc({}, progress.Callback());
+  progress.Done();
   if (!st.ok()) {
     Fail("gc: " + st.status().message());
     return kExitFailed;

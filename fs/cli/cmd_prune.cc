@@ -1,7 +1,8 @@
 // ciuicfs prune: drop snapshots from the retained set. The policy applies
 // to each branch's line on its own (keep-last N keeps each branch's newest
 // N); every branch head is kept, and a snapshot is kept when any branch
-// keeps it. Bytes are freed by 'ciuicfs gc'.
+// keeps it. Bytes are freed by 'ciuicfs gc'. --json: one object, the
+// dropped snapshots and the counts.
 #include <cstdio>
 #include <map>
 #include <set>
@@ -16,7 +17,8 @@ int RunPrune(const std::vector<std::string>& args) {
   opts.add_options()("keep-last", po::value<size_t>(), "keep the newest N snapshots of each branch")(
       "keep-every-steps", po::value<int64_t>(), "keep each branch's newest snapshot of every step divisible by K")(
       "keep-tagged", po::value<bool>()->default_value(true), "keep tagged snapshots (true|false)")(
-      "dry-run", po::bool_switch(), "list what would go, change nothing");
+      "dry-run", po::bool_switch(), "list what would go, change nothing")(
+      "json", po::bool_switch(), "one JSON object: the snapshots dropped (or that would be) and the counts");
   po::variables_map vm;
   int code;
   if (!ParseArgs("prune", args, opts, "ciuicfs prune /data/ckpt-store --keep-last 5 --keep-every-steps 1000", &vm,
@@ -55,13 +57,19 @@ int RunPrune(const std::vector<std::string>& args) {
       for (auto& [step, seq] : newest_of_step) keep.insert(seq);
     }
   }
+  const bool json = vm["json"].as<bool>();
   std::vector<uint64_t> drop;
+  std::string dropped = "[";  // with --json
   for (const Snapshot& s : chain) {
     if (keep.count(s.seq)) continue;
     if (tags.count(s.seq) && vm["keep-tagged"].as<bool>()) continue;
     drop.push_back(s.seq);
-    std::fprintf(Out(), "%s %llu  step %lld  %s\n", dry ? "would drop" : "drop", (unsigned long long)s.seq, (long long)s.step,
-                s.id.ShortHex().c_str());
+    if (json)
+      dropped += std::string(dropped.size() > 1 ? "," : "") + "{\"seq\":" + std::to_string(s.seq) + ",\"step\":" +
+                 std::to_string(s.step) + ",\"id\":\"" + s.id.Hex() + "\",\"tags\":" + JsonString(TagText(tags, s.seq)) + "}";
+    else
+      std::fprintf(Out(), "%s %llu  step %lld  %s\n", dry ? "would drop" : "drop", (unsigned long long)s.seq,
+                   (long long)s.step, s.id.ShortHex().c_str());
   }
   if (!dry) {
     for (uint64_t seq : drop) {  // only with --keep-tagged=false can a dropped one be tagged
@@ -80,6 +88,11 @@ int RunPrune(const std::vector<std::string>& args) {
       Fail("prune: " + s.message());
       return kExitFailed;
     }
+  }
+  if (json) {
+    std::fprintf(Out(), "{\"dry_run\":%s,\"dropped\":%s],\"snapshots\":%zu,\"kept\":%zu}\n", dry ? "true" : "false",
+                 dropped.c_str(), chain.size(), chain.size() - drop.size());
+    return kExitOk;
   }
   std::fprintf(Out(), "%s %zu of %zu snapshots; %zu kept\n", dry ? "would drop" : "dropped", drop.size(), chain.size(),
               chain.size() - drop.size());

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "fs/cli/common.h"
+#include "fs/cli/progress.h"
 
 namespace ciuicfs::cli {
 
@@ -30,7 +31,10 @@ int RunUpgrade(const std::vector<std::string>& args) {
   StoreOptions options;
   options.create_if_missing = false;
   options.upgrade = true;
+  ProgressLine progress("upgrade", "converted", ProgressLine::Unit::kSnapshots);
+  options.upgrade_progress = progress.Callback();
   auto store = Store::Open(dir, options);
+  progress.Done();
   if (!store.ok()) {
     if (store.status().code() == Status::Code::kBusy) {
       Fail("upgrade: " + dir + " is in use by a mount; unmount it first");

@@ -1,10 +1,9 @@
 // ciuicfs verify: reads every chunk of every snapshot back against its id
 // and checks every reference count; exit 0 only when clean.
-#include <unistd.h>
-
 #include <cstdio>
 
 #include "fs/cli/common.h"
+#include "fs/cli/progress.h"
 
 namespace ciuicfs::cli {
 
@@ -15,16 +14,9 @@ int RunVerify(const std::vector<std::string>& args) {
   int code;
   auto t = ParseAndOpen("verify", args, opts, "ciuicfs verify /ckpt", StorePositional(), false, &vm, &code);
   if (!t) return code;
-  Store* store = t->store;
-  // Progress on a terminal, for stores big enough to take a while.
-  const bool tty = CurrentContext() == nullptr && isatty(STDERR_FILENO);
-  bool shown = false;
-  auto report = store->Verify([&](uint64_t done, uint64_t total) {
-    if (!tty || total < (2ull << 30)) return;
-    std::fprintf(stderr, "\rverify: %s of %s checked", HumanBytes(done).c_str(), HumanBytes(total).c_str());
-    shown = true;
-  });
-  if (shown) std::fputc('\n', stderr);
+  ProgressLine progress("verify", "checked");
+  auto report = t->store->Verify(progress.Callback());
+  progress.Done();
   if (!report.ok()) {
     Fail("verify: " + report.status().message());
     return kExitFailed;

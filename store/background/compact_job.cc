@@ -31,6 +31,7 @@ Status CompactPacksJob::Prepare() {
     if (!size.ok()) continue;
     if (double(row.live_bytes) >= options_.compact_below * double(*size - kPackHeaderSize)) continue;
     picked_.push_back(pack);
+    to_copy_ += row.live_bytes;
   }
   return Status::Ok();
 }
@@ -68,6 +69,8 @@ Status CompactPacksJob::CopyLive(uint32_t pack) {
     if (!loc.ok()) return loc.status();
     moves[rec.id] = Move{rec.location, *loc};
     throttle_.Account(2 * payload.size());  // read + write
+    copied_bytes_ += rec.location.record_bytes();
+    if (progress_ && to_copy_ > 0) progress_(std::min(copied_bytes_, to_copy_), to_copy_);
   }
   moves_.merge(moves);
   copied_.push_back(pack);
@@ -75,7 +78,12 @@ Status CompactPacksJob::CopyLive(uint32_t pack) {
 }
 
 Status CompactPacksJob::Run() {
+  const bool report = progress_ && to_copy_ > 0;  // packs with nothing live go at once
+  if (report) progress_(0, to_copy_);
   for (uint32_t pack : picked_) CIUIC_RETURN_IF_ERROR(CopyLive(pack));
+  // A record of a pack left in place (damaged) or one whose row moved since
+  // Prepare is not copied, so the count may stop short: done is done.
+  if (report) progress_(to_copy_, to_copy_);
   if (copied_.empty()) return Status::Ok();
   std::set<uint32_t> written;
   for (auto& [id, move] : moves_) written.insert(move.to.pack);

@@ -5,10 +5,12 @@
 // with no store lock held; Install repoints the moved rows in one index
 // transaction (only rows that still point at the old place), syncs the
 // index, then deletes the old packs. Crash analysis: FORMAT.md, "Garbage
-// collection".
+// collection". Progress: the live record bytes Run has copied, of those of
+// the picked packs (their rows' live bytes), reported from the job's thread.
 #ifndef CIUICFS_STORE_BACKGROUND_COMPACT_JOB_H_
 #define CIUICFS_STORE_BACKGROUND_COMPACT_JOB_H_
 
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -29,11 +31,14 @@ struct CompactOptions {
 
 class CompactPacksJob : public BackgroundJob {
  public:
-  // Adds what it did to `*stats`, which must outlive the job.
-  CompactPacksJob(StoreParts parts, CompactOptions options, GcStats* stats)
+  // Adds what it did to `*stats`, which must outlive the job. `progress`
+  // (may be empty) hears the bytes copied and the bytes to copy.
+  CompactPacksJob(StoreParts parts, CompactOptions options, GcStats* stats,
+                  std::function<void(uint64_t done, uint64_t total)> progress = nullptr)
       : parts_(std::move(parts)),
         options_(options),
         stats_(stats),
+        progress_(std::move(progress)),
         throttle_(options.busy_bytes_per_second, [this] { return parts_.pins->ingesting(); }) {}
   std::string name() const override { return "compact packs"; }
   Status Prepare() override;
@@ -49,6 +54,8 @@ class CompactPacksJob : public BackgroundJob {
   StoreParts parts_;
   CompactOptions options_;
   GcStats* stats_;
+  std::function<void(uint64_t, uint64_t)> progress_;
+  uint64_t to_copy_ = 0, copied_bytes_ = 0;  // live record bytes of the picked packs, and those copied
   Throttle throttle_;  // one busy spell may span several packs
   std::vector<uint32_t> picked_;
   std::vector<uint32_t> copied_;                  // picked packs whose records were all copied

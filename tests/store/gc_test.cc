@@ -67,9 +67,25 @@ TEST(GcTest, CompactsAPackThatIsMostlyGarbage) {
   }
   auto store = OpenStore(path);
   ASSERT_TRUE(store->DropSnapshots({1, 2}).ok());
-  auto gc = store->Gc({});
+  // Progress: the live bytes copied out of the picked pack, from 0 up to
+  // the whole of what stays (keep's megabyte, with record headers).
+  std::vector<std::pair<uint64_t, uint64_t>> heard;
+  auto gc = store->Gc({}, [&](uint64_t done, uint64_t total) { heard.emplace_back(done, total); });
   ASSERT_TRUE(gc.ok()) << gc.status().ToString();
   EXPECT_EQ(gc->packs_compacted, 1u);
+  ASSERT_GE(heard.size(), 2u);
+  EXPECT_EQ(heard.front().first, 0u);
+  EXPECT_GE(heard.back().second, 1u << 20);
+  EXPECT_LT(heard.back().second, (1u << 20) + 100000);
+  EXPECT_EQ(heard.back().first, heard.back().second);
+  for (size_t i = 1; i < heard.size(); ++i) {
+    EXPECT_GE(heard[i].first, heard[i - 1].first);
+    EXPECT_EQ(heard[i].second, heard.back().second);
+  }
+  // Nothing left to compact: no progress at all.
+  heard.clear();
+  ASSERT_TRUE(store->Gc({}, [&](uint64_t done, uint64_t total) { heard.emplace_back(done, total); }).ok());
+  EXPECT_TRUE(heard.empty());
   EXPECT_LT(gc->bytes_after, (1u << 20) + 100000);
   EXPECT_FALSE(std::filesystem::exists(path + "/packs/00000001.pack"));
   EXPECT_EQ(ReadVersion(store.get(), Hash128::Of(keep)), keep);

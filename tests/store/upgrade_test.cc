@@ -123,8 +123,14 @@ TEST(UpgradeTest, Format1IsRefusedThenConvertedKeepingEverySnapshot) {
   {
     StoreOptions o;
     o.upgrade = true;
+    std::vector<std::pair<uint64_t, uint64_t>> heard;
+    o.upgrade_progress = [&](uint64_t done, uint64_t total) { heard.emplace_back(done, total); };
     auto store = Store::Open(dir, o);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
+    // Snapshot by snapshot, 0 of 6 to 6 of 6.
+    ASSERT_EQ(heard.size(), before.size() + 1);
+    for (size_t i = 0; i < heard.size(); ++i)
+      EXPECT_EQ(heard[i], std::make_pair(uint64_t(i), uint64_t(before.size())));
     auto snaps = (*store)->ListSnapshots();
     ASSERT_TRUE(snaps.ok());
     ASSERT_EQ(snaps->size(), before.size());
