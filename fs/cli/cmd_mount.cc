@@ -59,8 +59,19 @@ Status PrepareBranch(Store* store, const std::string& name, bool create) {
   return store->CreateBranch(name, *main ? (*main)->seq : 0);
 }
 
-// `kernel_flags`: the generic mount flags given with -o (ro, nosuid, ...).
-int Serve(MountOptions options, bool create_branch, bool foreground, const std::string& kernel_flags, int notify_fd) {
+// What the daemon serves, beyond MountOptions.
+struct ServeRequest {
+  MountOptions options;
+  bool create_branch = false;
+  bool foreground = false;
+  std::string kernel_flags;  // the generic mount flags given with -o (ro, nosuid, ...)
+  RetentionPolicy retention;  // applied after commits (store/retention/)
+};
+
+int Serve(ServeRequest request, int notify_fd) {
+  MountOptions& options = request.options;
+  const bool create_branch = request.create_branch, foreground = request.foreground;
+  const std::string& kernel_flags = request.kernel_flags;
   StoreOptions store_options;
   store_options.shared = true;  // other mounts of this store may write other branches
   store_options.background_reencode = options.reencode;  // deltas and compression after each ingest
@@ -113,7 +124,11 @@ int Serve(MountOptions options, bool create_branch, bool foreground, const std::
     }
   }
   fs.SetSession(se);
+  // Retention runs beside the saves; it stops before the last ingest.
+  auto keeper = std::make_unique<RetentionKeeper>(store->get(), request.retention);
+  if (!request.retention.empty()) LogLine("mount: retention " + FormatRetentionPolicy(request.retention));
   MountHooks hooks;
+  hooks.retention = keeper.get();
   hooks.commit_and_reload = [&fs](const std::function<Result<Snapshot>()>& commit) {
     return fs.CommitAndReload(commit);
   };
@@ -142,6 +157,7 @@ int Serve(MountOptions options, bool create_branch, bool foreground, const std::
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
+  keeper.reset();
   // The saves' extents not ingested yet: done now, so the store is left
   // with its chunks in packs (a kill here leaves them for the next open).
   Status drained = store->get()->DrainIngest();
@@ -173,6 +189,11 @@ int RunMount(const std::vector<std::string>& args) {
       "write files through the daemon even where the kernel could write them straight into the store")(
       "no-reencode", po::bool_switch(),
       "keep stored chunks as saved (no background deltas or compression; `ciuicfs compact` still does it)")(
+      "keep-last", po::value<std::string>(), "retention: keep the newest N snapshots of each branch (gc in the background)")(
+      "keep-every-steps", po::value<std::string>(), "retention: keep the newest snapshot of every step divisible by K")(
+      "keep-within", po::value<std::string>(), "retention: keep every snapshot within D of the newest (90s, 30m, 12h, 7d, 2w)")(
+      "keep-hourly", po::value<std::string>(), "retention: keep the newest snapshot of each of the last N hours with any")(
+      "keep-daily", po::value<std::string>(), "retention: keep the newest snapshot of each of the last N days with any")(
       ",o", po::value<std::string>(),
       "KEY[=VALUE],...: any option above (store=DIR, branch=NAME, allow_other, no_passthrough), and the kernel's mount "
       "flags (ro, nosuid, nodev, noexec, noatime, sync, ...); values cannot hold commas");
@@ -220,6 +241,16 @@ int RunMount(const std::vector<std::string>& args) {
   options.passthrough = !vm["no-passthrough"].as<bool>();
   options.reencode = !vm["no-reencode"].as<bool>();
   const bool create_branch = vm["create"].as<bool>();
+  // Retention (store/retention/README.md): without a rule, nothing is dropped.
+  std::string policy_text;
+  for (const char* rule : {"keep-last", "keep-every-steps", "keep-within", "keep-hourly", "keep-daily"})
+    if (vm.count(rule)) policy_text += std::string(policy_text.empty() ? "" : ",") + rule + "=" + vm[rule].as<std::string>();
+  auto policy = ParseRetentionPolicy(policy_text);
+  if (!policy.ok()) return FailStatus("mount", policy.status());
+  ServeRequest request;
+  request.retention = *policy;
+  request.create_branch = create_branch;
+  request.kernel_flags = expanded->kernel_flags;
   if (Status bad = ValidateBranchName(options.branch); !bad.ok()) {
     Fail("mount: " + bad.message());
     return kExitUsage;
@@ -258,7 +289,9 @@ int RunMount(const std::vector<std::string>& args) {
   std::filesystem::create_directories(std::filesystem::path(options.store_dir).parent_path(), ec);
   if (vm["foreground"].as<bool>()) {
     std::cerr << "ciuicfs: serving " << options.mountpoint << " from store " << options.store_location << "\n";
-    return Serve(options, create_branch, true, expanded->kernel_flags, -1);
+    request.options = options;
+    request.foreground = true;
+    return Serve(std::move(request), -1);
   }
   int fds[2];
   if (pipe(fds) != 0) {
@@ -276,7 +309,8 @@ int RunMount(const std::vector<std::string>& args) {
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) dup2(null, STDIN_FILENO);
     if (fork() > 0) _exit(0);  // the daemon is not a session leader
-    _exit(Serve(options, create_branch, false, expanded->kernel_flags, fds[1]));
+    request.options = options;
+    _exit(Serve(std::move(request), fds[1]));
   }
   close(fds[1]);
   std::string reply;

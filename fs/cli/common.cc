@@ -30,6 +30,7 @@ const std::vector<Command>& Commands() {
       {"rollback", "make the whole tree equal an older snapshot, as a new snapshot", RunRollback},
       {"tag", "name a snapshot (and pin it against prune)", RunTag},
       {"prune", "drop snapshots from the retained set", RunPrune},
+      {"policy", "a mount's retention policy, shown or changed live (applied after commits, gc in the background)", RunPolicy},
       {"gc", "free chunks no kept snapshot references and compact packs", RunGc},
       {"compact", "re-encode stored chunks (deltas, compression), then compact packs", RunCompact},
       {"graph", "the chain as Graphviz DOT (PNG with --png)", RunGraph},

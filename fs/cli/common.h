@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "store/retention/keeper.h"
 #include "store/store.h"
 
 namespace ciuicfs::cli {
@@ -32,6 +33,7 @@ int RunShow(const std::vector<std::string>& args);
 int RunDiff(const std::vector<std::string>& args);
 int RunTag(const std::vector<std::string>& args);
 int RunPrune(const std::vector<std::string>& args);
+int RunPolicy(const std::vector<std::string>& args);
 int RunGc(const std::vector<std::string>& args);
 int RunCompact(const std::vector<std::string>& args);
 int RunRollback(const std::vector<std::string>& args);
@@ -76,6 +78,7 @@ struct MountHooks {
   std::function<Result<Snapshot>(const std::function<Result<Snapshot>()>&)> commit_and_reload;
   std::function<std::string()> branch;                         // the live branch
   std::function<Status(const std::string&)> switch_branch;     // `ciuicfs switch`
+  RetentionKeeper* retention = nullptr;                        // `ciuicfs policy`
 };
 
 struct CommandContext {

@@ -1,0 +1,134 @@
+#include "store/retention/keeper.h"
+
+#include <chrono>
+
+#include "store/base/log.h"
+#include "store/store.h"
+
+namespace ciuicfs {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kPoll = std::chrono::milliseconds(250);
+constexpr auto kMinPassGap = std::chrono::seconds(1);
+constexpr auto kQuietBeforeGc = std::chrono::seconds(2);
+constexpr auto kMaxGcGap = std::chrono::seconds(60);
+
+}  // namespace
+
+Result<RetentionInput> LoadRetentionInput(Store* store) {
+  RetentionInput in;
+  auto branches = store->Branches();
+  if (!branches.ok()) return branches.status();
+  in.heads = *branches;
+  for (const auto& [name, head] : *branches) {
+    auto line = store->BranchLine(name);
+    if (!line.ok()) return line.status();
+    in.lines[name] = std::move(*line);
+  }
+  auto tags = store->Tags();
+  if (!tags.ok()) return tags.status();
+  for (const auto& [name, seq] : *tags) in.tagged.insert(seq);
+  auto all = store->ListSnapshots();
+  if (!all.ok()) return all.status();
+  in.all = std::move(*all);
+  return in;
+}
+
+RetentionKeeper::RetentionKeeper(Store* store, RetentionPolicy policy) : store_(store), policy_(std::move(policy)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+RetentionKeeper::~RetentionKeeper() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+RetentionPolicy RetentionKeeper::policy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return policy_;
+}
+
+void RetentionKeeper::SetPolicy(const RetentionPolicy& p) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    policy_ = p;
+    changed_ = true;
+  }
+  cv_.notify_all();
+}
+
+KeeperStats RetentionKeeper::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+Result<uint64_t> RetentionKeeper::Apply(const RetentionPolicy& p) {
+  auto in = LoadRetentionInput(store_);
+  if (!in.ok()) return in.status();
+  std::vector<uint64_t> drop = SelectDrops(p, *in);
+  if (drop.empty()) return uint64_t(0);
+  CIUIC_RETURN_IF_ERROR(store_->DropSnapshots(drop));
+  return uint64_t(drop.size());
+}
+
+void RetentionKeeper::Loop() {
+  std::map<std::string, uint64_t> seen_heads;
+  Clock::time_point last_pass{}, last_commit = Clock::now(), last_gc = Clock::now();
+  uint64_t dropped_since_gc = 0;
+  bool pending = true;  // a pass is due: the heads moved or the policy changed
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, kPoll, [&] { return stop_ || changed_; });
+    if (stop_) break;
+    const RetentionPolicy p = policy_;
+    if (changed_) {
+      pending = true;
+      last_pass = {};  // a new policy applies at once
+    }
+    changed_ = false;
+    lock.unlock();
+    const auto now = Clock::now();
+    std::string error;
+    bool attempted = false;  // a pass or a gc ran this time
+    auto heads = store_->Branches();
+    if (heads.ok() && *heads != seen_heads) {
+      seen_heads = *heads;
+      last_commit = now;
+      pending = true;
+    }
+    if (pending && !p.empty() && now - last_pass >= kMinPassGap) {
+      pending = false;
+      attempted = true;
+      last_pass = now;
+      auto n = Apply(p);
+      if (!n.ok()) error = "retention: " + n.status().message();
+      else dropped_since_gc += *n;
+      std::lock_guard<std::mutex> relock(mu_);
+      ++stats_.passes;
+      if (n.ok()) stats_.dropped += *n;
+    }
+    if (dropped_since_gc > 0 && (now - last_commit >= kQuietBeforeGc || now - last_gc >= kMaxGcGap)) {
+      last_gc = now;
+      attempted = true;
+      auto gc = store_->Gc(GcOptions{});
+      if (gc.ok()) {
+        dropped_since_gc = 0;
+        std::lock_guard<std::mutex> relock(mu_);
+        ++stats_.gc_runs;
+        if (gc->bytes_before > gc->bytes_after) stats_.bytes_freed += gc->bytes_before - gc->bytes_after;
+      } else if (gc.status().code() != Status::Code::kBusy) {
+        error = "retention: gc: " + gc.status().message();
+      }
+    }
+    if (!error.empty()) LogLine(error);
+    lock.lock();
+    if (attempted) stats_.last_error = error;
+  }
+}
+
+}  // namespace ciuicfs
