@@ -13,6 +13,7 @@ packages=(
   libzstd-dev
   libboost-program-options-dev
   libgtest-dev
+  nlohmann-json3-dev    # trainer/: trainer_state.json
   libtorch-dev
   meson ninja-build dpkg-dev
   ceph-mon ceph-osd ceph-common librados-dev libradospp-dev

@@ -8,17 +8,9 @@
 
 #include <string>
 
-namespace ciuic {
+#include "gpt_config.h"
 
-struct GptConfig {
-  int64_t vocab = 256;
-  int64_t context = 64;
-  int64_t width = 64;
-  int64_t heads = 4;
-  int64_t layers = 2;
-  // tiny: fast on CPU in tests; small: ~20M parameters; gpt2: ~124M.
-  static bool FromPreset(const std::string& name, GptConfig* out);
-};
+namespace ciuic {
 
 class BlockImpl : public torch::nn::Module {
  public:

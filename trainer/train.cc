@@ -11,14 +11,23 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <ATen/autocast_mode.h>
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+#ifdef CIUIC_TRAIN_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <cuda_runtime_api.h>
+#endif
 
 #include "gpt.h"
+#include "options.h"
+#include "record.h"
 
 namespace fs = std::filesystem;
 
@@ -27,89 +36,6 @@ namespace {
 
 std::atomic<int> stop_signal{0};
 void OnSignal(int sig) { stop_signal = sig; }
-
-struct Options {
-  std::string preset = "tiny", data, ckpt_dir, resume, device = "auto", losses_out, weights_out;
-  int64_t steps = 100, batch = 8, save_every = 0, keep = 0, freeze = 0, log_every = 10, eval_every = 0, accum = 1;
-  int64_t warmup = 10, seed = 1337;
-  double lr = 3e-3, min_lr_ratio = 0.1, weight_decay = 0.1, clip = 1.0;
-  bool bf16 = false;
-};
-
-[[noreturn]] void Die(const std::string& msg) {
-  std::fprintf(stderr, "ciuic-train: %s\n", msg.c_str());
-  std::exit(2);
-}
-
-const char kUsage[] =
-    "usage: ciuic-train [options]\n"
-    "  --preset tiny|small|gpt2   model size (default tiny)\n"
-    "  --steps N                  optimizer steps to reach (default 100)\n"
-    "  --batch N --accum N        sequences per micro-batch, micro-batches per step\n"
-    "  --lr X --warmup N --min-lr-ratio X --weight-decay X --clip X\n"
-    "  --data FILE                train on FILE's bytes (default: a generated corpus)\n"
-    "  --ckpt-dir DIR --save-every N --keep K   checkpoints DIR/step_NNNNNNNN/, keep the newest K\n"
-    "  --resume DIR               continue from a checkpoint folder, or the newest in DIR\n"
-    "  --freeze-layers K          freeze the embeddings and the first K blocks\n"
-    "  --device auto|cpu|cuda --bf16 --seed N --log-every N --eval-every N\n"
-    "  --losses-out FILE          append 'step loss' lines (loss as an exact hex float)\n"
-    "  --weights-out FILE         torch::save the final model to FILE\n"
-    "SIGTERM or SIGINT saves one last checkpoint and exits 0.\n"
-    "example: ciuic-train --preset tiny --steps 200 --ckpt-dir /ckpt/run --save-every 50 --keep 3\n";
-
-Options Parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    }
-    if (a == "--bf16") {
-      o.bf16 = true;
-      continue;
-    }
-    if (i + 1 >= argc) Die("option " + a + " needs a value (see --help)");
-    std::string v = argv[++i];
-    auto num = [&]() -> int64_t {
-      char* end = nullptr;
-      long long n = std::strtoll(v.c_str(), &end, 10);
-      if (v.empty() || *end || n < 0) Die("option " + a + " wants a non-negative integer, got '" + v + "'");
-      return n;
-    };
-    auto real = [&]() -> double {
-      char* end = nullptr;
-      double d = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end || !(d >= 0)) Die("option " + a + " wants a non-negative number, got '" + v + "'");
-      return d;
-    };
-    if (a == "--preset") o.preset = v;
-    else if (a == "--steps") o.steps = num();
-    else if (a == "--batch") o.batch = std::max<int64_t>(1, num());
-    else if (a == "--accum") o.accum = std::max<int64_t>(1, num());
-    else if (a == "--lr") o.lr = real();
-    else if (a == "--warmup") o.warmup = num();
-    else if (a == "--min-lr-ratio") o.min_lr_ratio = real();
-    else if (a == "--weight-decay") o.weight_decay = real();
-    else if (a == "--clip") o.clip = real();
-    else if (a == "--data") o.data = v;
-    else if (a == "--ckpt-dir") o.ckpt_dir = v;
-    else if (a == "--save-every") o.save_every = num();
-    else if (a == "--keep") o.keep = num();
-    else if (a == "--resume") o.resume = v;
-    else if (a == "--freeze-layers") o.freeze = num();
-    else if (a == "--device") o.device = v;
-    else if (a == "--seed") o.seed = num();
-    else if (a == "--log-every") o.log_every = std::max<int64_t>(1, num());
-    else if (a == "--eval-every") o.eval_every = num();
-    else if (a == "--losses-out") o.losses_out = v;
-    else if (a == "--weights-out") o.weights_out = v;
-    else Die("unknown option " + a + " (see --help)");
-  }
-  if (o.device != "auto" && o.device != "cpu" && o.device != "cuda") Die("--device must be auto, cpu or cuda");
-  if (o.save_every > 0 && o.ckpt_dir.empty()) Die("--save-every needs --ckpt-dir");
-  return o;
-}
 
 // A deterministic English-like corpus: sentences from a tiny grammar.
 std::string GenerateCorpus(size_t bytes, uint64_t seed) {
@@ -164,6 +90,8 @@ class Batches {
   }
   int64_t epoch() const { return epoch_; }
   int64_t cursor() const { return cursor_; }
+  // Epochs done, as a fraction (the log history's "epoch").
+  double EpochFraction() const { return double(epoch_) + double(cursor_) / double(order_.size()); }
 
  private:
   void Shuffle() {
@@ -186,12 +114,6 @@ double LearningRate(const Options& o, int64_t step) {  // step counts from 0
   return min_lr + 0.5 * (o.lr - min_lr) * (1.0 + std::cos(M_PI * progress));
 }
 
-std::string HexFloat(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%a", v);
-  return buf;
-}
-
 void SaveAtomically(const std::function<void(const std::string&)>& save, const fs::path& path) {
   fs::path tmp = path;
   tmp += ".tmp";
@@ -199,13 +121,73 @@ void SaveAtomically(const std::function<void(const std::string&)>& save, const f
   fs::rename(tmp, path);
 }
 
-struct TrainState {
-  int64_t step = 0, epoch = 0, cursor = 0;
-  double loss = 0;
-};
+// Consecutive context windows from the start of a text: the validation loss
+// and the probe take the same bytes every time, unshuffled.
+int64_t WindowCount(const std::string& text, int64_t context) {
+  return text.size() < size_t(context) + 1 ? 0 : int64_t(text.size() - 1) / context;
+}
 
-void SaveCheckpoint(const Options& o, const GptConfig& c, Gpt& model, torch::optim::AdamW& opt, const TrainState& st,
-                    bool cuda) {
+// The mean cross-entropy of the first `n` windows of `text`, in batches of
+// 8, in fp32 (no autocast), without gradients, in eval mode. Uses no random
+// numbers, so evaluating leaves the training trajectory as it was.
+double WindowLoss(Gpt& model, const GptConfig& c, const std::string& text, int64_t n, torch::Device device) {
+  constexpr int64_t kBatch = 8;
+  torch::NoGradGuard no_grad;
+  model->eval();
+  double sum = 0;
+  int64_t batches = 0;
+  for (int64_t first = 0; first < n; first += kBatch, ++batches) {
+    const int64_t b = std::min(kBatch, n - first);
+    std::vector<int64_t> x, y;
+    for (int64_t w = first; w < first + b; ++w)
+      for (int64_t i = 0; i < c.context; ++i) {
+        x.push_back(static_cast<unsigned char>(text[size_t(w * c.context + i)]));
+        y.push_back(static_cast<unsigned char>(text[size_t(w * c.context + i + 1)]));
+      }
+    auto logits = model->forward(torch::tensor(x).view({b, c.context}).to(device));
+    sum += torch::nn::functional::cross_entropy(logits.view({-1, c.vocab}), torch::tensor(y).to(device)).item<double>();
+  }
+  model->train();
+  return sum / double(std::max<int64_t>(1, batches));
+}
+
+constexpr int64_t kEvalWindows = 64;  // the validation loss at saves and --eval-every
+constexpr int64_t kProbeWindows = 4;  // the resume check's probe batch
+
+// The resume check's probe: the first windows of the validation text (of
+// the training text when the validation text holds none).
+struct Probe {
+  const std::string* text = nullptr;
+  int64_t windows = 0;
+  std::string digest;  // of the probe's bytes
+};
+Probe MakeProbe(const std::string& val_text, const std::string& train_text, int64_t context) {
+  Probe p;
+  p.text = WindowCount(val_text, context) > 0 ? &val_text : &train_text;
+  p.windows = std::min(kProbeWindows, WindowCount(*p.text, context));
+  p.digest = Fnv1a64(p.text->substr(0, size_t(p.windows * context + 1)));
+  return p;
+}
+
+Json ProbeCheck(Gpt& model, const GptConfig& c, const Probe& probe, torch::Device device, const Platform& platform) {
+  return ResumeCheckRecord(WindowLoss(model, c, *probe.text, probe.windows, device), probe.windows, probe.digest,
+                           platform);
+}
+
+Platform CurrentPlatform(bool cuda) {
+  Platform p;
+  p.libtorch = TORCH_VERSION;
+  p.threads = at::get_num_threads();
+  p.device = cuda ? "cuda" : "cpu";
+#ifdef CIUIC_TRAIN_WITH_CUDA
+  p.cuda = std::to_string(CUDART_VERSION / 1000) + "." + std::to_string(CUDART_VERSION % 1000 / 10);
+  if (cuda) p.device = at::cuda::getDeviceProperties(0)->name;
+#endif
+  return p;
+}
+
+void SaveCheckpoint(const Options& o, Gpt& model, torch::optim::AdamW& opt, const StateHead& st, bool cuda,
+                    const Json& state) {
   char name[32];
   std::snprintf(name, sizeof(name), "step_%08lld", (long long)st.step);
   fs::path dir = fs::path(o.ckpt_dir) / name;
@@ -221,11 +203,8 @@ void SaveCheckpoint(const Options& o, const GptConfig& c, Gpt& model, torch::opt
   SaveAtomically(
       [&](const std::string& p) {
         std::ofstream j(p);
-        j << "{\"step\": " << st.step << ", \"loss\": " << st.loss << ", \"epoch\": " << st.epoch
-          << ", \"cursor\": " << st.cursor << ", \"preset\": \"" << o.preset << "\", \"seed\": " << o.seed
-          << ", \"lr\": " << o.lr << ", \"steps\": " << o.steps << ", \"batch\": " << o.batch
-          << ", \"accum\": " << o.accum << ", \"freeze_layers\": " << o.freeze << ", \"width\": " << c.width
-          << ", \"layers\": " << c.layers << "}\n";
+        j << state.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+        if (!j.flush()) Die("cannot write " + p);
       },
       dir / "trainer_state.json");
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -254,6 +233,8 @@ fs::path FindCheckpoint(const fs::path& dir) {
   return all.back();
 }
 
+std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
+
 }  // namespace
 }  // namespace ciuic
 
@@ -279,6 +260,11 @@ int main(int argc, char** argv) {
   if (config.vocab < 256) Die("preset vocabulary smaller than a byte");
   const size_t split = text.size() * 9 / 10;
   const std::string train_text = text.substr(0, split), val_text = text.substr(split);
+  const DataFacts data{o.data, text.size(), Fnv1a64(text)};
+  const Platform platform = CurrentPlatform(cuda);
+  Json environment = EnvironmentRecord(o, config, data, platform, cuda);
+  const int64_t eval_windows = std::min(kEvalWindows, WindowCount(val_text, config.context));
+  const Probe probe = MakeProbe(val_text, train_text, config.context);
 
   Gpt model(config);
   if (o.freeze > 0) model->Freeze(o.freeze);
@@ -288,26 +274,36 @@ int main(int argc, char** argv) {
     if (p.requires_grad()) trainable.push_back(p);
   torch::optim::AdamW opt(trainable, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.95}).weight_decay(o.weight_decay));
   Batches batches(train_text, config.context, uint64_t(o.seed));
-  TrainState st;
+  StateHead st;
+  LogHistory history;
 
   if (!o.resume.empty()) {
     fs::path dir = FindCheckpoint(o.resume);
-    torch::load(model, (dir / "model.pt").string(), device);
-    torch::load(opt, (dir / "optimizer.pt").string(), device);
-    std::vector<torch::Tensor> rng;
-    torch::load(rng, (dir / "rng.pt").string());
-    at::Generator cpu_gen = at::globalContext().defaultGenerator(at::kCPU);  // shares the default's state
-    cpu_gen.set_state(rng.at(0));
-    if (cuda && rng.size() > 1) {
-      at::Generator cuda_gen = at::globalContext().defaultGenerator(at::Device(at::kCUDA, 0));
-      cuda_gen.set_state(rng[1]);
+    const Json saved = ReadTrainerState(dir);
+    CompareEnvironments(saved, environment, o.allow_changed_hparams);  // Dies before loading on a fatal change
+    try {
+      torch::load(model, (dir / "model.pt").string(), device);
+      torch::load(opt, (dir / "optimizer.pt").string(), device);
+      std::vector<torch::Tensor> rng;
+      torch::load(rng, (dir / "rng.pt").string());
+      at::Generator cpu_gen = at::globalContext().defaultGenerator(at::kCPU);  // shares the default's state
+      cpu_gen.set_state(rng.at(0));
+      if (cuda && rng.size() > 1) {
+        at::Generator cuda_gen = at::globalContext().defaultGenerator(at::Device(at::kCUDA, 0));
+        cuda_gen.set_state(rng[1]);
+      }
+      torch::Tensor pos;
+      torch::load(pos, (dir / "position.pt").string());
+      st.step = pos[0].item<int64_t>();
+      st.epoch = pos[1].item<int64_t>();
+      st.cursor = pos[2].item<int64_t>();
+    } catch (const std::exception& e) {
+      Die("resume: cannot load the checkpoint in " + dir.string() + ": " + FirstLine(e.what()));
     }
-    torch::Tensor pos;
-    torch::load(pos, (dir / "position.pt").string());
-    st.step = pos[0].item<int64_t>();
-    st.epoch = pos[1].item<int64_t>();
-    st.cursor = pos[2].item<int64_t>();
     batches.Seek(st.epoch, st.cursor);
+    CheckProbeLoss(saved, ProbeCheck(model, config, probe, device, platform));  // Dies on a mismatch
+    history.Load(saved, st.step);
+    environment["resumed_from"] = {{"checkpoint", dir.string()}, {"step", st.step}};
     std::printf("resumed from %s at step %lld\n", dir.c_str(), (long long)st.step);
   }
   std::printf("ciuic-train: %s preset, %lld parameters, %s%s, steps %lld\n", o.preset.c_str(),
@@ -343,7 +339,8 @@ int main(int argc, char** argv) {
       loss.backward();
       step_loss += loss.item<double>();
     }
-    if (o.clip > 0) torch::nn::utils::clip_grad_norm_(trainable, o.clip);
+    std::optional<double> grad_norm;
+    if (o.clip > 0) grad_norm = torch::nn::utils::clip_grad_norm_(trainable, o.clip);
     opt.step();
     ++st.step;
     st.loss = step_loss;
@@ -354,25 +351,30 @@ int main(int argc, char** argv) {
       std::fprintf(losses, "%lld %s\n", (long long)st.step, HexFloat(step_loss).c_str());
       std::fflush(losses);
     }
-    if (st.step % o.log_every == 0 || st.step == 1) {
+    const double lr = LearningRate(o, st.step - 1);
+    const bool logging = st.step % o.log_every == 0 || st.step == 1;
+    const bool evaluating = o.eval_every > 0 && st.step % o.eval_every == 0;
+    const bool stopping = stop_signal != 0;
+    const bool saving =
+        !o.ckpt_dir.empty() && ((o.save_every > 0 && st.step % o.save_every == 0) || stopping || st.step == o.steps);
+    if (logging || evaluating || saving) history.Record(st.step, batches.EpochFraction(), lr, step_loss, grad_norm);
+    if (logging) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_log).count();
-      std::printf("step %lld loss %.4f lr %.2e tokens/s %.0f\n", (long long)st.step, step_loss,
-                  LearningRate(o, st.step - 1), tokens_since_log / std::max(secs, 1e-9));
+      std::printf("step %lld loss %.4f lr %.2e tokens/s %.0f\n", (long long)st.step, step_loss, lr,
+                  tokens_since_log / std::max(secs, 1e-9));
       std::fflush(stdout);
       t_log = std::chrono::steady_clock::now();
       tokens_since_log = 0;
     }
-    if (o.eval_every > 0 && st.step % o.eval_every == 0) {
-      torch::NoGradGuard no_grad;
-      Batches val(val_text, config.context, 7);
-      auto [x, y] = val.Next(std::min<int64_t>(8, o.batch));
-      auto logits = model->forward(x.to(device));
-      auto vloss = torch::nn::functional::cross_entropy(logits.view({-1, config.vocab}), y.to(device).view({-1}));
-      std::printf("step %lld val_loss %.4f\n", (long long)st.step, vloss.item<double>());
+    if ((evaluating || saving) && eval_windows > 0) {
+      const double vloss = WindowLoss(model, config, val_text, eval_windows, device);
+      history.RecordEval(st.step, vloss);
+      std::printf("step %lld val_loss %.4f\n", (long long)st.step, vloss);
     }
-    const bool stopping = stop_signal != 0;
-    if (!o.ckpt_dir.empty() && ((o.save_every > 0 && st.step % o.save_every == 0) || stopping || st.step == o.steps))
-      SaveCheckpoint(o, config, model, opt, st, cuda);
+    if (saving) {
+      const Json check = ProbeCheck(model, config, probe, device, platform);
+      SaveCheckpoint(o, model, opt, st, cuda, TrainerState(st, o, config, history, environment, check));
+    }
     if (stopping) {
       std::printf("signal %d: saved step %lld, exiting\n", int(stop_signal), (long long)st.step);
       break;

@@ -60,7 +60,9 @@ TEST(BranchTrainTest, ABranchTrainsBesideMainAtASecondMountpoint) {
   auto b = std::make_unique<Mount>(dir.Sub("b"), store, "--branch lr-half --no-reencode");
   ASSERT_TRUE(b->Start());  // while main's mount stays up
   EXPECT_FALSE(PathExists(b->At("run/step_00000150")));
-  ASSERT_EQ(RunTrainer("--ckpt-dir " + b->At("run") + " --lr 0.00015 --resume " + b->At("@latest/run")), 0);
+  ASSERT_EQ(RunTrainer("--ckpt-dir " + b->At("run") + " --lr 0.00015 --allow-changed-hparams --resume " +
+                       b->At("@latest/run")),
+            0);
 
   auto check = [&](const char* when) {
     SCOPED_TRACE(when);

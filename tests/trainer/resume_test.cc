@@ -11,10 +11,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <sstream>
 
 #include "tests/fs/mount_util.h"
 #include "tests/store/test_util.h"
+#include "tests/trainer/trainer_run.h"
 
 namespace ciuicfs {
 namespace {
@@ -24,14 +24,7 @@ using namespace ciuicfs::testing;
 constexpr int kN = 20;  // checkpoint interval; runs go to 2N
 const std::string kCommon = " --preset tiny --batch 4 --steps " + std::to_string(2 * kN) + " --log-every 1";
 
-std::map<int, std::string> Losses(const std::string& path) {
-  std::map<int, std::string> out;
-  std::istringstream in(ReadFile(path));
-  int step;
-  std::string hex;
-  while (in >> step >> hex) out[step] = hex;  // a later line for a step wins
-  return out;
-}
+std::map<int, std::string> Losses(const std::string& path) { return ReadLosses(path); }
 
 int RunTrainer(const std::string& args) {
   std::string cmd = std::string("OMP_NUM_THREADS=1 ") + CIUIC_TRAIN_BIN + kCommon + " " + args + " > /dev/null 2>&1";
@@ -39,33 +32,8 @@ int RunTrainer(const std::string& args) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// Starts the trainer, reads its output until a line starts with `marker`,
-// then sends `sig`. Returns the exit status.
 int RunUntilThenSignal(const std::string& args, const std::string& marker, int sig) {
-  int out[2];
-  if (pipe(out) != 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    std::string cmd = std::string("OMP_NUM_THREADS=1 exec ") + CIUIC_TRAIN_BIN + kCommon + " " + args;
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    _exit(127);
-  }
-  close(out[1]);
-  FILE* f = fdopen(out[0], "r");
-  char line[512];
-  bool sent = false;
-  while (std::fgets(line, sizeof(line), f)) {
-    if (!sent && std::string(line).rfind(marker, 0) == 0) {
-      kill(pid, sig);
-      sent = true;
-    }
-  }
-  fclose(f);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return sent ? status : -1;
+  return RunTrainerUntilThenSignal(kCommon + " " + args, marker, sig);
 }
 
 class ResumeTest : public ::testing::Test {
@@ -157,10 +125,12 @@ TEST_F(ResumeTest, ResumeFromLatestOfARealMount) {
             0);
   ExpectSameAsReference("d", kN);
   // The last checkpoint in the mount equals the reference's, file by file.
-  for (const char* f : {"model.pt", "trainer_state.json"})
-    EXPECT_EQ(Diff(ReadFile(mount.At("@latest/run/step_00000040/") + f), ReadFile(dir_.Sub("ref/ck/step_00000040/") + f)),
-              "same")
-        << f;
+  EXPECT_EQ(Diff(ReadFile(mount.At("@latest/run/step_00000040/model.pt")),
+                 ReadFile(dir_.Sub("ref/ck/step_00000040/model.pt"))),
+            "same");
+  // The record too, but for the environment (it names each run's argv).
+  EXPECT_EQ(StateWithoutEnvironment(mount.At("@latest/run/step_00000040/trainer_state.json")),
+            StateWithoutEnvironment(dir_.Sub("ref/ck/step_00000040/trainer_state.json")));
   mount.Unmount();
 }
 
@@ -207,10 +177,11 @@ TEST_F(ResumeTest, ResumesOnAnotherNodeWhenTheFirstIsLost) {
             0);
   ExpectSameAsReference("e", kN);
   EXPECT_GT(size_t(CountEntries(b.At("@history"))), snapshots_a);  // B's saves continue the chain
-  for (const char* f : {"model.pt", "trainer_state.json"})
-    EXPECT_EQ(Diff(ReadFile(b.At("@latest/run/step_00000040/") + f), ReadFile(dir_.Sub("ref/ck/step_00000040/") + f)),
-              "same")
-        << f;
+  EXPECT_EQ(Diff(ReadFile(b.At("@latest/run/step_00000040/model.pt")),
+                 ReadFile(dir_.Sub("ref/ck/step_00000040/model.pt"))),
+            "same");
+  EXPECT_EQ(StateWithoutEnvironment(b.At("@latest/run/step_00000040/trainer_state.json")),
+            StateWithoutEnvironment(dir_.Sub("ref/ck/step_00000040/trainer_state.json")));
   b.Unmount();
 }
 
