@@ -20,6 +20,11 @@ cp "$build/fs/ciuicfs" "$out/"
 lib=$(LD_LIBRARY_PATH=$PWD/.deps/libfuse/lib ldd "$build/fs/ciuicfs" | awk '/libfuse3/ {print $3}')
 [ -n "$lib" ] && [ "$lib" != "not" ] || { echo "carry.sh: ciuicfs does not link libfuse3" >&2; exit 1; }
 cp -L "$lib" "$out/$(basename "$lib")"
+# nlohmann/json (header-only, with its CMake package) for building the
+# trainer there: -DCMAKE_PREFIX_PATH=.deps/carry/nlohmann_json (gpu.sh).
+mkdir -p "$out/nlohmann_json/include" "$out/nlohmann_json/share/cmake"
+cp -r /usr/include/nlohmann "$out/nlohmann_json/include/"
+cp -r /usr/share/cmake/nlohmann_json "$out/nlohmann_json/share/cmake/"
 
 # Only the C library, the loader and libfuse may come from the machine.
 extra=$(ldd "$out/ciuicfs" | awk '{print $1}' |

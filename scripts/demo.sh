@@ -107,8 +107,8 @@ say ciuicfs branch lr-half step-$fork --store "$mnt"
 "$B" branch lr-half "step-$fork" --store "$mnt" || fail "branch failed"
 say ciuicfs switch lr-half --store "$mnt"
 "$B" switch lr-half --store "$mnt" || fail "switch failed"
-say "ciuic-train ... --lr 0.0005 --steps $((fork + every)) --resume $mnt/@latest/run"
-"${trainer[@]}" --steps "$((fork + every))" --lr 0.0005 --ckpt-dir "$mnt/run" --resume "$mnt/@latest/run" \
+say "ciuic-train ... --lr 0.0005 --allow-changed-hparams --steps $((fork + every)) --resume $mnt/@latest/run"
+"${trainer[@]}" --steps "$((fork + every))" --lr 0.0005 --allow-changed-hparams --ckpt-dir "$mnt/run" --resume "$mnt/@latest/run" \
   > "$work/branch.log" 2>&1 || fail "training on the branch failed"
 grep -E "^resumed from|^saved step $((fork + every)) " "$work/branch.log"
 say ciuicfs log --all -n 6 --store "$mnt"

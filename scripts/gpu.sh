@@ -38,7 +38,10 @@ elif [ "$DEVICE" = cuda ]; then
   exit 1
 fi
 build=build-gpu
-cmake -S trainer -B "$build" -DCMAKE_BUILD_TYPE=Release ${torch_prefix:+-DCMAKE_PREFIX_PATH="$torch_prefix"} >/dev/null
+# nlohmann/json for trainer_state.json: the system's, else the one carry.sh carried.
+prefixes=$torch_prefix
+[ -d "$(dirname "$CIUICFS")/nlohmann_json" ] && prefixes="${prefixes:+$prefixes;}$(cd "$(dirname "$CIUICFS")/nlohmann_json" && pwd)"
+cmake -S trainer -B "$build" -DCMAKE_BUILD_TYPE=Release ${prefixes:+-DCMAKE_PREFIX_PATH="$prefixes"} >/dev/null
 cmake --build "$build" --parallel "$(nproc)" --target ciuic-train
 
 train=("$build/ciuic-train" --preset "$PRESET" --steps "$STEPS" --batch "$BATCH" --device "$DEVICE"

@@ -13,14 +13,13 @@ packages=(
   libzstd-dev
   libboost-program-options-dev
   libgtest-dev
-  nlohmann-json3-dev    # trainer/: trainer_state.json
+  nlohmann-json3-dev    # trainer_state.json: trainer/ writes it, store/record/ reads it
   libtorch-dev
   meson ninja-build dpkg-dev
   ceph-mon ceph-osd ceph-common librados-dev libradospp-dev
   python3-torch rsync   # the real clients' tests (tests/clients/)
   graphviz              # ciuicfs graph --png
   help2man man-db       # the man pages, from --help (fs/dist/install.cmake)
-  nlohmann-json3-dev    # trainer_state.json (store/record/, the trainer)
 )
 
 missing=()
