@@ -190,13 +190,18 @@ TEST(CrashLoopTest, KillAtRandomMomentsKeepsEveryClosedVersion) {
   constexpr int kNumPoints = sizeof(kPoints) / sizeof(kPoints[0]);
   Ledger ledger;
   std::mt19937_64 rng(2026);
-  int random_kills = 0, point_kills = 0, gc_rounds = 0, files_checked = 0;
+  int random_kills = 0, point_kills = 0, gc_rounds = 0, policy_rounds = 0, files_checked = 0;
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
   for (int round = 0; round <= rounds; ++round) {
     // Every 5th round the daemon kills itself at a named point of a commit.
     const char* point = (round % 5 == 4) ? kPoints[(round / 5) % kNumPoints] : nullptr;
     if (point) setenv("CIUICFS_CRASH_AT", point, 1);
-    Mount m(mnt, store);
+    // Every 4th round the mount has a retention policy: its keeper drops
+    // snapshots and runs gc in the daemon while the writer saves, and the
+    // kill may land in either (store/retention/README.md).
+    const bool policy = round % 4 == 3;
+    policy_rounds += policy;
+    Mount m(mnt, store, policy ? "--keep-last 6" : "");
     bool started = m.Start();
     unsetenv("CIUICFS_CRASH_AT");
     // Every point may be reached while the daemon mounts (a backlog, or a
@@ -299,9 +304,10 @@ TEST(CrashLoopTest, KillAtRandomMomentsKeepsEveryClosedVersion) {
     writer.join();
     if (gc.joinable()) gc.join();
   }
-  std::printf("crash loop: %d rounds, %d random kills (%d during prune+gc), %d kills at commit points, "
-              "%zu versions closed, %zu chmod+setxattr kept, %d file reads checked\n",
-              rounds, random_kills, gc_rounds, point_kills, ledger.closed.size(), ledger.meta.size(), files_checked);
+  std::printf("crash loop: %d rounds, %d random kills (%d during prune+gc), %d with a retention policy, %d kills at "
+              "commit points, %zu versions closed, %zu chmod+setxattr kept, %d file reads checked\n",
+              rounds, random_kills, gc_rounds, policy_rounds, point_kills, ledger.closed.size(), ledger.meta.size(),
+              files_checked);
   EXPECT_GT(ledger.renamed.size(), size_t(rounds));  // the writer did save in most rounds
   EXPECT_GT(ledger.meta.size(), size_t(rounds));     // and changed metadata
   EXPECT_LE(ledger.folders.size(), 6u) << "old folders were not deleted: the writer got stuck at " << ledger.cleanup_error;

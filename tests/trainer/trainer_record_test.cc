@@ -110,7 +110,7 @@ std::string PerturbLargestTensor(std::string& zip) {
   return name;
 }
 
-class RecordTest : public ::testing::Test {
+class TrainerRecordTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why = FuseUnavailableReason();
@@ -146,7 +146,7 @@ class RecordTest : public ::testing::Test {
   std::map<int, std::string> ref_losses_;
 };
 
-TEST_F(RecordTest, StateRecordsHistoryEnvironmentAndProbe) {
+TEST_F(TrainerRecordTest, StateRecordsHistoryEnvironmentAndProbe) {
   const Json s20 = ReadJson(Ckpt("ref", 20) + "/trainer_state.json");
   const Json s40 = ReadJson(Ckpt("ref", 40) + "/trainer_state.json");
   ASSERT_TRUE(s20.is_object() && s40.is_object()) << ReadFile(Ckpt("ref", 40) + "/trainer_state.json");
@@ -228,7 +228,7 @@ TEST_F(RecordTest, StateRecordsHistoryEnvironmentAndProbe) {
   EXPECT_EQ(rc["probe_windows"], 4);
 }
 
-TEST_F(RecordTest, HonestResumeFromTheMountPassesTheCheckAndStaysBitExact) {
+TEST_F(TrainerRecordTest, HonestResumeFromTheMountPassesTheCheckAndStaysBitExact) {
   int status = RunTrainerUntilThenSignal(Join(kArgs) + " --ckpt-dir " + mount_->At("b"),
                                          "saved step " + std::to_string(kN), SIGKILL);
   ASSERT_TRUE(WIFSIGNALED(status)) << status;
@@ -247,7 +247,7 @@ TEST_F(RecordTest, HonestResumeFromTheMountPassesTheCheckAndStaysBitExact) {
   EXPECT_EQ(ReadJson(Ckpt("b", 40) + "/trainer_state.json")["environment"]["resumed_from"]["step"], kN);
 }
 
-TEST_F(RecordTest, ChangedTrajectoryHyperparametersAreRefusedUnlessAllowed) {
+TEST_F(TrainerRecordTest, ChangedTrajectoryHyperparametersAreRefusedUnlessAllowed) {
   const std::string from = Ckpt("ref", kN);
   TrainerRun refused = Resume(from, "c", "--lr 0.006");
   EXPECT_NE(refused.code, 0) << refused.out;
@@ -284,14 +284,14 @@ TEST_F(RecordTest, ChangedTrajectoryHyperparametersAreRefusedUnlessAllowed) {
   EXPECT_TRUE(PathExists(Ckpt("c4", 45)));
 }
 
-TEST_F(RecordTest, AnotherThreadCountWarnsAndComparesWithinTolerance) {
+TEST_F(TrainerRecordTest, AnotherThreadCountWarnsAndComparesWithinTolerance) {
   TrainerRun r = Resume(Ckpt("ref", kN), "t", "", /*threads=*/2);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(Contains(r.out, "resume: warning: threads differs: checkpoint 1, now 2")) << r.out;
   EXPECT_TRUE(Contains(r.out, "resume: check passed within tolerance: ")) << r.out;
 }
 
-TEST_F(RecordTest, ACorruptedButWellFormedWeightFailsTheProbeCheck) {
+TEST_F(TrainerRecordTest, ACorruptedButWellFormedWeightFailsTheProbeCheck) {
   // A copy of the step-20 checkpoint, in the mount, with model.pt perturbed.
   const std::string src = Ckpt("ref", kN), dst = Ckpt("bad", kN);
   std::filesystem::create_directories(dst);
