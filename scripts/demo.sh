@@ -79,7 +79,13 @@ mkdir -p "$work/resumed" "$work/reference"
 say "ciuic-train ... --resume $mnt/@latest/run"
 "${trainer[@]}" --ckpt-dir "$mnt/run" --resume "$mnt/@latest/run" --weights-out "$work/resumed/final.pt" \
   > "$work/resume.log" 2>&1 || fail "resume failed"
-grep -E "^resumed from|^saved step $steps " "$work/resume.log"
+grep -E "^resumed from|^resume: check passed|^saved step $steps " "$work/resume.log"
+grep -q "^resume: check passed" "$work/resume.log" || fail "the resume did not check the loaded model's probe loss"
+say ciuicfs show best-eval_loss "$mnt" "| head -n 6   # the training record: the snapshot with the lowest eval_loss"
+"$B" show best-eval_loss "$mnt" >"$work/best.txt" || fail "show best-eval_loss failed"
+head -n 6 "$work/best.txt"
+grep -q "^record .*eval_loss=" "$work/best.txt" || fail "the best snapshot shows no eval_loss"
+ls "$mnt/@best-eval_loss/run" >/dev/null || fail "@best-eval_loss does not resolve"
 
 say "ciuic-train ... --ckpt-dir <plain dir>   # the uninterrupted reference run"
 "${trainer[@]}" --ckpt-dir "$work/reference/run" --weights-out "$work/reference/final.pt" > "$work/ref.log" 2>&1 \
