@@ -114,20 +114,7 @@ TEST_F(AdminTest, GraphRendersAPng) {
 
 // show, verify and gc --json parse as JSON and carry what the text says.
 TEST_F(AdminTest, ShowAndVerifyAnswerInJson) {
-  // `expr` (Python, over the parsed object d) without single quotes.
-  auto parse = [&](const std::string& json, const std::string& expr) {
-    const std::string file = dir_.Sub("answer.json");
-    EXPECT_TRUE(WriteFile(file, json));
-    const std::string cmd = "/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(" + expr +
-                            ")' '" + file + "' 2>&1";
-    std::string out;
-    if (FILE* p = popen(cmd.c_str(), "r")) {
-      char buf[4096];
-      for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
-      pclose(p);
-    }
-    return out;
-  };
+  auto parse = [&](const std::string& json, const std::string& expr) { return PythonOverJson(json, expr, dir_.path()); };
   CommandResult show = Run("show step-200 " + mount_->path() + " --json");
   ASSERT_EQ(show.code, 0) << show.err;
   EXPECT_EQ(parse(show.out, "d[\"step\"], sorted(e[\"path\"] for e in d[\"tree\"] if e[\"kind\"] == \"file\")"),

@@ -182,14 +182,7 @@ class StoreNamingTest : public ::testing::Test {
                                        "sys.stdout.write(\"\".join(l + \"\\n\" for l in out))\n"));
     EXPECT_TRUE(WriteFile(j, json));
     EXPECT_TRUE(WriteFile(t, text));
-    std::string out;
-    const std::string cmd = "/usr/bin/python3 " + program + " " + j + " " + t + (lines ? " lines" : " one") + " 2>&1";
-    if (FILE* p = popen(cmd.c_str(), "r")) {
-      char buf[4096];
-      for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
-      pclose(p);
-    }
-    return out;
+    return ShellOutput("/usr/bin/python3 " + program + " " + j + " " + t + (lines ? " lines" : " one") + " 2>&1");
   }
   // `args` and `args --json` (through --store on the mount): the JSON
   // answer renders to the text answer, which is not empty.

@@ -23,20 +23,7 @@ const char kPython[] = "/usr/bin/python3";
 std::string Script() { return std::string(CIUICFS_SOURCE_DIR) + "/tests/clients/clients.py"; }
 
 // Runs a shell command; its stdout, and its exit status in *code.
-std::string Shell(const std::string& cmd, int* code) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) {
-    *code = -1;
-    return out;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+std::string Shell(const std::string& cmd, int* code) { return ShellOutput(cmd, code); }
 
 std::string FinalOf(const std::string& out) {
   const size_t at = out.rfind("FINAL ");

@@ -241,12 +241,8 @@ TEST_F(MetadataTest, XattrsAndBlockSize) {
 std::string RunAs(const std::string& who, const std::string& base, const std::string& phase) {
   const std::string cmd = who + " /usr/bin/python3 " + std::string(CIUICFS_SOURCE_DIR) + "/tests/fs/unprivileged.py " +
                           base + " " + phase + " 2>&1";
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return "popen failed";
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
-  const int rc = pclose(p);
+  int rc = 0;
+  const std::string out = ShellOutput(cmd, &rc);
   return rc == 0 ? out : out + "exit " + std::to_string(rc);
 }
 

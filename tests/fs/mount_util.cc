@@ -200,4 +200,24 @@ bool WaitForIngest(const std::string& mountpoint, const std::string& scratch_dir
   return false;
 }
 
+std::string ShellOutput(const std::string& cmd, int* code) {
+  std::string out;
+  if (code) *code = -1;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
+  const int status = pclose(p);
+  if (code) *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+std::string PythonOverJson(const std::string& json, const std::string& expr, const std::string& scratch_dir,
+                           bool lines) {
+  const std::string file = scratch_dir + "/answer.json";
+  if (!WriteFile(file, json)) return "cannot write " + file;
+  const std::string load = lines ? "L=[json.loads(l) for l in open(sys.argv[1])]" : "d=json.load(open(sys.argv[1]))";
+  return ShellOutput("/usr/bin/python3 -c 'import json,sys; " + load + "; print(" + expr + ")' '" + file + "' 2>&1");
+}
+
 }  // namespace ciuicfs::testing

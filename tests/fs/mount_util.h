@@ -50,6 +50,14 @@ struct CommandResult {
 };
 // Runs `ciuicfs ARGS` (a shell fragment), capturing stdout and stderr.
 // `env` is an optional "NAME=value ..." prefix.
+// What `sh -c cmd` writes to stdout (add 2>&1 for stderr too); its exit
+// status in *code (-1 when it did not exit normally).
+std::string ShellOutput(const std::string& cmd, int* code = nullptr);
+// Python expression `expr` (no single quotes) printed over `json`, parsed
+// as `d`, or with `lines` as the list `L` of its JSON lines; the file goes
+// into `scratch_dir`. The error Python raised, when it does.
+std::string PythonOverJson(const std::string& json, const std::string& expr, const std::string& scratch_dir,
+                           bool lines = false);
 CommandResult RunCiuicfs(const std::string& args, const std::string& scratch_dir, const std::string& env = "");
 
 // Waits (up to 60 s) until the background ingest of the store mounted at

@@ -47,17 +47,7 @@ class RecordTest : public MountedTest {
   std::string LogQuery(const std::string& expr) {
     CommandResult log = RunCiuicfs("log '" + M("") + "' --json", dir_.path());
     EXPECT_EQ(log.code, 0) << log.err;
-    const std::string file = dir_.Sub("log.json");
-    EXPECT_TRUE(WriteFile(file, log.out));
-    const std::string cmd = "/usr/bin/python3 -c 'import json,sys; L=[json.loads(l) for l in open(sys.argv[1])]; print(" +
-                            expr + ")' '" + file + "' 2>&1";
-    std::string out;
-    if (FILE* p = popen(cmd.c_str(), "r")) {
-      char buf[4096];
-      for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
-      pclose(p);
-    }
-    return out;
+    return PythonOverJson(log.out, expr, dir_.path(), /*lines=*/true);
   }
   std::map<int, std::string> weights_;
 };
