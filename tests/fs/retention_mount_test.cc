@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <string>
@@ -126,6 +127,10 @@ TEST(RetentionMountTest, TwoHundredCheckpointsEndWithWhatThePolicyKeeps) {
   EXPECT_NE(pol.out.find("\"policy\":\"keep-last=5,keep-every-steps=50\""), std::string::npos) << pol.out;
   EXPECT_GE(JsonField(pol.out, "gc_runs"), 1u) << pol.out;
   EXPECT_GE(JsonField(pol.out, "dropped"), 1000u) << pol.out;  // ~6 snapshots a checkpoint
+  std::printf("retention: %zu snapshots kept, %llu dropped by the keeper, gc ran %llu times; stored %llu bytes of %zu saved "
+              "(%.3f)\n",
+              kept.size(), (unsigned long long)JsonField(pol.out, "dropped"), (unsigned long long)JsonField(pol.out, "gc_runs"),
+              (unsigned long long)stored, 200 * kWeights, double(stored) / double(200 * kWeights));
 
   // Live: keep-last 2 drops three more at once; --clear keeps all from now.
   CommandResult set = RunCiuicfs("policy '" + mnt + "' --keep-last 2 --keep-every-steps 50", dir.path());
