@@ -13,6 +13,7 @@ constexpr auto kPoll = std::chrono::milliseconds(250);
 constexpr auto kMinPassGap = std::chrono::seconds(1);
 constexpr auto kQuietBeforeGc = std::chrono::seconds(2);
 constexpr auto kMaxGcGap = std::chrono::seconds(60);
+constexpr auto kGcRetry = std::chrono::seconds(3);
 
 }  // namespace
 
@@ -81,6 +82,8 @@ void RetentionKeeper::Loop() {
   Clock::time_point last_pass{}, last_commit = Clock::now(), last_gc = Clock::now();
   uint64_t dropped_since_gc = 0;
   bool pending = true;  // a pass is due: the heads moved or the policy changed
+  bool retry_gc = false;
+  uint64_t backlog_at_gc = 0;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     cv_.wait_for(lock, kPoll, [&] { return stop_ || changed_; });
@@ -112,12 +115,21 @@ void RetentionKeeper::Loop() {
       ++stats_.passes;
       if (n.ok()) stats_.dropped += *n;
     }
-    if (dropped_since_gc > 0 && (now - last_commit >= kQuietBeforeGc || now - last_gc >= kMaxGcGap)) {
+    // gc once saves pause, or at least every kMaxGcGap; again after
+    // kGcRetry while the background ingest's backlog moves (what it moved
+    // into packs after a gc, of dropped versions, is dead until the next).
+    const bool due = (dropped_since_gc > 0 && (now - last_commit >= kQuietBeforeGc || now - last_gc >= kMaxGcGap)) ||
+                     (retry_gc && now - last_gc >= kGcRetry);
+    if (due) {
       last_gc = now;
       attempted = true;
       auto gc = store_->Gc(GcOptions{});
       if (gc.ok()) {
         dropped_since_gc = 0;
+        auto st = store_->Stats();
+        const uint64_t backlog = st.ok() ? st->backlog_versions : 0;
+        retry_gc = backlog > 0 && backlog != backlog_at_gc;
+        backlog_at_gc = backlog;
         std::lock_guard<std::mutex> relock(mu_);
         ++stats_.gc_runs;
         if (gc->bytes_before > gc->bytes_after) stats_.bytes_freed += gc->bytes_before - gc->bytes_after;
