@@ -47,15 +47,13 @@ void Filesystem::ChangeXattrs(fuse_req_t req, fuse_ino_t ino,
   if (int err = change(&attrs.xattrs)) return (void)fuse_reply_err(req, err);
   if (attrs.xattrs.size() > kMaxXattrs) return (void)fuse_reply_err(req, ENOSPC);
   if (attrs == n->attrs) return (void)fuse_reply_err(req, 0);
-  // Setting user.ciuic.step on a saved file says which step that snapshot is.
+  // The snapshot takes the file's own step, as its close does: its
+  // user.ciuic.step (just set, or set before), else its path; so setting
+  // user.ciuic.step says which step that snapshot is, and a metric set on
+  // checkpoint-200/model.pt is step 200's.
   std::optional<int64_t> step;
   auto x = attrs.xattrs.find("user.ciuic.step");
-  auto was = n->attrs.xattrs.find("user.ciuic.step");
-  if (x != attrs.xattrs.end() && (was == n->attrs.xattrs.end() || was->second != x->second))
-    step = StepParser::FromXattr(x->second);
-  // Otherwise the file's own step, as its close takes it (its xattr, else
-  // its path): a metric set on checkpoint-200/model.pt is step 200's.
-  if (!step && x != attrs.xattrs.end()) step = StepParser::FromXattr(x->second);
+  if (x != attrs.xattrs.end()) step = StepParser::FromXattr(x->second);
   if (!step) step = options_.step_parser->FromPath(PathOf(*n));
   Status s = CommitMetadata(*n, n->mode, n->mtime_ns, attrs, step);
   if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));

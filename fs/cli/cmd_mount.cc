@@ -189,14 +189,10 @@ int RunMount(const std::vector<std::string>& args) {
       "write files through the daemon even where the kernel could write them straight into the store")(
       "no-reencode", po::bool_switch(),
       "keep stored chunks as saved (no background deltas or compression; `ciuicfs compact` still does it)")(
-      "keep-last", po::value<std::string>(), "retention: keep the newest N snapshots of each branch (gc in the background)")(
-      "keep-every-steps", po::value<std::string>(), "retention: keep the newest snapshot of every step divisible by K")(
-      "keep-within", po::value<std::string>(), "retention: keep every snapshot within D of the newest (90s, 30m, 12h, 7d, 2w)")(
-      "keep-hourly", po::value<std::string>(), "retention: keep the newest snapshot of each of the last N hours with any")(
-      "keep-daily", po::value<std::string>(), "retention: keep the newest snapshot of each of the last N days with any")(
       ",o", po::value<std::string>(),
       "KEY[=VALUE],...: any option above (store=DIR, branch=NAME, allow_other, no_passthrough), and the kernel's mount "
       "flags (ro, nosuid, nodev, noexec, noatime, sync, ...); values cannot hold commas");
+  AddRetentionOptions(&opts, "retention (gc in the background): ");
   po::positional_options_description pos;
   pos.add("mountpoint", 1);
   // -o KEY[=VALUE],... spells the same options (as mount(8) and fstab give them).
@@ -242,10 +238,7 @@ int RunMount(const std::vector<std::string>& args) {
   options.reencode = !vm["no-reencode"].as<bool>();
   const bool create_branch = vm["create"].as<bool>();
   // Retention (store/retention/README.md): without a rule, nothing is dropped.
-  std::string policy_text;
-  for (const char* rule : {"keep-last", "keep-every-steps", "keep-within", "keep-hourly", "keep-daily"})
-    if (vm.count(rule)) policy_text += std::string(policy_text.empty() ? "" : ",") + rule + "=" + vm[rule].as<std::string>();
-  auto policy = ParseRetentionPolicy(policy_text);
+  auto policy = RetentionFromOptions(vm);
   if (!policy.ok()) return FailStatus("mount", policy.status());
   ServeRequest request;
   request.retention = *policy;

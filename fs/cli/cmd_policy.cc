@@ -10,11 +10,8 @@ namespace ciuicfs::cli {
 
 int RunPolicy(const std::vector<std::string>& args) {
   po::options_description opts("policy options");
-  opts.add_options()("keep-last", po::value<std::string>(), "keep the newest N snapshots of each branch")(
-      "keep-every-steps", po::value<std::string>(), "keep the newest snapshot of every step divisible by K")(
-      "keep-within", po::value<std::string>(), "keep every snapshot within D of the newest (90s, 30m, 12h, 7d, 2w)")(
-      "keep-hourly", po::value<std::string>(), "keep the newest snapshot of each of the last N hours with any")(
-      "keep-daily", po::value<std::string>(), "keep the newest snapshot of each of the last N days with any")(
+  AddRetentionOptions(&opts);
+  opts.add_options()(
       "clear", po::bool_switch(), "no policy: keep every snapshot from now on")(
       "json", po::bool_switch(), "one JSON object: the policy and what the mount's keeper has done");
   po::variables_map vm;
@@ -29,19 +26,14 @@ int RunPolicy(const std::vector<std::string>& args) {
          " is not mounted; a policy is a mount's (ciuicfs mount --keep-last N ...), `ciuicfs prune` applies one once");
     return kExitFailed;
   }
-  std::string text;
-  for (const char* rule : {"keep-last", "keep-every-steps", "keep-within", "keep-hourly", "keep-daily"})
-    if (vm.count(rule)) text += std::string(text.empty() ? "" : ",") + rule + "=" + vm[rule].as<std::string>();
+  auto asked = RetentionFromOptions(vm);
+  if (!asked.ok()) return FailStatus("policy", asked.status());
   const bool clear = vm["clear"].as<bool>();
-  if (clear && !text.empty()) {
+  if (clear && !asked->empty()) {
     Fail("policy: --clear goes alone");
     return kExitUsage;
   }
-  if (clear || !text.empty()) {
-    auto p = ParseRetentionPolicy(text);
-    if (!p.ok()) return FailStatus("policy", p.status());
-    keeper->SetPolicy(*p);
-  }
+  if (clear || !asked->empty()) keeper->SetPolicy(*asked);
   const RetentionPolicy p = keeper->policy();
   const KeeperStats st = keeper->stats();
   const std::string rules = FormatRetentionPolicy(p);

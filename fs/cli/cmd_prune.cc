@@ -14,11 +14,8 @@ namespace ciuicfs::cli {
 int RunPrune(const std::vector<std::string>& args) {
   po::options_description opts("prune options");
   AddStoreOption(&opts);
-  opts.add_options()("keep-last", po::value<std::string>(), "keep the newest N snapshots of each branch")(
-      "keep-every-steps", po::value<std::string>(), "keep each branch's newest snapshot of every step divisible by K")(
-      "keep-within", po::value<std::string>(), "keep every snapshot within D of the branch's newest (90s, 30m, 12h, 7d, 2w)")(
-      "keep-hourly", po::value<std::string>(), "keep the newest snapshot of each of the last N hours with any")(
-      "keep-daily", po::value<std::string>(), "keep the newest snapshot of each of the last N days with any")(
+  AddRetentionOptions(&opts);
+  opts.add_options()(
       "keep-tagged", po::value<bool>()->default_value(true), "keep tagged snapshots (true|false)")(
       "dry-run", po::bool_switch(), "list what would go, change nothing")(
       "json", po::bool_switch(), "one JSON object: the snapshots dropped (or that would be) and the counts");
@@ -28,10 +25,7 @@ int RunPrune(const std::vector<std::string>& args) {
                  &code, &StorePositional()))
     return code;
   // The rules of store/retention/ (a mount applies the same continuously).
-  std::string text;
-  for (const char* rule : {"keep-last", "keep-every-steps", "keep-within", "keep-hourly", "keep-daily"})
-    if (vm.count(rule)) text += std::string(text.empty() ? "" : ",") + rule + "=" + vm[rule].as<std::string>();
-  auto policy = ParseRetentionPolicy(text);
+  auto policy = RetentionFromOptions(vm);
   if (!policy.ok()) return FailStatus("prune", policy.status());
   if (policy->empty()) {
     Fail("prune: say what to keep: --keep-last, --keep-every-steps, --keep-within, --keep-hourly or --keep-daily");

@@ -144,6 +144,27 @@ std::string AbsolutePath(const std::string& path) {
   return p;
 }
 
+namespace {
+const char* const kRetentionRules[] = {"keep-last", "keep-every-steps", "keep-within", "keep-hourly", "keep-daily"};
+}  // namespace
+
+void AddRetentionOptions(po::options_description* opts, const std::string& prefix) {
+  const char* what[] = {"keep the newest N snapshots of each branch",
+                        "keep each branch's newest snapshot of every step divisible by K",
+                        "keep every snapshot within D of the branch's newest (90s, 30m, 12h, 7d, 2w)",
+                        "keep the newest snapshot of each of the last N hours with any",
+                        "keep the newest snapshot of each of the last N days with any"};
+  for (size_t i = 0; i < std::size(kRetentionRules); ++i)
+    opts->add_options()(kRetentionRules[i], po::value<std::string>(), (prefix + what[i]).c_str());
+}
+
+Result<RetentionPolicy> RetentionFromOptions(const po::variables_map& vm) {
+  std::string text;
+  for (const char* rule : kRetentionRules)
+    if (vm.count(rule)) text += std::string(text.empty() ? "" : ",") + rule + "=" + vm[rule].as<std::string>();
+  return ParseRetentionPolicy(text);
+}
+
 void AddStoreOption(po::options_description* opts) {
   opts->add_options()("store", po::value<std::string>()->default_value(""),
                       "a store directory or a ciuicfs mountpoint (default: the mount the current directory is in, else the default store)");

@@ -119,6 +119,13 @@ struct Target {
 // nullopt on failure.
 std::optional<Target> OpenTarget(const std::string& where, bool mutate);
 
+// The retention rules as options (--keep-last N, --keep-every-steps K,
+// --keep-within D, --keep-hourly N, --keep-daily N; store/retention/), each
+// description after `prefix`; and the policy they give (empty when none is
+// set; InvalidArgument, one line, for a bad value).
+void AddRetentionOptions(po::options_description* opts, const std::string& prefix = "");
+Result<RetentionPolicy> RetentionFromOptions(const po::variables_map& vm);
+
 // Adds the --store option (a store directory or a mountpoint).
 void AddStoreOption(po::options_description* opts);
 // The positional layout of commands whose one argument is the store.

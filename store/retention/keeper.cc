@@ -86,7 +86,12 @@ void RetentionKeeper::Loop() {
   uint64_t backlog_at_gc = 0;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    cv_.wait_for(lock, kPoll, [&] { return stop_ || changed_; });
+    // Without a policy and with no gc owed, nothing to watch: sleep until
+    // one is set, so an idle mount polls nothing.
+    if (policy_.empty() && dropped_since_gc == 0 && !retry_gc)
+      cv_.wait(lock, [&] { return stop_ || changed_; });
+    else
+      cv_.wait_for(lock, kPoll, [&] { return stop_ || changed_; });
     if (stop_) break;
     const RetentionPolicy p = policy_;
     if (changed_) {
