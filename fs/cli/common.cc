@@ -206,7 +206,8 @@ std::optional<Target> OpenRadosTarget(const std::string& uri, bool mutate) {
 
 std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   Target t;
-  if (const CommandContext* ctx = CurrentContext()) {  // inside the daemon: its own store
+  const CommandContext* ctx = CurrentContext();
+  if (ctx && ctx->store) {  // inside the daemon (or the ui): its own store
     t.store = ctx->store;
     t.store_dir = ctx->store_dir;
     if (ctx->mount.branch) t.branch = ctx->mount.branch();

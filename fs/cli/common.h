@@ -79,7 +79,9 @@ struct MountHooks {
 };
 
 struct CommandContext {
-  Store* store = nullptr;                     // the daemon's store
+  // The daemon's store; null: OpenTarget opens the store named as usual
+  // (the output is still captured; `ciuicfs ui` opening a store).
+  Store* store = nullptr;
   std::string store_dir;
   MountHooks mount;
   FILE* out = nullptr;
