@@ -19,7 +19,9 @@ packages=(
   python3-torch rsync   # the real clients' tests (tests/clients/)
   graphviz              # ciuicfs graph --png
   help2man man-db       # the man pages, from --help (fs/dist/install.cmake)
-  nlohmann-json3-dev    # trainer_state.json (store/record/, the trainer)
+  nlohmann-json3-dev    # trainer_state.json (store/record/, the trainer), ciuicfs ui's JSON
+  libcpp-httplib-dev    # ciuicfs ui's HTTP server (fs/ui/)
+  chromium fonts-dejavu-core  # tests/ui: the page in headless chromium (DevTools over a pipe), legible screenshots
 )
 
 missing=()

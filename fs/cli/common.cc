@@ -36,6 +36,7 @@ const std::vector<Command>& Commands() {
       {"stats", "raw vs stored bytes and the dedup ratio", RunStats},
       {"verify", "check every chunk of every snapshot against its id", RunVerify},
       {"upgrade", "convert a store written by an older ciuicfs to this format", RunUpgrade},
+      {"ui", "the chain, metrics and bytes as a local web page (loopback, token in the URL)", RunUi},
   };
   return commands;
 }

@@ -41,6 +41,7 @@ int RunVerify(const std::vector<std::string>& args);
 int RunUpgrade(const std::vector<std::string>& args);
 int RunBranch(const std::vector<std::string>& args);
 int RunSwitch(const std::vector<std::string>& args);
+int RunUi(const std::vector<std::string>& args);
 
 // Exit codes.
 inline constexpr int kExitOk = 0;
