@@ -13,13 +13,15 @@ packages=(
   libzstd-dev
   libboost-program-options-dev
   libgtest-dev
-  nlohmann-json3-dev    # trainer_state.json: trainer/ writes it, store/record/ reads it
+  nlohmann-json3-dev    # trainer_state.json: trainer/ writes it, store/record/ reads it; ciuicfs ui's JSON
   libtorch-dev
   meson ninja-build dpkg-dev
   ceph-mon ceph-osd ceph-common librados-dev libradospp-dev
   python3-torch rsync   # the real clients' tests (tests/clients/)
   graphviz              # ciuicfs graph --png
   help2man man-db       # the man pages, from --help (fs/dist/install.cmake)
+  libcpp-httplib-dev    # ciuicfs ui's HTTP server (fs/ui/)
+  chromium fonts-dejavu-core  # tests/ui: the page in headless chromium (DevTools over a pipe), legible screenshots
 )
 
 missing=()

@@ -37,6 +37,7 @@ const std::vector<Command>& Commands() {
       {"stats", "raw vs stored bytes and the dedup ratio", RunStats},
       {"verify", "check every chunk of every snapshot against its id", RunVerify},
       {"upgrade", "convert a store written by an older ciuicfs to this format", RunUpgrade},
+      {"ui", "the chain, metrics and bytes as a local web page (loopback, token in the URL)", RunUi},
   };
   return commands;
 }
@@ -228,7 +229,8 @@ std::optional<Target> OpenRadosTarget(const std::string& uri, bool mutate) {
 
 std::optional<Target> OpenTarget(const std::string& where, bool mutate) {
   Target t;
-  if (const CommandContext* ctx = CurrentContext()) {  // inside the daemon: its own store
+  const CommandContext* ctx = CurrentContext();
+  if (ctx && ctx->store) {  // inside the daemon (or the ui): its own store
     t.store = ctx->store;
     t.store_dir = ctx->store_dir;
     if (ctx->mount.branch) t.branch = ctx->mount.branch();

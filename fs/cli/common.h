@@ -43,6 +43,7 @@ int RunVerify(const std::vector<std::string>& args);
 int RunUpgrade(const std::vector<std::string>& args);
 int RunBranch(const std::vector<std::string>& args);
 int RunSwitch(const std::vector<std::string>& args);
+int RunUi(const std::vector<std::string>& args);
 
 // Exit codes.
 inline constexpr int kExitOk = 0;
@@ -82,7 +83,9 @@ struct MountHooks {
 };
 
 struct CommandContext {
-  Store* store = nullptr;                     // the daemon's store
+  // The daemon's store; null: OpenTarget opens the store named as usual
+  // (the output is still captured; `ciuicfs ui` opening a store).
+  Store* store = nullptr;
   std::string store_dir;
   MountHooks mount;
   FILE* out = nullptr;

@@ -123,41 +123,52 @@ void ControlServer::Handle(int fd) {
   std::vector<std::string> args(count);
   for (auto& a : args)
     if (!ReadString(fd, &a, 1 << 16)) return;
-  char* out_buf = nullptr;
-  char* err_buf = nullptr;
-  size_t out_len = 0, err_len = 0;
   CommandContext ctx;
   ctx.store = store_;
   ctx.store_dir = store_dir_;
   ctx.mount = hooks_;
+  std::string out, err;
+  int code = RunCaptured(ctx, args, &out, &err);
+  char code_le[4];
+  PutInt<int32_t>(code_le, code);
+  WriteAll(fd, code_le, 4) && WriteString(fd, out) && WriteString(fd, err);
+}
+
+int RunCaptured(const CommandContext& base, const std::vector<std::string>& args, std::string* out,
+                std::string* err) {
+  char* out_buf = nullptr;
+  char* err_buf = nullptr;
+  size_t out_len = 0, err_len = 0;
+  CommandContext ctx = base;
   ctx.out = open_memstream(&out_buf, &out_len);
   ctx.err = open_memstream(&err_buf, &err_len);
-  int code = kExitUsage;
+  const CommandContext* outer = CurrentContext();
   SetCommandContext(&ctx);
+  int code = kExitUsage;
   bool found = false;
   for (const Command& c : Commands()) {
-    if (args[0] != c.name) continue;
+    if (args.empty() || args[0] != c.name) continue;
     found = true;
     code = c.run(std::vector<std::string>(args.begin() + 1, args.end()));
   }
-  if (!found) Fail("the mount does not run '" + args[0] + "'");
-  SetCommandContext(nullptr);
+  if (!found) Fail("the mount does not run '" + (args.empty() ? std::string() : args[0]) + "'");
+  SetCommandContext(outer);
   std::fclose(ctx.out);
   std::fclose(ctx.err);
-  char code_le[4];
-  PutInt<int32_t>(code_le, code);
-  WriteAll(fd, code_le, 4) && WriteString(fd, std::string(out_buf, out_len)) &&
-      WriteString(fd, std::string(err_buf, err_len));
+  out->assign(out_buf, out_len);
+  err->assign(err_buf, err_len);
   std::free(out_buf);
   std::free(err_buf);
+  return code;
 }
 
-int ForwardToDaemon(const std::string& socket_path, const std::vector<std::string>& args) {
+int CallDaemon(const std::string& socket_path, const std::vector<std::string>& args, std::string* out,
+               std::string* err) {
   sockaddr_un addr;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0 || !FillAddress(socket_path, &addr) ||
       connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    Fail("cannot reach the mount's daemon at " + socket_path + ": " + std::strerror(errno));
+    *err = "ciuicfs: cannot reach the mount's daemon at " + socket_path + ": " + std::strerror(errno) + "\n";
     if (fd >= 0) close(fd);
     return kExitFailed;
   }
@@ -166,16 +177,22 @@ int ForwardToDaemon(const std::string& socket_path, const std::vector<std::strin
   bool ok = WriteAll(fd, count_le, 4);
   for (const std::string& a : args) ok = ok && WriteString(fd, a);
   char code_le[4];
-  std::string out, err;
-  ok = ok && ReadAll(fd, code_le, 4) && ReadString(fd, &out, 1u << 30) && ReadString(fd, &err, 1u << 30);
+  ok = ok && ReadAll(fd, code_le, 4) && ReadString(fd, out, 1u << 30) && ReadString(fd, err, 1u << 30);
   close(fd);
   if (!ok) {
-    Fail("the mount's daemon closed the control connection without an answer");
+    out->clear();
+    *err = "ciuicfs: the mount's daemon closed the control connection without an answer\n";
     return kExitFailed;
   }
+  return GetInt<int32_t>(code_le);
+}
+
+int ForwardToDaemon(const std::string& socket_path, const std::vector<std::string>& args) {
+  std::string out, err;
+  int code = CallDaemon(socket_path, args, &out, &err);
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fwrite(err.data(), 1, err.size(), stderr);
-  return GetInt<int32_t>(code_le);
+  return code;
 }
 
 }  // namespace ciuicfs::cli

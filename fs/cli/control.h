@@ -41,6 +41,17 @@ class ControlServer {
 // Sends `args` (a subcommand and its arguments) to the daemon listening at
 // `socket_path`, relays its output, and returns its exit code.
 int ForwardToDaemon(const std::string& socket_path, const std::vector<std::string>& args);
+// The same, with the daemon's stdout and stderr returned instead of relayed
+// (an unreachable daemon: kExitFailed and one line in *err).
+int CallDaemon(const std::string& socket_path, const std::vector<std::string>& args, std::string* out,
+               std::string* err);
+
+// Runs subcommand args[0] (with its arguments) in a context like `base`
+// (its store and hooks), its stdout and stderr captured into *out and
+// *err; returns its exit code. What the daemon does for each client, and
+// what `ciuicfs ui` does with its own store.
+int RunCaptured(const CommandContext& base, const std::vector<std::string>& args, std::string* out,
+                std::string* err);
 
 }  // namespace ciuicfs::cli
 
