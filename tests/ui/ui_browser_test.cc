@@ -5,10 +5,35 @@
 // curves and the bytes exactly as `log --json`, `show --json` and
 // `stats --json` say, downloads a saved file bit-exactly, tags through the
 // page (run by the mount's daemon) and diffs.
+#include <cstdio>
+#include <tuple>
+
 #include "tests/ui/ui_fixture.h"
 
 namespace ciuicfs::testing {
 namespace {
+
+// A metric curve's points: (metric, step, snapshot seq, value).
+using Points = std::set<std::tuple<std::string, int64_t, uint64_t, double>>;
+
+Points ShownPoints(const json& page) {
+  Points points;
+  for (const json& p : page["points"])
+    points.insert({p["metric"], p["step"].get<int64_t>(), p["seq"].get<uint64_t>(), p["value"].get<double>()});
+  return points;
+}
+
+// What the curves of loss and eval_loss must show: per metric and step the
+// newest snapshot's value, exactly the record `log --json` prints.
+Points WantPoints(const std::map<uint64_t, json>& log) {
+  std::map<std::pair<std::string, int64_t>, std::pair<uint64_t, double>> newest;
+  for (auto& [seq, j] : log)
+    for (const char* m : {"loss", "eval_loss"})
+      if (j["metrics"].contains(m)) newest[{m, j["step"].get<int64_t>()}] = {seq, j["metrics"][m].get<double>()};
+  Points want;
+  for (auto& [key, v] : newest) want.insert({key.first, key.second, v.first, v.second});
+  return want;
+}
 
 TEST_F(UiTest, TheBrowserShowsTheChainMetricsAndBytesAsTheCommandsDoAndDownloadsAFile) {
   if (system("command -v chromium >/dev/null 2>&1") != 0) GTEST_SKIP() << "skipping: chromium is not installed";
@@ -25,20 +50,13 @@ TEST_F(UiTest, TheBrowserShowsTheChainMetricsAndBytesAsTheCommandsDoAndDownloads
 
   const std::string out = dir_.Sub("browser");
   const char* copy = std::getenv("CIUICFS_UI_SCREENSHOT");  // to refresh fs/ui/screenshot.png
-  const std::string cmd = std::string("/usr/bin/python3 ") + CIUICFS_SOURCE_DIR + "/tests/ui/browser.py '" + ui.url +
-                          "' '" + out + "' --select " + std::to_string(best["seq"].get<uint64_t>()) +
-                          " --file checkpoint-200/model.safetensors --tag picked --diff " +
-                          first["id"].get<std::string>() + " " + best["id"].get<std::string>() +
-                          (copy && *copy ? std::string(" --screenshot-copy '") + copy + "'" : "") + " 2>" +
-                          dir_.Sub("browser.err");
-  std::string printed;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) printed.append(buf, n);
-    EXPECT_EQ(pclose(p), 0) << ReadFile(dir_.Sub("browser.err"));
-  }
-  const json page = json::parse(printed, nullptr, false);
-  ASSERT_TRUE(page.is_object()) << printed << ReadFile(dir_.Sub("browser.err"));
+  const std::string args = "--select " + std::to_string(best["seq"].get<uint64_t>()) +
+                           " --file checkpoint-200/model.safetensors --tag picked --diff " +
+                           first["id"].get<std::string>() + " " + best["id"].get<std::string>() +
+                           (copy && *copy ? std::string(" --screenshot-copy '") + copy + "'" : "");
+  json page;
+  std::string err;
+  ASSERT_TRUE(Browse(ui.url, out, args, &page, &err)) << err;
 
   // The token left the address bar, and the cookie that replaced it is not
   // script-readable.
@@ -60,16 +78,9 @@ TEST_F(UiTest, TheBrowserShowsTheChainMetricsAndBytesAsTheCommandsDoAndDownloads
 
   // The curves: loss and eval_loss chosen; per metric and step the newest
   // snapshot's value, exactly the record `log --json` prints.
-  std::set<std::tuple<std::string, int64_t, uint64_t, double>> points, want_points;
-  for (const json& p : page["points"])
-    points.insert({p["metric"], p["step"].get<int64_t>(), p["seq"].get<uint64_t>(), p["value"].get<double>()});
-  std::map<std::pair<std::string, int64_t>, std::pair<uint64_t, double>> newest;
-  for (auto& [seq, j] : log)
-    for (const char* m : {"loss", "eval_loss"})
-      if (j["metrics"].contains(m)) newest[{m, j["step"].get<int64_t>()}] = {seq, j["metrics"][m].get<double>()};
-  for (auto& [key, v] : newest) want_points.insert({key.first, key.second, v.first, v.second});
+  const Points want_points = WantPoints(log);
   EXPECT_GE(want_points.size(), 8u);  // loss at 100, 200, 250, 300 and eval_loss at each
-  EXPECT_EQ(points, want_points);
+  EXPECT_EQ(ShownPoints(page), want_points);
   EXPECT_EQ(std::set<std::string>(page["curves"].begin(), page["curves"].end()),
             (std::set<std::string>{"loss", "eval_loss"}));
 
@@ -116,7 +127,7 @@ TEST_F(UiTest, TheBrowserShowsTheChainMetricsAndBytesAsTheCommandsDoAndDownloads
 
   // The snapshot clicked, its file clicked: the bytes that were saved.
   EXPECT_EQ(page["selected_bytes_in_files"], best["bytes_in_files"]);
-  ASSERT_TRUE(page.contains("download")) << printed;
+  ASSERT_TRUE(page.contains("download")) << err;
   EXPECT_EQ(page["download"]["name"], "model.safetensors");
   EXPECT_EQ(Diff(ReadFile(page["download"]["path"].get<std::string>()), weights_[200]), "same");
 
@@ -141,6 +152,59 @@ TEST_F(UiTest, TheBrowserShowsTheChainMetricsAndBytesAsTheCommandsDoAndDownloads
   }
   EXPECT_EQ(ui.Stop(), 0) << ReadFile(dir_.Sub("ui.log"));
   EXPECT_NE(ui.printed().find("ui stopped"), std::string::npos) << ui.printed();
+}
+
+// A store the bundled trainer filled (CPU, the tiny preset, a checkpoint
+// every 10 steps into the mount): the page shows its snapshots, the loss
+// and eval_loss the trainer recorded, the bytes `stats` counts, and a
+// checkpoint file clicked downloads as saved.
+TEST_F(UiTest, TheBrowserShowsAStoreTheBundledTrainerFilled) {
+#ifndef CIUIC_TRAIN_BIN
+  GTEST_SKIP() << "skipping: the bundled trainer is not built here (no LibTorch)";
+#else
+  if (system("command -v chromium >/dev/null 2>&1") != 0) GTEST_SKIP() << "skipping: chromium is not installed";
+  const std::string train = std::string("OMP_NUM_THREADS=1 ") + CIUIC_TRAIN_BIN +
+                            " --preset tiny --batch 4 --steps 40 --log-every 5 --save-every 10 --ckpt-dir '" +
+                            M("run") + "' 2>&1";
+  int code = 0;
+  const std::string trained = ShellOutput(train, &code);
+  ASSERT_EQ(code, 0) << trained;
+  ASSERT_TRUE(WaitForIngest(M(""), dir_.path()));
+  const std::map<uint64_t, json> log = Log();
+  ASSERT_GE(log.size(), 4u);  // at least one snapshot per checkpoint
+  const json best = CliJson("show best-eval_loss '" + M("") + "' --json");
+  ASSERT_TRUE(best.contains("step")) << best;
+  char file[64];
+  std::snprintf(file, sizeof(file), "run/step_%08d/model.pt", best["step"].get<int>());
+  const std::string saved = ReadFile(M(file));
+  ASSERT_FALSE(saved.empty()) << file;
+
+  UiProcess ui;
+  ASSERT_TRUE(StartUi(&ui, "'" + M("") + "'")) << ui.printed() << ReadFile(dir_.Sub("ui.log"));
+  const std::string out = dir_.Sub("browser");
+  json page;
+  std::string err;
+  ASSERT_TRUE(Browse(ui.url, out,
+                     "--select " + std::to_string(best["seq"].get<uint64_t>()) + " --file " + file, &page, &err))
+      << err;
+  std::set<uint64_t> nodes, want_nodes;
+  for (const json& n : page["nodes"]) nodes.insert(n["seq"].get<uint64_t>());
+  for (auto& [seq, j] : log) want_nodes.insert(seq);
+  EXPECT_EQ(nodes, want_nodes);
+  const Points want_points = WantPoints(log);
+  std::set<std::string> metrics;
+  for (auto& [metric, step, seq, value] : want_points) metrics.insert(metric);
+  EXPECT_EQ(metrics, (std::set<std::string>{"loss", "eval_loss"}));  // the trainer records both
+  EXPECT_EQ(ShownPoints(page), want_points);
+  const json stats = CliJson("stats --json '" + M("") + "'");
+  EXPECT_EQ(page["totals"]["snapshots"], log.size());
+  EXPECT_EQ(page["totals"]["raw_bytes"], stats["raw_bytes"]);
+  EXPECT_EQ(page["totals"]["stored_bytes"], stats["stored_bytes"]);
+  ASSERT_TRUE(page.contains("download")) << err;
+  EXPECT_EQ(page["download"]["name"], "model.pt");
+  EXPECT_EQ(Diff(ReadFile(page["download"]["path"].get<std::string>()), saved), "same");
+  EXPECT_EQ(ui.Stop(), 0) << ReadFile(dir_.Sub("ui.log"));
+#endif
 }
 
 }  // namespace

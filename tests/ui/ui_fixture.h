@@ -151,6 +151,24 @@ class UiTest : public MountedTest {
     EXPECT_EQ(r.code, 0) << args << ": " << r.err;
     return json::parse(r.out, nullptr, false);
   }
+  // browser.py against `url` with `args` (its options), screenshots and
+  // downloads into `out`: what it printed, as JSON (discarded: it printed
+  // none), and false where it failed (its stderr in `err`).
+  bool Browse(const std::string& url, const std::string& out, const std::string& args, json* page,
+              std::string* err) {
+    const std::string cmd = std::string("/usr/bin/python3 ") + CIUICFS_SOURCE_DIR + "/tests/ui/browser.py '" + url +
+                            "' '" + out + "' " + args + " 2>'" + out + ".err'";
+    std::string printed;
+    int status = -1;
+    if (FILE* p = popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) printed.append(buf, n);
+      status = pclose(p);
+    }
+    *page = json::parse(printed, nullptr, false);
+    *err = printed + ReadFile(out + ".err");
+    return status == 0 && page->is_object();
+  }
   bool StartUi(UiProcess* ui, const std::string& args) {
     return ui->Start(args, dir_.Sub("ui.log"));
   }
