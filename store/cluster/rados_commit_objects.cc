@@ -20,7 +20,7 @@ Result<bool> RadosCommitObjects::Create(uint64_t n, std::string_view bytes) {
   librados::bufferlist bl;
   bl.append(bytes.data(), unsigned(bytes.size()));
   op.write_full(bl);
-  int r = cluster_->io.operate(Object(n), &op);
+  int r = cluster_->Run([&](librados::IoCtx& io) { return io.operate(Object(n), &op); });
   if (r == -EEXIST) return false;
   if (r < 0) return Status::FromErrno(-r, "create " + Name(n));
   return true;
@@ -31,7 +31,7 @@ Result<std::string> RadosCommitObjects::Read(uint64_t n) {
   for (;;) {  // an object is written whole: read until a short read
     librados::bufferlist bl;
     constexpr size_t kPiece = 16 << 20;
-    int r = cluster_->io.read(Object(n), bl, kPiece, out.size());
+    int r = cluster_->Run([&](librados::IoCtx& io) { return io.read(Object(n), bl, kPiece, out.size()); });
     if (r == -ENOENT) return Status::NotFound(Name(n) + " does not exist");
     if (r < 0) return Status::FromErrno(-r, "read " + Name(n));
     out.append(bl.c_str(), size_t(r));

@@ -26,7 +26,7 @@ Status RadosLeases::Put(uint64_t node, std::string_view bytes) {
   bl.append(bytes.data(), unsigned(bytes.size()));
   librados::ObjectWriteOperation op;
   op.omap_set({{Key(node), bl}});
-  int r = cluster_->io.operate(Object(), &op);
+  int r = cluster_->Run([&](librados::IoCtx& io) { return io.operate(Object(), &op); });
   return r < 0 ? Status::FromErrno(-r, "write lease " + Key(node) + " in " + Name()) : Status::Ok();
 }
 
@@ -38,7 +38,7 @@ Result<std::map<uint64_t, std::string>> RadosLeases::List() {
     int rval = 0;
     librados::ObjectReadOperation op;
     op.omap_get_vals2(after, 1024, &vals, &more, &rval);
-    int r = cluster_->io.operate(Object(), &op, nullptr);
+    int r = cluster_->Run([&](librados::IoCtx& io) { return io.operate(Object(), &op, nullptr); });
     if (r == -ENOENT) return out;  // no node ever took a lease
     if (r < 0) return Status::FromErrno(-r, "read the leases in " + Name());
     if (rval < 0) return Status::FromErrno(-rval, "read the leases in " + Name());
@@ -58,7 +58,7 @@ Result<std::map<uint64_t, std::string>> RadosLeases::List() {
 Status RadosLeases::Remove(uint64_t node) {
   librados::ObjectWriteOperation op;
   op.omap_rm_keys(std::set<std::string>{Key(node)});
-  int r = cluster_->io.operate(Object(), &op);
+  int r = cluster_->Run([&](librados::IoCtx& io) { return io.operate(Object(), &op); });
   if (r == -ENOENT) return Status::Ok();
   return r < 0 ? Status::FromErrno(-r, "remove lease " + Key(node) + " from " + Name()) : Status::Ok();
 }

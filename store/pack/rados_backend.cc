@@ -7,38 +7,9 @@
 #include <cstdio>
 #include <cstring>
 #include <algorithm>
+#include <system_error>
 
 namespace ciuicfs {
-
-RadosConnection::~RadosConnection() {
-  io.close();
-  if (connected) rados.shutdown();
-}
-
-Result<std::shared_ptr<RadosConnection>> RadosConnection::Connect(const RadosTarget& target) {
-  auto c = std::make_shared<RadosConnection>();
-  c->target = target;
-  const std::string where = target.Uri();
-  int r = c->rados.init2(("client." + target.user).c_str(), "ceph", 0);
-  if (r < 0) return Status::FromErrno(-r, where + ": cannot set up a RADOS client");
-  r = target.ceph_conf.empty() ? c->rados.conf_read_file(nullptr) : c->rados.conf_read_file(target.ceph_conf.c_str());
-  if (r < 0)
-    return Status::FromErrno(-r, where + ": cannot read the Ceph configuration" +
-                                     (target.ceph_conf.empty() ? std::string() : " " + target.ceph_conf));
-  c->rados.conf_parse_env(nullptr);
-  // A cluster that does not answer is an error in seconds, not a hang.
-  c->rados.conf_set("client_mount_timeout", "10");
-  c->rados.conf_set("rados_mon_op_timeout", "10");
-  // An OSD that stays away fails the save with a clear error after a
-  // minute; a shorter absence only holds it back.
-  c->rados.conf_set("rados_osd_op_timeout", "60");
-  r = c->rados.connect();
-  if (r < 0) return Status::FromErrno(-r, where + ": cannot connect to the Ceph cluster");
-  c->connected = true;
-  r = c->rados.ioctx_create(target.pool.c_str(), c->io);
-  if (r < 0) return Status::FromErrno(-r, where + ": cannot open pool " + target.pool);
-  return c;
-}
 
 Result<std::unique_ptr<RadosPackBackend>> RadosPackBackend::Connect(const RadosTarget& target, size_t max_write) {
   auto c = RadosConnection::Connect(target);
@@ -62,7 +33,7 @@ std::string RadosPackBackend::Name(uint32_t pack) const { return "rados:" + targ
 Status RadosPackBackend::Error(int r, const std::string& what) const { return Status::FromErrno(-r, what); }
 
 Status RadosPackBackend::Create(uint32_t pack) {
-  int r = cluster_->io.create(Object(pack), true);
+  int r = cluster_->Run([&](librados::IoCtx& io) { return io.create(Object(pack), true); });
   return r < 0 ? Error(r, "create " + Name(pack)) : Status::Ok();
 }
 
@@ -72,7 +43,7 @@ Status RadosPackBackend::Append(uint32_t pack, uint64_t offset, const struct iov
   librados::bufferlist bl;
   auto flush = [&]() -> int {
     if (bl.length() == 0) return 0;
-    int r = cluster_->io.write(oid, bl, bl.length(), at);
+    int r = cluster_->Run([&](librados::IoCtx& io) { return io.write(oid, bl, bl.length(), at); });
     if (r >= 0) at += bl.length();
     bl.clear();
     return r;
@@ -92,7 +63,7 @@ Status RadosPackBackend::Append(uint32_t pack, uint64_t offset, const struct iov
   if (r >= 0) r = flush();
   if (r >= 0) return Status::Ok();
   // Whole or nothing: what the pieces before the failure wrote goes.
-  if (at > offset) cluster_->io.trunc(oid, offset);
+  if (at > offset) cluster_->Run([&](librados::IoCtx& io) { return io.trunc(oid, offset); });
   return Error(r, "append to " + Name(pack) + " at " + std::to_string(offset));
 }
 
@@ -101,7 +72,7 @@ Status RadosPackBackend::ReadAt(uint32_t pack, uint64_t offset, void* dst, size_
   while (done < n) {
     librados::bufferlist bl;
     const size_t want = std::min(n - done, max_write_);
-    int r = cluster_->io.read(Object(pack), bl, want, offset + done);
+    int r = cluster_->Run([&](librados::IoCtx& io) { return io.read(Object(pack), bl, want, offset + done); });
     if (r < 0) return Error(r, "read " + Name(pack) + " at " + std::to_string(offset + done));
     if (r == 0)
       return Status::Corruption("read " + Name(pack) + " at " + std::to_string(offset) + ": " + std::to_string(n) +
@@ -115,35 +86,45 @@ Status RadosPackBackend::ReadAt(uint32_t pack, uint64_t offset, void* dst, size_
 Result<uint64_t> RadosPackBackend::Size(uint32_t pack) {
   uint64_t size = 0;
   time_t mtime = 0;
-  int r = cluster_->io.stat(Object(pack), &size, &mtime);
+  int r = cluster_->Run([&](librados::IoCtx& io) { return io.stat(Object(pack), &size, &mtime); });
   if (r < 0) return Error(r, "stat " + Name(pack));
   return size;
 }
 
 Status RadosPackBackend::Truncate(uint32_t pack, uint64_t size) {
-  int r = cluster_->io.trunc(Object(pack), size);
+  int r = cluster_->Run([&](librados::IoCtx& io) { return io.trunc(Object(pack), size); });
   return r < 0 ? Error(r, "truncate " + Name(pack)) : Status::Ok();
 }
 
 Status RadosPackBackend::Remove(uint32_t pack) {
-  int r = cluster_->io.remove(Object(pack));
+  int r = cluster_->Run([&](librados::IoCtx& io) { return io.remove(Object(pack)); });
   return r < 0 && r != -ENOENT ? Error(r, "remove " + Name(pack)) : Status::Ok();
 }
 
 Result<std::vector<uint32_t>> RadosPackBackend::List() {
   const std::string prefix = target_.name + ".pack.";
   std::vector<uint32_t> out;
-  try {
-    for (auto it = cluster_->io.nobjects_begin(); it != cluster_->io.nobjects_end(); ++it) {
-      const std::string& oid = it->get_oid();
-      if (oid.size() != prefix.size() + 8 || oid.compare(0, prefix.size(), prefix) != 0) continue;
-      char* end = nullptr;
-      unsigned long n = std::strtoul(oid.c_str() + prefix.size(), &end, 16);
-      if (end == oid.c_str() + oid.size()) out.push_back(uint32_t(n));
+  std::string failed;
+  const int r = cluster_->Run([&](librados::IoCtx& io) {
+    out.clear();
+    try {
+      for (auto it = io.nobjects_begin(); it != io.nobjects_end(); ++it) {
+        const std::string& oid = it->get_oid();
+        if (oid.size() != prefix.size() + 8 || oid.compare(0, prefix.size(), prefix) != 0) continue;
+        char* end = nullptr;
+        unsigned long n = std::strtoul(oid.c_str() + prefix.size(), &end, 16);
+        if (end == oid.c_str() + oid.size()) out.push_back(uint32_t(n));
+      }
+    } catch (const std::system_error& e) {  // librados' iterators throw on failure
+      failed = e.what();
+      return e.code().value() > 0 ? -e.code().value() : -EIO;
+    } catch (const std::exception& e) {
+      failed = e.what();
+      return -EIO;
     }
-  } catch (const std::exception& e) {
-    return Status::IOError("list the packs of rados:" + target_.pool + "/" + target_.name + ": " + e.what());
-  }
+    return 0;
+  });
+  if (r < 0) return Status::IOError("list the packs of rados:" + target_.pool + "/" + target_.name + ": " + failed);
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -316,7 +316,7 @@ TEST_F(RadosMountTest, AStoppedOsdHoldsSavesBackAndLosesNothing) {
   bool three_saved = false;
   while (!three_saved && Clock::now() - back < std::chrono::seconds(180)) three_saved = Save(*a, "three.pt", three);
   std::printf("saving went on after %.1f s\n", std::chrono::duration<double>(Clock::now() - back).count());
-  ASSERT_TRUE(three_saved);
+  ASSERT_TRUE(three_saved) << "the node's log:\n" << ShellOutput("tail -n 40 '" + a->path() + ".log' 2>&1");
   EXPECT_EQ(Diff(ReadFile(a->At("@latest/one.pt")), one), "same");
   EXPECT_EQ(Diff(ReadFile(a->At("@latest/three.pt")), three), "same");
   if (two_saved) {

@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <chrono>
+#include <csignal>
+#include <thread>
+
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -110,6 +114,48 @@ TEST_F(RadosBackendTest, BadPoolOrConfigurationIsOneClearError) {
   ASSERT_FALSE(conf.ok());
   EXPECT_NE(conf.status().message().find("/nonexistent/ceph.conf"), std::string::npos) << conf.status().message();
   EXPECT_EQ(conf.status().message().find('\n'), std::string::npos);
+}
+
+TEST_F(RadosBackendTest, AnOperationThatTimedOutLeavesItsClientForAFreshOne) {
+  const std::string pid_file = testing::CephCluster::Get().dir + "/osd.0.pid";
+  std::ifstream pf(pid_file);
+  pid_t osd = 0;
+  ASSERT_TRUE(pf >> osd) << "no " << pid_file;
+  RadosTarget target{kPool, "timeout", conf_};
+  target.op_timeout_s = 2;
+  auto conn = RadosConnection::Connect(target);
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  RadosPackBackend b(*conn);
+  ASSERT_TRUE(b.Create(1).ok());
+  const std::string bytes = RandomBytes(5, 4096);
+  struct iovec iov = {const_cast<char*>(bytes.data()), bytes.size()};
+  {
+    struct Resume {  // the OSD goes on whatever happens here
+      pid_t pid;
+      ~Resume() { kill(pid, SIGCONT); }
+    } resume{osd};
+    ASSERT_EQ(kill(osd, SIGSTOP), 0);
+    const auto start = std::chrono::steady_clock::now();
+    Status s = b.Append(1, 0, &iov, 1);
+    ASSERT_FALSE(s.ok()) << "an append went through while the OSD was stopped";
+    EXPECT_NE(s.message().find("timed out"), std::string::npos) << s.message();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+    EXPECT_EQ((*conn)->clients(), 2u) << "the client whose operation timed out is still in use";
+  }
+  // The OSD is back: the fresh client is served, and the object is as the
+  // timed-out write left it (applied late, or not at all).
+  auto size = b.Size(1);
+  for (int i = 0; i < 60 && !size.ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    size = b.Size(1);
+  }
+  ASSERT_TRUE(size.ok()) << size.status().ToString();
+  ASSERT_TRUE(*size == 0 || *size == bytes.size()) << *size;
+  ASSERT_TRUE(b.Append(1, *size, &iov, 1).ok());
+  std::string back(bytes.size(), '\0');
+  ASSERT_TRUE(b.ReadAt(1, *size, back.data(), back.size()).ok());
+  EXPECT_EQ(back, bytes);
+  EXPECT_EQ((*conn)->clients(), 2u);
 }
 #else
 TEST(RadosBackendTest, Skipped) { GTEST_SKIP() << "this build has no RADOS backend (librados-dev, libradospp-dev)"; }
