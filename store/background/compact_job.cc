@@ -14,9 +14,6 @@ Status CompactPacksJob::Prepare() {
   // read lands in the active pack or a later one; one appended before is
   // pinned by then (PinTable appends and pins under one lock), so
   // FirstPendingPack sees it unless its commit has indexed it.
-  const uint32_t active = parts_.packs->active_pack(PackLane::kIngest);
-  uint32_t first_busy = active != 0 ? active : parts_.packs->next_pack();
-  first_busy = std::min(first_busy, parts_.pins->FirstPendingPack());
   std::map<uint32_t, PackRow> rows;
   {
     auto txn = parts_.env->BeginRead();
@@ -25,11 +22,23 @@ Status CompactPacksJob::Prepare() {
     if (!loaded.ok()) return loaded.status();
     rows = std::move(loaded.value());
   }
-  for (auto& [pack, row] : rows) {
-    if (pack >= first_busy) continue;
+  auto mostly_dead = [&](uint32_t pack, const PackRow& row) {
     auto size = parts_.packs->FileSize(pack);
-    if (!size.ok()) continue;
-    if (double(row.live_bytes) >= options_.compact_below * double(*size - kPackHeaderSize)) continue;
+    return size.ok() && double(row.live_bytes) < options_.compact_below * double(*size - kPackHeaderSize);
+  };
+  // The active pack is never rewritten while saves append to it; when most
+  // of it is dead (a mount whose retention dropped what it held, then went
+  // quiet), it is closed first, so this run may take it: its records
+  // appended before the close are pinned or indexed, as below.
+  if (const uint32_t active = parts_.packs->active_pack(PackLane::kIngest); active != 0) {
+    auto row = rows.find(active);
+    if (row != rows.end() && mostly_dead(active, row->second)) parts_.packs->CloseLane(PackLane::kIngest);
+  }
+  const uint32_t active = parts_.packs->active_pack(PackLane::kIngest);
+  uint32_t first_busy = active != 0 ? active : parts_.packs->next_pack();
+  first_busy = std::min(first_busy, parts_.pins->FirstPendingPack());
+  for (auto& [pack, row] : rows) {
+    if (pack >= first_busy || !mostly_dead(pack, row)) continue;
     picked_.push_back(pack);
     to_copy_ += row.live_bytes;
   }

@@ -77,13 +77,20 @@ Result<uint64_t> RetentionKeeper::Apply(const RetentionPolicy& p) {
   return uint64_t(drop.size());
 }
 
+RetentionKeeper::Backlog RetentionKeeper::Waiting() {
+  auto st = store_->Stats();
+  if (!st.ok()) return {};
+  return {st->backlog_versions, st->backlog_bytes, st->reencode_waiting_bytes};
+}
+
 void RetentionKeeper::Loop() {
   std::map<std::string, uint64_t> seen_heads;
   Clock::time_point last_pass{}, last_commit = Clock::now(), last_gc = Clock::now();
   uint64_t dropped_since_gc = 0;
   bool pending = true;  // a pass is due: the heads moved or the policy changed
-  bool retry_gc = false;
-  uint64_t backlog_at_gc = 0;
+  bool retry_gc = false;  // the last gc left a backlog
+  Backlog backlog_at_gc;
+  Clock::time_point last_backlog_look{};
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     // Without a policy and with no gc owed, nothing to watch: sleep until
@@ -120,21 +127,27 @@ void RetentionKeeper::Loop() {
       ++stats_.passes;
       if (n.ok()) stats_.dropped += *n;
     }
-    // gc once saves pause, or at least every kMaxGcGap; again after
-    // kGcRetry while the background ingest's backlog moves (what it moved
-    // into packs after a gc, of dropped versions, is dead until the next).
-    const bool due = (dropped_since_gc > 0 && (now - last_commit >= kQuietBeforeGc || now - last_gc >= kMaxGcGap)) ||
-                     (retry_gc && now - last_gc >= kGcRetry);
+    // gc once saves pause, or at least every kMaxGcGap. What the
+    // background ingest and re-encoding write into packs after a gc, of
+    // versions already dropped, is dead until the next gc: so while the
+    // last gc left them work, look every kGcRetry and gc again once the
+    // work has moved, until a gc finds none left. (Work that stood still
+    // for one look is not done: on a loaded machine one version's ingest
+    // can outlast it.)
+    bool due = dropped_since_gc > 0 && (now - last_commit >= kQuietBeforeGc || now - last_gc >= kMaxGcGap);
+    if (!due && retry_gc && now - last_backlog_look >= kGcRetry) {
+      last_backlog_look = now;
+      due = Waiting() != backlog_at_gc;
+    }
     if (due) {
       last_gc = now;
       attempted = true;
       auto gc = store_->Gc(GcOptions{});
       if (gc.ok()) {
         dropped_since_gc = 0;
-        auto st = store_->Stats();
-        const uint64_t backlog = st.ok() ? st->backlog_versions : 0;
-        retry_gc = backlog > 0 && backlog != backlog_at_gc;
-        backlog_at_gc = backlog;
+        backlog_at_gc = Waiting();
+        retry_gc = backlog_at_gc != Backlog{};
+        last_backlog_look = now;
         std::lock_guard<std::mutex> relock(mu_);
         ++stats_.gc_runs;
         if (gc->bytes_before > gc->bytes_after) stats_.bytes_freed += gc->bytes_before - gc->bytes_after;

@@ -92,6 +92,35 @@ TEST(GcTest, CompactsAPackThatIsMostlyGarbage) {
   ExpectVerifyClean(store.get());
 }
 
+TEST(GcTest, CompactsTheActivePackWhenMostOfItIsDead) {
+  // A mount that saved, dropped what it saved and went quiet: all of it in
+  // the pack its saves still append to.
+  TempDir dir;
+  const std::string path = dir.Sub("s");
+  const std::string keep = RandomBytes(3, 1 << 20), later = RandomBytes(4, 1 << 20);
+  auto store = OpenStore(path);
+  CommitFile(store.get(), "a", RandomBytes(5, 6 << 20));
+  CommitFile(store.get(), "keep", keep);
+  CommitRequest rm;
+  rm.edits.push_back(TreeEdit::Remove("a"));
+  ASSERT_TRUE(store->Commit(rm).ok());
+  ASSERT_TRUE(store->DropSnapshots({1, 2}).ok());
+  auto gc = store->Gc({});
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_EQ(gc->packs_compacted, 1u);
+  EXPECT_LT(gc->bytes_after, (1u << 20) + 100000);
+  EXPECT_FALSE(std::filesystem::exists(path + "/packs/00000001.pack"));
+  // Saves go on into a new pack; everything reads back.
+  CommitFile(store.get(), "later", later);
+  EXPECT_EQ(ReadVersion(store.get(), Hash128::Of(keep)), keep);
+  EXPECT_EQ(ReadVersion(store.get(), Hash128::Of(later)), later);
+  ExpectVerifyClean(store.get());
+  // A pack mostly alive stays the active one: the next gc compacts nothing.
+  auto again = store->Gc({});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->packs_compacted, 0u);
+}
+
 TEST(GcTest, NeverRemovesAChunkAnUnfinishedIngestUses) {
   TempDir dir;
   const std::string path = dir.Sub("s");
