@@ -1,5 +1,7 @@
 #include "tests/store/ceph_cluster.h"
 
+#include <signal.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -38,6 +40,18 @@ struct Running {
 };
 
 }  // namespace
+
+pid_t CephCluster::OsdPid() const {
+  std::ifstream f(dir + "/osd.0.pid");
+  pid_t pid = 0;
+  return f >> pid ? pid : 0;
+}
+
+StoppedOsd::StoppedOsd(pid_t osd) : osd_(osd), stopped_(osd > 0 && kill(osd, SIGSTOP) == 0) {}
+
+StoppedOsd::~StoppedOsd() {
+  if (stopped_) kill(osd_, SIGCONT);
+}
 
 const CephCluster& CephCluster::Get() {
   static Running running;

@@ -4,6 +4,8 @@
 #ifndef CIUICFS_TESTS_STORE_CEPH_CLUSTER_H_
 #define CIUICFS_TESTS_STORE_CEPH_CLUSTER_H_
 
+#include <sys/types.h>
+
 #include <string>
 
 namespace ciuicfs::testing {
@@ -14,6 +16,20 @@ struct CephCluster {
   std::string conf;  // the cluster's ceph.conf; empty when none started
   std::string skip;  // why none started
   std::string dir;   // its scratch directory
+  pid_t OsdPid() const;  // its OSD's process; 0 when it has none
+};
+
+// The cluster's OSD stopped (SIGSTOP) for the scope's life, then resumed
+// whatever the test did meanwhile.
+class StoppedOsd {
+ public:
+  explicit StoppedOsd(pid_t osd);
+  ~StoppedOsd();
+  bool stopped() const { return stopped_; }
+
+ private:
+  pid_t osd_;
+  bool stopped_;
 };
 
 }  // namespace ciuicfs::testing

@@ -5,12 +5,10 @@
 #include <sys/wait.h>
 
 #include <chrono>
-#include <csignal>
 #include <thread>
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 
 #include "store/pack/pack_store.h"
@@ -117,10 +115,8 @@ TEST_F(RadosBackendTest, BadPoolOrConfigurationIsOneClearError) {
 }
 
 TEST_F(RadosBackendTest, AnOperationThatTimedOutLeavesItsClientForAFreshOne) {
-  const std::string pid_file = testing::CephCluster::Get().dir + "/osd.0.pid";
-  std::ifstream pf(pid_file);
-  pid_t osd = 0;
-  ASSERT_TRUE(pf >> osd) << "no " << pid_file;
+  const pid_t osd = testing::CephCluster::Get().OsdPid();
+  ASSERT_GT(osd, 0) << "no OSD pid in " << testing::CephCluster::Get().dir;
   RadosTarget target{kPool, "timeout", conf_};
   target.op_timeout_s = 2;
   auto conn = RadosConnection::Connect(target);
@@ -130,11 +126,8 @@ TEST_F(RadosBackendTest, AnOperationThatTimedOutLeavesItsClientForAFreshOne) {
   const std::string bytes = RandomBytes(5, 4096);
   struct iovec iov = {const_cast<char*>(bytes.data()), bytes.size()};
   {
-    struct Resume {  // the OSD goes on whatever happens here
-      pid_t pid;
-      ~Resume() { kill(pid, SIGCONT); }
-    } resume{osd};
-    ASSERT_EQ(kill(osd, SIGSTOP), 0);
+    testing::StoppedOsd stopped(osd);
+    ASSERT_TRUE(stopped.stopped());
     const auto start = std::chrono::steady_clock::now();
     Status s = b.Append(1, 0, &iov, 1);
     ASSERT_FALSE(s.ok()) << "an append went through while the OSD was stopped";

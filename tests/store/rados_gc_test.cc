@@ -7,7 +7,6 @@
 #include <signal.h>
 
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -194,10 +193,8 @@ TEST_F(RadosGcTest, GcLeavesThePackAnotherNodeAppendsTo) {
 }
 
 TEST_F(RadosGcTest, ASaveHeldThroughALapsedLeaseFailsAndTheNextGoesOn) {
-  const std::string pid_file = testing::CephCluster::Get().dir + "/osd.0.pid";
-  std::ifstream pf(pid_file);
-  pid_t osd = 0;
-  ASSERT_TRUE(pf >> osd) << "no " << pid_file;
+  const pid_t osd = testing::CephCluster::Get().OsdPid();
+  ASSERT_GT(osd, 0) << "no OSD pid in " << testing::CephCluster::Get().dir;
   a_ = Node("a", Fast());
   ASSERT_TRUE(a_);
   CommitFile(a_.get(), "first.pt", RandomBytes(3, 200000), 1);
@@ -208,11 +205,8 @@ TEST_F(RadosGcTest, ASaveHeldThroughALapsedLeaseFailsAndTheNextGoesOn) {
   ASSERT_TRUE(pv.ok()) << pv.status().ToString();
   // No lease write gets through for longer than half the grace (1.5 s).
   {
-    struct Resume {  // the OSD goes on whatever happens here
-      pid_t pid;
-      ~Resume() { kill(pid, SIGCONT); }
-    } resume{osd};
-    ASSERT_EQ(kill(osd, SIGSTOP), 0);
+    testing::StoppedOsd stopped(osd);
+    ASSERT_TRUE(stopped.stopped());
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // renewed again since
