@@ -22,6 +22,11 @@
 //   end. A failed Sync is final for what was unsynced: the caller must not
 //   retry it and then claim durability (the kernel may have dropped the
 //   dirty pages; PostgreSQL's fsync lesson).
+// - AppendsAreDurable: true where a successful Append (and Create) is
+//   durable already (RADOS acknowledges a write once the OSDs committed
+//   it). Then Sync only reports an object's size: the caller needs no Sync
+//   of what it appended itself, and a failed Sync loses nothing and is not
+//   final.
 //
 // Errors are Status values made by Status::FromErrno (ENOSPC is NoSpace, EIO
 // IOError). All methods are thread-safe; appends to one object are
@@ -58,6 +63,7 @@ class PackBackend {
   virtual Status Remove(uint32_t pack) = 0;
   virtual Result<std::vector<uint32_t>> List() = 0;
   virtual Result<uint64_t> Sync(uint32_t pack) = 0;
+  virtual bool AppendsAreDurable() const { return false; }
 
   // How messages name `pack`, e.g. "packs/00000001.pack".
   virtual std::string Name(uint32_t pack) const = 0;

@@ -216,6 +216,7 @@ Status PackStore::SyncPacks(const std::vector<uint32_t>& packs, std::map<uint32_
     auto durable = backend_->Sync(pack);
     if (!durable.ok()) {
       if (durable.status().IsNotFound()) continue;  // removed meanwhile (gc)
+      if (backend_->AppendsAreDurable()) return durable.status();  // lost nothing: a later sync may succeed
       // Final for that pack (no later sync may claim its bytes durable); this
       // process's own packs and saves go on.
       std::lock_guard<std::mutex> lock(mu_);
@@ -225,7 +226,16 @@ Status PackStore::SyncPacks(const std::vector<uint32_t>& packs, std::map<uint32_
     if (synced_ends) (*synced_ends)[pack] = std::max((*synced_ends)[pack], *durable);
   }
   for (uint32_t pack : todo) {
-    auto durable = backend_->Sync(pack);
+    // Where appends are durable, what this process appended is durable: no
+    // round trip (and no way for an unreachable cluster to fail it).
+    Result<uint64_t> durable = uint64_t(0);
+    if (backend_->AppendsAreDurable()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = written_.find(pack);
+      if (it != written_.end()) durable = it->second.appended;
+    } else {
+      durable = backend_->Sync(pack);
+    }
     std::unique_lock<std::mutex> lock(mu_);
     auto it = written_.find(pack);
     if (it == written_.end()) continue;  // removed meanwhile (gc): nothing left to make durable

@@ -14,7 +14,9 @@
 // to a new pack, never behind a hole). After a failed sync the PackStore is
 // failed for good: every later Append and SyncAll returns that error, since
 // the bytes it had not synced may be gone while the page cache still shows
-// them. Only a reopen of the store (recovery) clears it.
+// them. Only a reopen of the store (recovery) clears it. On a backend whose
+// appends are durable (RADOS), its own packs need no sync call at all, and
+// a failed sync of another process's pack fails only that call.
 #ifndef CIUICFS_STORE_PACK_PACK_STORE_H_
 #define CIUICFS_STORE_PACK_PACK_STORE_H_
 

@@ -41,6 +41,7 @@ class RadosPackBackend : public PackBackend {
   Status Remove(uint32_t pack) override;
   Result<std::vector<uint32_t>> List() override;
   Result<uint64_t> Sync(uint32_t pack) override;
+  bool AppendsAreDurable() const override { return true; }
   std::string Name(uint32_t pack) const override;
 
  private:

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "store/pack/pack_store.h"
@@ -150,6 +151,44 @@ TEST_F(RadosBackendTest, AnOperationThatTimedOutLeavesItsClientForAFreshOne) {
   EXPECT_EQ(back, bytes);
   EXPECT_EQ((*conn)->clients(), 2u);
 }
+TEST_F(RadosBackendTest, SyncingWhatWasAppendedNeedsNoOsdAndAFailedSyncIsNotFinal) {
+  // An fsync through a mount while the OSD is away must not stop the
+  // store's writes for good: RADOS acknowledged each append once durable.
+  RadosTarget target{kPool, "durable", conf_};
+  target.op_timeout_s = 2;
+  auto conn = RadosConnection::Connect(target);
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  RadosPackBackend b(*conn);
+  ASSERT_TRUE(b.AppendsAreDurable());
+  PackStore writer(&b, 1, 1 << 20), other(&b, 100, 1 << 20);
+  const std::string one = RandomBytes(21, 100000), two = RandomBytes(22, 100000);
+  auto loc = writer.Append(Hash128::Of(one), reinterpret_cast<const uint8_t*>(one.data()), one.size());
+  ASSERT_TRUE(loc.ok()) << loc.status().ToString();
+  const pid_t osd = testing::CephCluster::Get().OsdPid();
+  ASSERT_GT(osd, 0);
+  {
+    testing::StoppedOsd stopped(osd);
+    ASSERT_TRUE(stopped.stopped());
+    std::map<uint32_t, uint64_t> synced;
+    ASSERT_TRUE(writer.SyncAll(&synced).ok());
+    EXPECT_EQ(synced[loc->pack], loc->end());
+    // Another process's pack needs the cluster: that sync fails...
+    EXPECT_FALSE(other.SyncPacks({loc->pack}, nullptr).ok());
+  }
+  // ...and is not final: once the OSD is back it succeeds, and both write on.
+  std::map<uint32_t, uint64_t> synced;
+  Status s = other.SyncPacks({loc->pack}, &synced);
+  for (int i = 0; i < 60 && !s.ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    s = other.SyncPacks({loc->pack}, &synced);
+  }
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(synced[loc->pack], loc->end());
+  EXPECT_TRUE(writer.failed().ok());
+  ASSERT_TRUE(writer.Append(Hash128::Of(two), reinterpret_cast<const uint8_t*>(two.data()), two.size()).ok());
+  ASSERT_TRUE(other.Append(Hash128::Of(two), reinterpret_cast<const uint8_t*>(two.data()), two.size()).ok());
+}
+
 #else
 TEST(RadosBackendTest, Skipped) { GTEST_SKIP() << "this build has no RADOS backend (librados-dev, libradospp-dev)"; }
 #endif
