@@ -50,6 +50,13 @@ mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 fsid=$(cat /proc/sys/kernel/random/uuid)
 conf=$dir/ceph.conf
+# Tests stop the OSD (SIGSTOP) for seconds. A PG's read lease lasts
+# osd_pool_default_read_lease_ratio (0.8) x osd heartbeat grace (20 s by
+# default); when a stop plus a loaded machine outlasts it, the PG turns
+# "laggy" and, with no other OSD to renew the lease with, may park every
+# operation on it for good (seen in CI: the store's objects unserved to any
+# client for minutes while other PGs served). A one-OSD cluster has no peers
+# to watch, so a long grace costs nothing: it makes the lease 240 s.
 cat > "$conf" <<CONF
 [global]
 fsid = $fsid
@@ -68,6 +75,7 @@ osd pool default min size = 1
 osd crush chooseleaf type = 0
 mon allow pool size one = true
 mon warn on pool no redundancy = false
+osd heartbeat grace = 300
 osd objectstore = memstore
 memstore device bytes = ${CIUICFS_CEPH_MEMSTORE_BYTES:-2147483648}
 osd data = $dir/osd

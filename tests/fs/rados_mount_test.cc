@@ -56,14 +56,21 @@ class RadosMountTest : public ::testing::Test {
     return 1e9;
   }
   int Snapshots(const Mount& m) { return CountEntries(m.At("@history")); }
-  // Seconds until an object goes into the store's pool and comes back by
-  // the rados tool (more than `limit`: it did not).
-  double SecondsUntilThePoolServes(int limit) {
+  // Seconds until the cluster serves a fresh client (the rados tool) every
+  // object of this test's store, and takes a new one (more than `limit`:
+  // it did not). The store's own objects matter: on a loaded machine an
+  // OSD resumed from SIGSTOP was seen to serve a probe object at once while
+  // every operation on the store's objects, from any client, timed out.
+  double SecondsUntilTheStoreServes(int limit) {
     const std::string rados = "timeout 10 rados -c '" + conf_ + "' -p ciuicfs ";
+    const std::string name = store_.substr(store_.find('/') + 1);
+    const std::string probe = "set -e; " + rados + "ls > '" + dir_.Sub("objects") + "'; for o in $(grep '^" + name +
+                              "\\.' '" + dir_.Sub("objects") + "'); do " + rados + "stat \"$o\" > /dev/null; done; " +
+                              "echo ok | " + rados + "put ciuicfs-probe -; " + rados + "rm ciuicfs-probe";
     const auto start = Clock::now();
     while (Clock::now() - start < std::chrono::seconds(limit)) {
       int code = 1;
-      ShellOutput("echo ok | " + rados + "put ciuicfs-probe - && " + rados + "rm ciuicfs-probe", &code);
+      ShellOutput(probe + " 2>&1", &code);
       if (code == 0) return std::chrono::duration<double>(Clock::now() - start).count();
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
@@ -299,16 +306,18 @@ TEST_F(RadosMountTest, AStoppedOsdHoldsSavesBackAndLosesNothing) {
   const double took = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf("a save during 10 s without the OSD took %.1f s (%s)\n", took, two_saved ? "saved" : "failed");
   EXPECT_TRUE(held) << "the save returned while the OSD was stopped";
-  // The rest needs the OSD serving again. On an idle machine it does at
-  // once; twice on a loaded CI machine it served nothing for over 400 s
-  // after SIGCONT (every read timed out), which is the cluster, not
-  // ciuicfs. So wait for the pool to take an object, and where it never
-  // does, say what the cluster reported instead of failing on reads.
-  const double serving = SecondsUntilThePoolServes(240);
-  std::printf("the pool served again %.1f s after SIGCONT\n", serving);
+  // The rest needs the OSD serving the store again. On an idle machine it
+  // does at once; on a loaded CI machine it was seen to serve nothing of
+  // the store for minutes after SIGCONT, to any client, which is the
+  // cluster, not ciuicfs. So wait until a fresh client is served every
+  // object of the store, and where it never is, say what the cluster
+  // reported instead of failing on reads. From then on the node must save
+  // too (its client that timed out is replaced by a fresh one).
+  const double serving = SecondsUntilTheStoreServes(240);
+  std::printf("the store's objects served a fresh client %.1f s after the save returned\n", serving);
   if (serving > 240) {
     std::printf("%s\n", ClusterReport(osd).c_str());
-    GTEST_SKIP() << "the OSD did not serve again within 240 s of SIGCONT (report above)";
+    GTEST_SKIP() << "the OSD did not serve the store's objects to a fresh client within 240 s (report above)";
   }
   // Saving goes on by itself: at once, or after the held save's 60 s
   // timeout failed it with a clear error.
