@@ -119,19 +119,20 @@ TEST(RetentionMountTest, TwoHundredCheckpointsEndWithWhatThePolicyKeeps) {
   EXPECT_FALSE(PathExists(mount.At("@step-120")));
 
   // gc ran in the daemon, with no manual gc, and the backlog is ingested:
-  // the store holds less than the 200 checkpoints saved. (On an idle
-  // machine it falls to what the kept snapshots hold, ~0.07 of it; on a
-  // loaded one a part stays until a later gc: 0.26-0.77 measured.)
+  // the store holds less than a fifth of the 200 checkpoints saved. (It
+  // falls to what the kept snapshots hold, ~0.06 of it: the keeper runs gc
+  // again while the background work it left moves, and gc takes the pack
+  // saves append to once most of it is dead.)
   uint64_t stored = ~0ull;
   for (int i = 0; i < 450; ++i) {  // 90 s
     CommandResult st = RunCiuicfs("stats --json '" + mnt + "'", dir.path());
     CommandResult ks = RunCiuicfs("policy '" + mnt + "' --json", dir.path());
     stored = JsonField(st.out, "stored_bytes") + JsonField(st.out, "extent_bytes");
-    if (JsonField(ks.out, "gc_runs") >= 1 && JsonField(st.out, "backlog_versions") == 0 && stored < 200 * kWeights)
+    if (JsonField(ks.out, "gc_runs") >= 1 && JsonField(st.out, "backlog_versions") == 0 && stored < 200 * kWeights / 5)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  EXPECT_LT(stored, 200 * kWeights);
+  EXPECT_LT(stored, 200 * kWeights / 5);
   CommandResult pol = RunCiuicfs("policy '" + mnt + "' --json", dir.path());
   ASSERT_EQ(pol.code, 0) << pol.err;
   EXPECT_NE(pol.out.find("\"policy\":\"keep-last=5,keep-every-steps=50\""), std::string::npos) << pol.out;
