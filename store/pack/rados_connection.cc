@@ -36,7 +36,7 @@ Result<std::shared_ptr<RadosConnection::Client>> RadosConnection::NewClient(cons
 Result<std::shared_ptr<RadosConnection>> RadosConnection::Connect(const RadosTarget& target) {
   auto client = NewClient(target);
   if (!client.ok()) return client.status();
-  auto conn = std::make_shared<RadosConnection>(target);
+  std::shared_ptr<RadosConnection> conn(new RadosConnection(target));  // only Connect makes one
   conn->client_ = std::move(client.value());
   conn->clients_ = 1;
   return conn;

@@ -53,9 +53,9 @@ class RadosConnection {
 
   const RadosTarget target;
 
+ private:
   explicit RadosConnection(RadosTarget t) : target(std::move(t)) {}
 
- private:
   struct Client {
     librados::Rados rados;
     librados::IoCtx io;  // thread-safe
