@@ -30,7 +30,10 @@ Status CompactPacksJob::Prepare() {
   // of it is dead (a mount whose retention dropped what it held, then went
   // quiet), it is closed first, so this run may take it: its records
   // appended before the close are pinned or indexed, as below.
-  if (const uint32_t active = parts_.packs->active_pack(PackLane::kIngest); active != 0) {
+  // (Not while a save still appends to it: its records count as dead
+  // until their commit, and this run could not take the pack anyway.)
+  if (const uint32_t active = parts_.packs->active_pack(PackLane::kIngest);
+      active != 0 && parts_.pins->FirstPendingPack() > active) {
     auto row = rows.find(active);
     if (row != rows.end() && mostly_dead(active, row->second)) parts_.packs->CloseLane(PackLane::kIngest);
   }

@@ -133,14 +133,14 @@ void RetentionKeeper::Loop() {
     // last gc left them work, look every kGcRetry and gc again once the
     // work has moved, until a gc finds none left. (Work that stood still
     // for one look is not done: on a loaded machine one version's ingest
-    // can outlast it. Work that stood still for kMaxGcGap is left: it may
-    // never move, such as bytes too few to re-encode, and each look reads
-    // the whole index.)
+    // can outlast it. Once the work stood still for kMaxGcGap it is looked
+    // at every kMaxGcGap only: it may never move, such as bytes too few to
+    // re-encode, and each look reads the whole index.)
     bool due = dropped_since_gc > 0 && (now - last_commit >= kQuietBeforeGc || now - last_gc >= kMaxGcGap);
-    if (!due && retry_gc && now - last_backlog_look >= kGcRetry) {
+    const auto look_every = now - last_gc >= kMaxGcGap ? kMaxGcGap : kGcRetry;
+    if (!due && retry_gc && now - last_backlog_look >= look_every) {
       last_backlog_look = now;
       due = Waiting() != backlog_at_gc;
-      if (!due && now - last_gc >= kMaxGcGap) retry_gc = false;
     }
     if (due) {
       last_gc = now;
