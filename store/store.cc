@@ -30,6 +30,25 @@ namespace ciuicfs {
 
 // store_encode.cc
 Status AddEncodingStats(Txn& txn, StoreStats* st);
+Result<uint64_t> WaitingBytes(Txn& txn);
+
+namespace {
+
+Result<BackgroundWork> WaitingIn(Txn& txn) {
+  BackgroundWork w;
+  auto extents = LoadExtentRows(txn);
+  if (!extents.ok()) return extents.status();
+  for (auto& [e, row] : *extents) {
+    w.ingest_versions += row.versions.size();
+    w.ingest_bytes += row.max_length();
+  }
+  auto reencode = WaitingBytes(txn);
+  if (!reencode.ok()) return reencode.status();
+  w.reencode_bytes = *reencode;
+  return w;
+}
+
+}  // namespace
 
 template <typename Fn>
 auto Store::Query(Fn&& fn) {
@@ -420,6 +439,10 @@ Result<VerifyReport> Store::Verify(const std::function<void(uint64_t, uint64_t)>
 
 Status Store::background_error() const { return background_->error(); }
 
+Result<BackgroundWork> Store::Waiting() {
+  return Query([](Txn& txn) { return WaitingIn(txn); });
+}
+
 Result<StoreStats> Store::Stats() {
   (void)SeeLog();
   StoreStats st;
@@ -443,12 +466,11 @@ Result<StoreStats> Store::Stats() {
       st.live_bytes += row.live_bytes;
     }
     CIUIC_RETURN_IF_ERROR(AddEncodingStats(**txn, &st));
-    auto extents = LoadExtentRows(**txn);
-    if (!extents.ok()) return extents.status();
-    for (auto& [e, row] : *extents) {
-      st.backlog_versions += row.versions.size();
-      st.backlog_bytes += row.max_length();
-    }
+    auto waiting = WaitingIn(**txn);
+    if (!waiting.ok()) return waiting.status();
+    st.backlog_versions = waiting->ingest_versions;
+    st.backlog_bytes = waiting->ingest_bytes;
+    st.reencode_waiting_bytes = waiting->reencode_bytes;
   }
   auto files = extents_->List();
   if (!files.ok()) return files.status();

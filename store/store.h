@@ -128,6 +128,14 @@ struct StoreStats {
   uint64_t reencode_waiting_bytes = 0;
 };
 
+// What the background work has still to do: versions and bytes still in
+// extents (ingest), and the bytes still to re-encode (StoreStats has the
+// same three figures).
+struct BackgroundWork {
+  uint64_t ingest_versions = 0, ingest_bytes = 0, reencode_bytes = 0;
+  bool operator==(const BackgroundWork&) const = default;
+};
+
 class Store {
  public:
   // `location`: a directory, "file:DIR", or "rados:POOL/NAME" (with
@@ -229,6 +237,8 @@ class Store {
   // checked so far and the total to check.
   Result<VerifyReport> Verify(const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
   Result<StoreStats> Stats();
+  // Without Stats' scan of every row: cheap enough to poll.
+  Result<BackgroundWork> Waiting();
 
   // Whether the store lives on RADOS (its chain in commit objects; the
   // index here is a cache).

@@ -38,8 +38,6 @@ void Store::QueueReencode() {
   }));
 }
 
-namespace {
-
 // The bytes the snapshots after `reencoded_through` put.
 Result<uint64_t> WaitingBytes(Txn& txn) {
   auto through = ReencodedThrough(txn);
@@ -59,8 +57,6 @@ Result<uint64_t> WaitingBytes(Txn& txn) {
   CIUIC_RETURN_IF_ERROR(bad);
   return n;
 }
-
-}  // namespace
 
 Status Store::Reencode(const std::function<void(uint64_t done, uint64_t total)>& progress) {
   CIUIC_RETURN_IF_ERROR(LocalOnly("re-encoding (compact)"));
@@ -97,11 +93,7 @@ Status AddEncodingStats(Txn& txn, StoreStats* st) {
     if (IsDelta(row.location.encoding)) ++st->delta_chunks;
     return true;
   }));
-  CIUIC_RETURN_IF_ERROR(bad);
-  auto waiting = WaitingBytes(txn);
-  if (!waiting.ok()) return waiting.status();
-  st->reencode_waiting_bytes = *waiting;
-  return Status::Ok();
+  return bad;
 }
 
 }  // namespace ciuicfs

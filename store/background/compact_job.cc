@@ -26,12 +26,10 @@ Status CompactPacksJob::Prepare() {
     auto size = parts_.packs->FileSize(pack);
     return size.ok() && double(row.live_bytes) < options_.compact_below * double(*size - kPackHeaderSize);
   };
-  // The active pack is never rewritten while saves append to it; when most
-  // of it is dead (a mount whose retention dropped what it held, then went
-  // quiet), it is closed first, so this run may take it: its records
-  // appended before the close are pinned or indexed, as below.
-  // (Not while a save still appends to it: its records count as dead
-  // until their commit, and this run could not take the pack anyway.)
+  // The active pack is never rewritten while saves append to it. When no
+  // save holds a record in it and most of it is dead (a mount whose
+  // retention dropped what it held, then went quiet), it is closed first,
+  // so this run may take it.
   if (const uint32_t active = parts_.packs->active_pack(PackLane::kIngest);
       active != 0 && parts_.pins->FirstPendingPack() > active) {
     auto row = rows.find(active);

@@ -77,10 +77,12 @@ Result<uint64_t> RetentionKeeper::Apply(const RetentionPolicy& p) {
   return uint64_t(drop.size());
 }
 
-RetentionKeeper::Backlog RetentionKeeper::Waiting() {
-  auto st = store_->Stats();
-  if (!st.ok()) return {};
-  return {st->backlog_versions, st->backlog_bytes, st->reencode_waiting_bytes};
+// What the store's background work has still to do; all 0 when the store
+// cannot say. Each ingested or re-encoded record of a dropped version is
+// dead in the packs until the next gc.
+static BackgroundWork Waiting(Store* store) {
+  auto w = store->Waiting();
+  return w.ok() ? *w : BackgroundWork{};
 }
 
 void RetentionKeeper::Loop() {
@@ -89,7 +91,7 @@ void RetentionKeeper::Loop() {
   uint64_t dropped_since_gc = 0;
   bool pending = true;  // a pass is due: the heads moved or the policy changed
   bool retry_gc = false;  // the last gc left a backlog
-  Backlog backlog_at_gc;
+  BackgroundWork backlog_at_gc;
   Clock::time_point last_backlog_look{};
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
@@ -133,14 +135,11 @@ void RetentionKeeper::Loop() {
     // last gc left them work, look every kGcRetry and gc again once the
     // work has moved, until a gc finds none left. (Work that stood still
     // for one look is not done: on a loaded machine one version's ingest
-    // can outlast it. Once the work stood still for kMaxGcGap it is looked
-    // at every kMaxGcGap only: it may never move, such as bytes too few to
-    // re-encode, and each look reads the whole index.)
+    // can outlast it.)
     bool due = dropped_since_gc > 0 && (now - last_commit >= kQuietBeforeGc || now - last_gc >= kMaxGcGap);
-    const auto look_every = now - last_gc >= kMaxGcGap ? kMaxGcGap : kGcRetry;
-    if (!due && retry_gc && now - last_backlog_look >= look_every) {
+    if (!due && retry_gc && now - last_backlog_look >= kGcRetry) {
       last_backlog_look = now;
-      due = Waiting() != backlog_at_gc;
+      due = Waiting(store_) != backlog_at_gc;
     }
     if (due) {
       last_gc = now;
@@ -148,8 +147,8 @@ void RetentionKeeper::Loop() {
       auto gc = store_->Gc(GcOptions{});
       if (gc.ok()) {
         dropped_since_gc = 0;
-        backlog_at_gc = Waiting();
-        retry_gc = backlog_at_gc != Backlog{};
+        backlog_at_gc = Waiting(store_);
+        retry_gc = backlog_at_gc != BackgroundWork{};
         last_backlog_look = now;
         std::lock_guard<std::mutex> relock(mu_);
         ++stats_.gc_runs;

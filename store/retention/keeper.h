@@ -42,15 +42,6 @@ class RetentionKeeper {
   void Loop();
   // One pass: drops what the policy drops; returns how many.
   Result<uint64_t> Apply(const RetentionPolicy& p);
-  // What the background work has still to do: versions and bytes still in
-  // extents (ingest), bytes still to re-encode (all 0 also when the store
-  // cannot say). Each ingested or re-encoded record of a dropped version
-  // is dead in the packs until the next gc.
-  struct Backlog {
-    uint64_t versions = 0, bytes = 0, reencode_bytes = 0;
-    bool operator==(const Backlog&) const = default;
-  };
-  Backlog Waiting();
 
   Store* store_;
   mutable std::mutex mu_;
