@@ -15,6 +15,7 @@ packages=(
   libgtest-dev
   nlohmann-json3-dev    # trainer_state.json: trainer/ writes it, store/record/ reads it; ciuicfs ui's JSON
   libtorch-dev
+  libopenblas0-pthread  # LibTorch's BLAS (it only Recommends one; the reference BLAS trains ~50x slower)
   meson ninja-build dpkg-dev
   ceph-mon ceph-osd ceph-common librados-dev libradospp-dev
   python3-torch rsync   # the real clients' tests (tests/clients/)
