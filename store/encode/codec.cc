@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "store/base/coding.h"
 
@@ -253,11 +254,11 @@ Status DecodePayload(Encoding encoding, std::string_view payload, size_t raw_len
   if (size != raw_len) return Status::Corruption("a record's zstd frame does not hold its raw length");
   // Scratch kept per thread: a reader decodes chunk after chunk of about
   // the same size, and fresh buffers would cost page faults each time.
-  // Safe across the one level of recursion there is (read_base decodes a
-  // keyframe base into base_bytes, using grouped, after this call is done
-  // with grouped) because a base is never a delta (depth one): a delta
-  // base would overwrite laid_out and its own output here.
-  thread_local std::string grouped, base_bytes;
+  // Safe across the one level of recursion there is (read_base may decode
+  // a keyframe base, using grouped, after this call is done with grouped)
+  // because a base is never a delta (depth one): a delta base would
+  // overwrite laid_out and its own output here.
+  thread_local std::string grouped;
   grouped.resize(raw_len);
   size_t n = ZSTD_decompressDCtx(DecompressContext(), grouped.data(), grouped.size(), info->frame.data(),
                                  info->frame.size());
@@ -269,12 +270,30 @@ Status DecodePayload(Encoding encoding, std::string_view payload, size_t raw_len
   // The residual taken off B, with B laid out as LayOutBase does (a later base over an
   // earlier one where they overlap), in scratch.
   thread_local std::string laid_out;
-  laid_out.assign(raw_len, '\0');
+  laid_out.resize(raw_len);
+  std::vector<std::shared_ptr<const std::string>> bytes;
+  std::vector<std::pair<size_t, size_t>> covered;  // [from, to) of each base in the chunk
   for (const DeltaBase& b : info->bases) {
-    CIUIC_RETURN_IF_ERROR(read_base(b.id, &base_bytes));
-    const int64_t from = std::max<int64_t>(0, b.offset);
-    const int64_t to = std::min<int64_t>(int64_t(raw_len), b.offset + int64_t(base_bytes.size()));
-    if (from < to) std::memcpy(laid_out.data() + from, base_bytes.data() + (from - b.offset), size_t(to - from));
+    auto shared = read_base(b.id);
+    if (!shared.ok()) return shared.status();
+    const int64_t from = std::clamp<int64_t>(b.offset, 0, int64_t(raw_len));
+    const int64_t to = std::min<int64_t>(int64_t(raw_len), b.offset + int64_t((*shared)->size()));
+    covered.emplace_back(size_t(from), size_t(std::max(from, to)));
+    bytes.push_back(std::move(*shared));
+  }
+  // Zeros only where no base lies (a full fill would cost as much as the copy).
+  std::vector<std::pair<size_t, size_t>> sorted = covered;
+  std::sort(sorted.begin(), sorted.end());
+  size_t at = 0;
+  for (const auto& [from, to] : sorted) {
+    if (from > at) std::memset(laid_out.data() + at, 0, from - at);
+    at = std::max(at, to);
+  }
+  if (at < raw_len) std::memset(laid_out.data() + at, 0, raw_len - at);
+  for (size_t k = 0; k < bytes.size(); ++k) {
+    const auto [from, to] = covered[k];
+    if (from < to)
+      std::memcpy(laid_out.data() + from, bytes[k]->data() + (int64_t(from) - info->bases[k].offset), to - from);
   }
   Residual(encoding, false, info->width, info->phase, raw->data(), laid_out);
   return Status::Ok();

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,9 +40,10 @@ std::string EncodePayload(Encoding encoding, std::string_view raw, unsigned widt
                           const std::vector<DeltaBase>& bases, std::string_view base, int level = 3);
 
 // Decodes a payload of `encoding` into `raw_len` bytes. `read_base`
-// returns a base chunk's raw bytes (verified by the caller). The result is
-// not checked against the chunk id here: the caller does that.
-using BaseBytes = std::function<Status(const ChunkId& id, std::string* out)>;
+// returns a base chunk's raw bytes (verified by the caller; shared, so a
+// base that neighbouring deltas name is decoded once and never copied).
+// The result is not checked against the chunk id here: the caller does that.
+using BaseBytes = std::function<Result<std::shared_ptr<const std::string>>(const ChunkId& id)>;
 Status DecodePayload(Encoding encoding, std::string_view payload, size_t raw_len, const BaseBytes& read_base,
                      std::string* raw);
 

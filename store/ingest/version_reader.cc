@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "store/base/log.h"
 #include "store/index/queries.h"
@@ -63,9 +64,22 @@ VersionReader::VersionReader(std::shared_ptr<ExtentFd> extent, Manifest m)
 std::future<ChunkReader::Fetched> ChunkReader::ReadLater(const ChunkId& id) {
   return ahead_.Submit([this, id] {
     Fetched f;
+    {
+      std::lock_guard<std::mutex> lock(spare_mu_);
+      if (!spare_.empty()) {
+        f.bytes = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
     f.status = Read(id, &f.bytes);
     return f;
   });
+}
+
+void ChunkReader::GiveBack(std::string bytes) {
+  if (bytes.capacity() == 0) return;
+  std::lock_guard<std::mutex> lock(spare_mu_);
+  if (spare_.size() < kSpare) spare_.push_back(std::move(bytes));
 }
 
 VersionReader::~VersionReader() {
@@ -87,7 +101,7 @@ Status VersionReader::LoadChunk(size_t i) {
     ChunkReader::Fetched f = ahead_.front().second.get();
     ahead_.pop_front();
     CIUIC_RETURN_IF_ERROR(f.status);
-    cached_ = std::move(f.bytes);
+    chunks_->GiveBack(std::exchange(cached_, std::move(f.bytes)));
   } else {
     CIUIC_RETURN_IF_ERROR(chunks_->Read(manifest_.chunks[i].id, &cached_));
   }

@@ -10,6 +10,8 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <vector>
+#include <mutex>
 
 #include "store/base/status.h"
 #include "store/base/task_pool.h"
@@ -38,6 +40,10 @@ class ChunkReader {
     std::string bytes;
   };
   std::future<Fetched> ReadLater(const ChunkId& id);
+  // Bytes of a chunk read ahead, given back once copied out: a later read
+  // ahead fills them again, with no fresh allocation (its page faults and
+  // zero fill cost as much as a copy).
+  void GiveBack(std::string bytes);
 
  private:
   // Two: decoding a delta costs a core, and there are two here.
@@ -45,6 +51,9 @@ class ChunkReader {
   LmdbEnv* const env_;
   PackStore* const packs_;
   PinTable* const pins_;
+  std::mutex spare_mu_;
+  std::vector<std::string> spare_;  // at most kSpare
+  static constexpr size_t kSpare = 8;
   TaskPool ahead_;  // last: its queued reads finish before the rest goes
 };
 

@@ -97,21 +97,35 @@ Result<PackLocation> PackStore::AppendRecord(const ChunkId& id, Encoding encodin
   return loc;
 }
 
-bool PackStore::BaseCache::Get(const ChunkId& id, std::string* out) {
-  std::lock_guard<std::mutex> lock(mu);
-  for (auto it = entries.begin(); it != entries.end(); ++it)
-    if (it->first == id) {
-      *out = it->second;
-      entries.splice(entries.begin(), entries, it);  // most recent first
-      return true;
+Result<PackStore::BaseCache::Bytes> PackStore::BaseCache::Get(const ChunkId& id,
+                                                              const std::function<Result<Bytes>()>& load) {
+  std::promise<Result<Bytes>> mine;
+  std::shared_future<Result<Bytes>> theirs;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto it = entries.begin(); it != entries.end(); ++it)
+      if (it->first == id) {
+        entries.splice(entries.begin(), entries, it);
+        theirs = it->second;
+        break;
+      }
+    if (!theirs.valid()) {
+      entries.emplace_front(id, mine.get_future().share());
+      if (entries.size() > kEntries) entries.pop_back();  // its waiters hold their own future
     }
-  return false;
-}
-
-void PackStore::BaseCache::Put(const ChunkId& id, const std::string& bytes) {
-  std::lock_guard<std::mutex> lock(mu);
-  entries.emplace_front(id, bytes);
-  if (entries.size() > kEntries) entries.pop_back();
+  }
+  if (theirs.valid()) return theirs.get();  // loaded, or being loaded by another reader
+  Result<Bytes> loaded = load();
+  mine.set_value(loaded);
+  if (!loaded.ok()) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto it = entries.begin(); it != entries.end(); ++it)
+      if (it->first == id && !it->second.get().ok()) {  // ready: set above, or by another loader
+        entries.erase(it);
+        break;
+      }
+  }
+  return loaded;
 }
 
 Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* out) {
@@ -130,10 +144,19 @@ Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* 
   if (loc.encoding == Encoding::kRaw) {
     s = ReadStored(id, loc, out);
   } else {
-    std::string payload;
+    // The payload in scratch kept per thread and per level (a delta, then
+    // the keyframe base it reads; depth one), never freshly allocated.
+    thread_local std::string scratch[2];
+    thread_local unsigned level = 0;
+    if (level >= 2) return Status::Corruption(where + ": a base of a base");
+    std::string& payload = scratch[level];
+    struct Level {
+      Level() { ++level; }
+      ~Level() { --level; }
+    } nested;
     s = ReadStored(id, loc, &payload);
     if (s.ok()) {
-      s = DecodePayload(loc.encoding, payload, loc.raw_len, [&](const ChunkId& base, std::string* bytes) -> Status {
+      s = DecodePayload(loc.encoding, payload, loc.raw_len, [&](const ChunkId& base) -> Result<BaseCache::Bytes> {
         if (!base_locator_) return Status::Corruption(where + ": no base locator");
         auto at = base_locator_(base);
         if (!at.ok()) return at.status();
@@ -142,10 +165,11 @@ Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* 
           return Status::Corruption(where + ": its base " + base.Hex() + " is itself a delta");
         // Neighbouring deltas share bases: verified bytes of the last few
         // are kept (a chunk's bytes never change under its id).
-        if (bases_.Get(base, bytes)) return Status::Ok();
-        CIUIC_RETURN_IF_ERROR(Read(base, *at, bytes));
-        bases_.Put(base, *bytes);
-        return Status::Ok();
+        return bases_.Get(base, [&]() -> Result<BaseCache::Bytes> {
+          auto bytes = std::make_shared<std::string>();
+          CIUIC_RETURN_IF_ERROR(Read(base, *at, bytes.get()));
+          return BaseCache::Bytes(std::move(bytes));
+        });
       }, out);
       if (s.IsCorruption()) s = Status::Corruption(where + ": " + s.message());
     }

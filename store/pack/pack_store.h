@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <list>
 #include <map>
 #include <set>
@@ -123,12 +124,17 @@ class PackStore {
   ExtentReader extent_reader_;
   BaseLocator base_locator_;
   // Decoded, verified bases of the last deltas read (a few MiB at most).
+  // Neighbouring deltas share bases and are decoded side by side on the
+  // read-ahead threads: a base is decoded once, by its first reader, and
+  // any other meanwhile waits for those bytes.
   struct BaseCache {
-    static constexpr size_t kEntries = 8;
+    using Bytes = std::shared_ptr<const std::string>;
+    static constexpr size_t kEntries = 16;
     std::mutex mu;
-    std::list<std::pair<ChunkId, std::string>> entries;
-    bool Get(const ChunkId& id, std::string* out);
-    void Put(const ChunkId& id, const std::string& bytes);
+    std::list<std::pair<ChunkId, std::shared_future<Result<Bytes>>>> entries;  // most recent first
+    // `load` runs on this thread when no reader has the base yet; a failed
+    // load is forgotten (the next reader tries again).
+    Result<Bytes> Get(const ChunkId& id, const std::function<Result<Bytes>()>& load);
   } bases_;
   const uint64_t target_size_;
   Lane lanes_[2];

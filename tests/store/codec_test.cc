@@ -38,7 +38,7 @@ std::string Step(const std::string& before, uint64_t seed) {
   return out;
 }
 
-Status NoBases(const ChunkId&, std::string*) { return Status::Corruption("no bases here"); }
+Result<std::shared_ptr<const std::string>> NoBases(const ChunkId&) { return Status::Corruption("no bases here"); }
 
 TEST(CodecTest, GroupingRoundTripsForEveryWidthPhaseAndLength) {
   for (unsigned width : {1u, 2u, 4u})
@@ -96,12 +96,9 @@ TEST(CodecTest, DeltaRoundTripsWithBasesThatOverlapPartly) {
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->bases, bases);
   std::string back;
-  auto read_base = [&](const ChunkId& id, std::string* out) -> Status {
+  auto read_base = [&](const ChunkId& id) -> Result<std::shared_ptr<const std::string>> {
     for (size_t k = 0; k < bases.size(); ++k)
-      if (bases[k].id == id) {
-        *out = bytes[k];
-        return Status::Ok();
-      }
+      if (bases[k].id == id) return std::make_shared<const std::string>(bytes[k]);
     return Status::Corruption("unknown base");
   };
   ASSERT_TRUE(DecodePayload(c.encoding, c.payload, raw.size(), read_base, &back).ok());
@@ -118,9 +115,8 @@ TEST(CodecTest, DifferenceDeltaRoundTripsAtEveryWidthPhaseAndLength) {
   // somewhere), and on a chunk shorter than one element.
   const std::string raw_all = RandomBytes(7, 4099), base_all = RandomBytes(8, 4099);
   std::vector<DeltaBase> bases = {{Hash128::Of(base_all), 0}};
-  auto read_base = [&](const ChunkId&, std::string* out) -> Status {
-    *out = base_all;
-    return Status::Ok();
+  auto read_base = [&](const ChunkId&) -> Result<std::shared_ptr<const std::string>> {
+    return std::make_shared<const std::string>(base_all);
   };
   for (unsigned width : {2u, 4u})
     for (unsigned phase = 0; phase < width; ++phase)
@@ -155,12 +151,9 @@ TEST(CodecTest, BasesThatOverlapEachOtherDecodeAsLaidOut) {
   EXPECT_EQ(base, prev.substr(0, 200000)) << "the later base wins where both lie";
   Choice c = ChooseEncoding(raw, 0, bases, base);
   ASSERT_TRUE(IsDelta(c.encoding)) << int(c.encoding);
-  auto read_base = [&](const ChunkId& id, std::string* out) -> Status {
+  auto read_base = [&](const ChunkId& id) -> Result<std::shared_ptr<const std::string>> {
     for (size_t k = 0; k < bases.size(); ++k)
-      if (bases[k].id == id) {
-        *out = bytes[k];
-        return Status::Ok();
-      }
+      if (bases[k].id == id) return std::make_shared<const std::string>(bytes[k]);
     return Status::Corruption("unknown base");
   };
   for (int round = 0; round < 2; ++round) {
