@@ -118,6 +118,14 @@ mount_fallback() { "$B" mount "$fb_mnt" --store "$fb_store" --no-passthrough >/d
 mount_pt() { "$pt_bin" -o source="$pt_src" "$pt_mnt"; }
 mount_hp() { [ -z "$hp_bin" ] || "$hp_bin" "$hp_src" "$hp_mnt"; }
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+# A ciuicfs mount's ingest backlog (versions not yet cut into chunks), and
+# a wait until it is empty.
+backlog_of() { "$B" stats "$1" --json | grep -o '"backlog_versions":[0-9]*' | cut -d: -f2; }
+drain_of() { while [ "$(backlog_of "$1")" != 0 ]; do sleep 0.05; done; }
+# A quiet start for a timed write: no background work of any target left
+# (the given mounts' ingest drained; drop_caches' sync writes back every
+# dirty page), caches dropped.
+quiesce() { local m; for m in "$@"; do drain_of "$m"; done; drop_caches; }
 daemon_of() { pgrep -f "ciuicfs mount $1( |\$)"; }
 peak_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 # Seconds for a command, wall clock.
@@ -151,8 +159,9 @@ PY
 }
 
 # Rows 1-3. Each repetition visits the targets in a rotated order, and
-# every timed write starts from dropped caches, so no target always pays
-# for reclaiming the page cache of the one before. Row 1c: close()'s own
+# every timed write starts on a quiet machine (quiesce), so no target pays
+# for reclaiming the page cache, the write-back or the ingest of the write
+# before it (row 12 measures a save during an ingest). Row 1c: close()'s own
 # time after the last write of a fresh file (the commit it waits for).
 if want 1 || want 2 || want 3 || want 4; then
   mount_ciuicfs
@@ -164,13 +173,13 @@ if want 1 || want 2 || want 3 || want 4; then
     for k in $(seq 0 $((ntargets - 1))); do
       target=${targets[$(((r + k) % ntargets))]}
       dir=$(dir_of "$target")
-      fresh_src; drop_caches
+      fresh_src; quiesce "$mnt" "$fb_mnt"
       W[$target]+="$(timed dd if="$src" of="$dir/w$r.bin" bs=1M) "
-      fresh_src; drop_caches
+      fresh_src; quiesce "$mnt" "$fb_mnt"
       F[$target]+="$(timed dd if="$src" of="$dir/f$r.bin" bs=1M conv=fsync) "
-      drop_caches
+      quiesce "$mnt" "$fb_mnt"
       A[$target]+="$(timed dd if="$src" of="$dir/f$r.bin" bs=1M conv=fsync) "  # identical content again
-      fresh_src; drop_caches
+      fresh_src; quiesce "$mnt" "$fb_mnt"
       C[$target]+="$(close_gap "$dir/c$r.bin") "
       rm -f "$dir/c$r.bin"
     done
@@ -459,8 +468,7 @@ fi
 if want 12; then
   mount_ciuicfs
   pid12=$(daemon_of "$mnt")
-  backlog() { "$B" stats "$mnt" --json | grep -o '"backlog_versions":[0-9]*' | cut -d: -f2; }
-  drain() { while [ "$(backlog)" != 0 ]; do sleep 0.05; done; }
+  drain() { drain_of "$mnt"; }
   ticks() { awk '{print $14 + $15}' "/proc/$pid12/stat"; }
   busy=(); idle=(); nat2=(); ingest_s=(); ingest_cpu=()
   fresh_src; cp "$src" "$shm/b.bin"
