@@ -101,30 +101,28 @@ Result<PackStore::BaseCache::Bytes> PackStore::BaseCache::Get(const ChunkId& id,
                                                               const std::function<Result<Bytes>()>& load) {
   std::promise<Result<Bytes>> mine;
   std::shared_future<Result<Bytes>> theirs;
+  uint64_t token = 0;
   {
     std::lock_guard<std::mutex> lock(mu);
     for (auto it = entries.begin(); it != entries.end(); ++it)
-      if (it->first == id) {
+      if (it->id == id) {
         entries.splice(entries.begin(), entries, it);
-        theirs = it->second;
+        theirs = it->bytes;
         break;
       }
     if (!theirs.valid()) {
-      entries.emplace_front(id, mine.get_future().share());
+      token = ++last_token;
+      entries.push_front(Entry{id, token, mine.get_future().share()});
       if (entries.size() > kEntries) entries.pop_back();  // its waiters hold their own future
     }
   }
   if (theirs.valid()) return theirs.get();  // loaded, or being loaded by another reader
   Result<Bytes> loaded = load();
-  mine.set_value(loaded);
-  if (!loaded.ok()) {
+  if (!loaded.ok()) {  // forgotten before anyone sees it fail: a retry loads afresh
     std::lock_guard<std::mutex> lock(mu);
-    for (auto it = entries.begin(); it != entries.end(); ++it)
-      if (it->first == id && !it->second.get().ok()) {  // ready: set above, or by another loader
-        entries.erase(it);
-        break;
-      }
+    entries.remove_if([&](const Entry& e) { return e.token == token; });
   }
+  mine.set_value(loaded);
   return loaded;
 }
 

@@ -130,8 +130,14 @@ class PackStore {
   struct BaseCache {
     using Bytes = std::shared_ptr<const std::string>;
     static constexpr size_t kEntries = 16;
+    struct Entry {
+      ChunkId id;
+      uint64_t token;  // this load's, of all loads
+      std::shared_future<Result<Bytes>> bytes;
+    };
     std::mutex mu;
-    std::list<std::pair<ChunkId, std::shared_future<Result<Bytes>>>> entries;  // most recent first
+    std::list<Entry> entries;  // most recent first
+    uint64_t last_token = 0;
     // `load` runs on this thread when no reader has the base yet; a failed
     // load is forgotten (the next reader tries again).
     Result<Bytes> Get(const ChunkId& id, const std::function<Result<Bytes>()>& load);
