@@ -121,7 +121,14 @@ drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 # A ciuicfs mount's ingest backlog (versions not yet cut into chunks), and
 # a wait until it is empty.
 backlog_of() { "$B" stats "$1" --json | grep -o '"backlog_versions":[0-9]*' | cut -d: -f2; }
-drain_of() { while [ "$(backlog_of "$1")" != 0 ]; do sleep 0.05; done; }
+drain_of() {
+  local b deadline=$((SECONDS + 600))
+  while b=$(backlog_of "$1") && [ -n "$b" ] && [ "$b" != 0 ]; do
+    [ $SECONDS -lt $deadline ] || { echo "bench.sh: the ingest of $1 did not drain in 10 minutes" >&2; exit 1; }
+    sleep 0.05
+  done
+  [ "$b" = 0 ] || { echo "bench.sh: no backlog from ciuicfs stats $1" >&2; exit 1; }
+}
 # A quiet start for a timed write: no background work of any target left
 # (the given mounts' ingest drained; drop_caches' sync writes back every
 # dirty page), caches dropped.

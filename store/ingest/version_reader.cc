@@ -72,6 +72,7 @@ std::future<ChunkReader::Fetched> ChunkReader::ReadLater(const ChunkId& id) {
       }
     }
     f.status = Read(id, &f.bytes);
+    if (!f.status.ok()) f.bytes.clear();  // a reused buffer's old bytes, never handed out
     return f;
   });
 }

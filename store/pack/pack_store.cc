@@ -97,35 +97,6 @@ Result<PackLocation> PackStore::AppendRecord(const ChunkId& id, Encoding encodin
   return loc;
 }
 
-Result<PackStore::BaseCache::Bytes> PackStore::BaseCache::Get(const ChunkId& id,
-                                                              const std::function<Result<Bytes>()>& load) {
-  std::promise<Result<Bytes>> mine;
-  std::shared_future<Result<Bytes>> theirs;
-  uint64_t token = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    for (auto it = entries.begin(); it != entries.end(); ++it)
-      if (it->id == id) {
-        entries.splice(entries.begin(), entries, it);
-        theirs = it->bytes;
-        break;
-      }
-    if (!theirs.valid()) {
-      token = ++last_token;
-      entries.push_front(Entry{id, token, mine.get_future().share()});
-      if (entries.size() > kEntries) entries.pop_back();  // its waiters hold their own future
-    }
-  }
-  if (theirs.valid()) return theirs.get();  // loaded, or being loaded by another reader
-  Result<Bytes> loaded = load();
-  if (!loaded.ok()) {  // forgotten before anyone sees it fail: a retry loads afresh
-    std::lock_guard<std::mutex> lock(mu);
-    entries.remove_if([&](const Entry& e) { return e.token == token; });
-  }
-  mine.set_value(loaded);
-  return loaded;
-}
-
 Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* out) {
   if (loc.in_extent()) {
     const std::string where = "chunk " + id.Hex() + " in extent " + std::to_string(loc.extent()) + " at offset " +

@@ -22,8 +22,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <future>
-#include <list>
 #include <map>
 #include <set>
 #include <memory>
@@ -35,6 +33,7 @@
 #include "store/base/chunk_id.h"
 #include "store/base/status.h"
 #include "store/pack/backend.h"
+#include "store/pack/base_cache.h"
 #include "store/pack/format.h"
 
 namespace ciuicfs {
@@ -123,25 +122,8 @@ class PackStore {
   PackBackend* const backend_;
   ExtentReader extent_reader_;
   BaseLocator base_locator_;
-  // Decoded, verified bases of the last deltas read (a few MiB at most).
-  // Neighbouring deltas share bases and are decoded side by side on the
-  // read-ahead threads: a base is decoded once, by its first reader, and
-  // any other meanwhile waits for those bytes.
-  struct BaseCache {
-    using Bytes = std::shared_ptr<const std::string>;
-    static constexpr size_t kEntries = 16;
-    struct Entry {
-      ChunkId id;
-      uint64_t token;  // this load's, of all loads
-      std::shared_future<Result<Bytes>> bytes;
-    };
-    std::mutex mu;
-    std::list<Entry> entries;  // most recent first
-    uint64_t last_token = 0;
-    // `load` runs on this thread when no reader has the base yet; a failed
-    // load is forgotten (the next reader tries again).
-    Result<Bytes> Get(const ChunkId& id, const std::function<Result<Bytes>()>& load);
-  } bases_;
+  BaseCache bases_;  // of the deltas read last
+
   const uint64_t target_size_;
   Lane lanes_[2];
 
