@@ -9,9 +9,9 @@
 #include <deque>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
-#include <mutex>
 
 #include "store/base/status.h"
 #include "store/base/task_pool.h"

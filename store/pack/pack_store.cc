@@ -113,16 +113,11 @@ Status PackStore::Read(const ChunkId& id, const PackLocation& loc, std::string* 
   if (loc.encoding == Encoding::kRaw) {
     s = ReadStored(id, loc, out);
   } else {
-    // The payload in scratch kept per thread and per level (a delta, then
-    // the keyframe base it reads; depth one), never freshly allocated.
-    thread_local std::string scratch[2];
-    thread_local unsigned level = 0;
-    if (level >= 2) return Status::Corruption(where + ": a base of a base");
-    std::string& payload = scratch[level];
-    struct Level {
-      Level() { ++level; }
-      ~Level() { --level; }
-    } nested;
+    // The payload in scratch kept per thread, never freshly allocated: one
+    // for deltas, one for the rest, since a delta's read of its base (never
+    // a delta: depth one, checked below) nests inside it.
+    thread_local std::string delta_scratch, other_scratch;
+    std::string& payload = IsDelta(loc.encoding) ? delta_scratch : other_scratch;
     s = ReadStored(id, loc, &payload);
     if (s.ok()) {
       s = DecodePayload(loc.encoding, payload, loc.raw_len, [&](const ChunkId& base) -> Result<BaseCache::Bytes> {

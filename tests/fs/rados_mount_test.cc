@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "tests/fs/mount_util.h"
+#include "tests/store/ceph_cluster.h"
 #include "tests/store/test_util.h"
 
 namespace ciuicfs::testing {
@@ -283,25 +284,28 @@ TEST_F(RadosMountTest, ABadPoolConfOrKeyringIsOneLineAndNothingMounted) {
 
 // Last: the OSD may still be rejoining the cluster when it ends.
 TEST_F(RadosMountTest, AStoppedOsdHoldsSavesBackAndLosesNothing) {
-  const std::string osd_pid_file = std::filesystem::path(conf_).parent_path().string() + "/osd.0.pid";
-  std::ifstream pf(osd_pid_file);
-  pid_t osd = 0;
-  ASSERT_TRUE(pf >> osd) << "no " << osd_pid_file;
+  const std::string cluster_dir = std::filesystem::path(conf_).parent_path().string();
+  const pid_t osd = testing::OsdPidIn(cluster_dir);
+  ASSERT_GT(osd, 0) << "no OSD pid in " << cluster_dir;
   auto a = Node("a");
   ASSERT_TRUE(a);
   const std::string one = RandomBytes(1, 1 << 20), two = RandomBytes(2, 1 << 20), three = RandomBytes(3, 1 << 20);
   ASSERT_TRUE(Save(*a, "one.pt", one));
-  ASSERT_EQ(kill(osd, SIGSTOP), 0);
   std::atomic<bool> done{false};
-  bool two_saved = false;
-  const auto start = Clock::now();
-  std::thread save([&] {
-    two_saved = Save(*a, "two.pt", two);
-    done = true;
-  });
-  std::this_thread::sleep_for(std::chrono::seconds(10));
-  const bool held = !done;
-  ASSERT_EQ(kill(osd, SIGCONT), 0);
+  bool two_saved = false, held = false;
+  auto start = Clock::now();
+  std::thread save;
+  {
+    testing::StoppedOsd stopped(osd);
+    ASSERT_TRUE(stopped.stopped());
+    start = Clock::now();
+    save = std::thread([&] {
+      two_saved = Save(*a, "two.pt", two);
+      done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    held = !done;
+  }  // the OSD goes on
   save.join();
   const double took = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf("a save during 10 s without the OSD took %.1f s (%s)\n", took, two_saved ? "saved" : "failed");

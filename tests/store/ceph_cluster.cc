@@ -1,7 +1,5 @@
 #include "tests/store/ceph_cluster.h"
 
-#include <signal.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,17 +39,7 @@ struct Running {
 
 }  // namespace
 
-pid_t CephCluster::OsdPid() const {
-  std::ifstream f(dir + "/osd.0.pid");
-  pid_t pid = 0;
-  return f >> pid ? pid : 0;
-}
-
-StoppedOsd::StoppedOsd(pid_t osd) : osd_(osd), stopped_(osd > 0 && kill(osd, SIGSTOP) == 0) {}
-
-StoppedOsd::~StoppedOsd() {
-  if (stopped_) kill(osd_, SIGCONT);
-}
+pid_t CephCluster::OsdPid() const { return OsdPidIn(dir); }
 
 const CephCluster& CephCluster::Get() {
   static Running running;
