@@ -202,6 +202,14 @@ void Filesystem::Init(fuse_conn_info* conn) {
     passthrough_ = true;
   }
 #endif
+#ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
+  // Without it the kernel asks for security.capability before every write
+  // call (one more request per write) and clears set-ID bits itself.
+  if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV_V2) {
+    conn->want |= FUSE_CAP_HANDLE_KILLPRIV_V2;
+    killpriv_ = true;
+  }
+#endif
   LogLine(std::string("mount: writes go ") +
           (passthrough_ ? "through kernel passthrough into the store's extents"
                         : "through the daemon into the store's extents (no passthrough" +

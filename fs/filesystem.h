@@ -38,6 +38,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fs/set_id.h"
 #include "fs/step.h"
 #include "store/store.h"
 
@@ -175,7 +176,12 @@ class Filesystem {
   bool CanBack(Node& n);  // a backing may be set up for a writable open of `n`
   Status NoteOpenedContent(Node& n);
   void ReleaseBacking(fuse_req_t req, const NodePtr& n, FileHandle& fh);
-  Status WriteAt(Node& n, const char* buf, size_t size, uint64_t off);
+  Status WriteAt(Node& n, const char* buf, size_t size, uint64_t off, const SetIdCaller& caller);
+  // The caller of `req` for fs/set_id.h's rules.
+  static SetIdCaller CallerOf(fuse_req_t req);
+  // Applies fs/set_id.h's rule to `n` where the kernel leaves it to the
+  // daemon (mu_ held, and data_mu for a file).
+  void DropSetIdLocked(Node& n, SetIdChange change, const SetIdCaller& caller);
   Result<size_t> ReadLive(Node& n, FileHandle& fh, char* buf, size_t size, uint64_t off);
   Status TruncateLive(Node& n, uint64_t size);
   // Makes the node's written content a version and commits it; no-op when
@@ -195,6 +201,9 @@ class Filesystem {
   std::atomic<int> writers_{0};   // open handles that may write a live file (changed under mu_)
   fuse_session* session_ = nullptr;
   std::atomic<bool> passthrough_{false};
+  // The kernel leaves set-ID bits and file capabilities to the daemon
+  // (FUSE_HANDLE_KILLPRIV_V2; fs/set_id.h), known after Init.
+  std::atomic<bool> killpriv_{false};
 
   std::mutex mu_;
   std::unordered_map<fuse_ino_t, NodePtr> nodes_;

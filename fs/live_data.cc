@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 
@@ -55,6 +56,10 @@ Result<struct stat> StatFd(int fd, const std::string& name) {
 
 int64_t MtimeNs(const struct stat& st) { return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec; }
 
+// Whether the caller keeps set-ID bits on a write: a local disk asks for
+// CAP_FSETID, which libfuse does not pass; uid 0 stands for it.
+bool Privileged(fuse_req_t req) { return fuse_req_ctx(req)->uid == 0; }
+
 }  // namespace
 
 Status Filesystem::EnsureExtent(Node& n) {
@@ -99,9 +104,29 @@ Status Filesystem::NoteOpenedContent(Node& n) {
 bool Filesystem::CanBack(Node& n) {
   if (!passthrough_ || n.kind != kLiveFile) return false;
   if (n.write && n.write->backing_id > 0) return true;
-  // The kernel refuses passthrough beside cached opens of the inode.
+  // The kernel refuses passthrough beside cached opens of the inode. A
+  // write must drop set-ID bits and file capabilities as it happens,
+  // which only a write through the daemon can.
   std::lock_guard<std::mutex> lock(mu_);
-  return n.open_handles <= 1;
+  return n.open_handles <= 1 && !(killpriv_ && CarriesSetId(n.mode, n.attrs));
+}
+
+SetIdCaller Filesystem::CallerOf(fuse_req_t req) {
+  SetIdCaller caller;
+  caller.privileged = Privileged(req);
+  caller.in_group = [req](uint32_t gid) {
+    if (fuse_req_ctx(req)->gid == gid) return true;
+    gid_t groups[256];
+    const int n = fuse_req_getgroups(req, 256, groups);  // from /proc: asked only when it matters
+    for (int i = 0; i < std::min(n, 256); ++i)
+      if (groups[i] == gid) return true;
+    return false;
+  };
+  return caller;
+}
+
+void Filesystem::DropSetIdLocked(Node& n, SetIdChange change, const SetIdCaller& caller) {
+  if (killpriv_ && DropSetId(change, caller, &n.mode, &n.attrs)) n.ctime_ns = NowNs();
 }
 
 void Filesystem::SetupBacking(fuse_req_t req, Node& n, FileHandle& fh, fuse_file_info* fi) {
@@ -113,6 +138,7 @@ void Filesystem::SetupBacking(fuse_req_t req, Node& n, FileHandle& fh, fuse_file
     fi->keep_cache = 0;
     ++ws->backing_opens;
     fh.backing = true;
+    if (fh.writable && !Privileged(req)) ws->unprivileged_writer = true;
     return;
   }
   if (!fh.writable || !ws || !CanBack(n)) return;  // readers of a file nobody writes: through the daemon
@@ -124,6 +150,7 @@ void Filesystem::SetupBacking(fuse_req_t req, Node& n, FileHandle& fh, fuse_file
   }
   ws->backing_id = id;
   ws->backing_opens = 1;
+  ws->unprivileged_writer = !Privileged(req);
   fi->backing_id = id;
   fi->keep_cache = 0;
   fh.backing = true;
@@ -181,7 +208,7 @@ Status Filesystem::TruncateLive(Node& n, uint64_t size) {
   return Status::Ok();
 }
 
-Status Filesystem::WriteAt(Node& n, const char* buf, size_t size, uint64_t off) {
+Status Filesystem::WriteAt(Node& n, const char* buf, size_t size, uint64_t off, const SetIdCaller& caller) {
   CIUIC_RETURN_IF_ERROR(EnsureExtent(n));
   const int fd = n.write->extent->fd();
   for (size_t done = 0; done < size;) {
@@ -196,6 +223,7 @@ Status Filesystem::WriteAt(Node& n, const char* buf, size_t size, uint64_t off) 
   std::lock_guard<std::mutex> lock(mu_);
   n.size = n.write->size;
   n.mtime_ns = n.ctime_ns = NowNs();
+  if (CarriesSetId(n.mode, n.attrs)) DropSetIdLocked(n, SetIdChange::kWrite, caller);  // committed with the content
   return Status::Ok();
 }
 
@@ -233,13 +261,15 @@ Status Filesystem::CommitContentLocked(const NodePtr& n, bool durable, bool rele
   const bool kernel_writes = ws->backing_id > 0;
   uint64_t size = ws->size;
   int64_t mtime = 0;
+  bool kernel_wrote = false;
   if (kernel_writes) {
     auto st = StatFd(ws->extent->fd(), ws->extent->path());
     if (!st.ok()) return st.status();
     size = uint64_t(st->st_size);
     mtime = MtimeNs(*st);
-    const bool changed = !ws->committed || ws->dirty || size != ws->committed_size || mtime != ws->committed_mtime ||
-                         n->mode != ws->committed_mode || !(n->attrs == ws->committed_attrs);
+    kernel_wrote = size != ws->committed_size || mtime != ws->committed_mtime;
+    const bool changed = !ws->committed || ws->dirty || kernel_wrote || n->mode != ws->committed_mode ||
+                         !(n->attrs == ws->committed_attrs);
     if (!changed) return Status::Ok();
   } else if (!ws->dirty) {
     return Status::Ok();
@@ -263,6 +293,11 @@ Status Filesystem::CommitContentLocked(const NodePtr& n, bool durable, bool rele
   if (x != n->attrs.xattrs.end()) step = StepParser::FromXattr(x->second);
   if (!step) step = options_.step_parser->FromPath(path);
   if (kernel_writes) n->mtime_ns = std::max(n->mtime_ns, mtime);
+  // Set-ID bits made while the kernel wrote the file (a chmod after the
+  // open) go with what it wrote, as a local disk drops them at the write.
+  // (Whether that writer was in the file's group is not known here: taken
+  // as in it.)
+  if (kernel_wrote) DropSetIdLocked(*n, SetIdChange::kWrite, {!ws->unprivileged_writer, [](uint32_t) { return true; }});
   // Every name of a hard link gets the version (one version: the same
   // extent and length in one commit).
   std::vector<TreeEdit> edits;
@@ -336,6 +371,10 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Status s;
     if (writable && (fi->flags & O_TRUNC)) {
       s = TruncateLive(*n, 0);
+      if (s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        DropSetIdLocked(*n, SetIdChange::kWrite, CallerOf(req));
+      }
     } else if (writable && !n->write && CanBack(*n)) {
       // With passthrough the kernel writes the extent itself: it must hold
       // the content from the start.
@@ -384,7 +423,7 @@ void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
   Status s;
   {
     std::lock_guard<std::mutex> data(fh->node->data_mu);
-    s = WriteAt(*fh->node, buf, size, static_cast<uint64_t>(off));
+    s = WriteAt(*fh->node, buf, size, static_cast<uint64_t>(off), CallerOf(req));
   }
   if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
   fuse_reply_write(req, size);

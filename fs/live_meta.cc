@@ -28,6 +28,12 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
       std::lock_guard<std::mutex> data(n->data_mu);
       Status s = TruncateLive(*n, static_cast<uint64_t>(attr->st_size));
       if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
+      // The kernel says whether the caller keeps set-ID bits (it sends
+      // FATTR_KILL_SUIDGID, which libfuse names FUSE_SET_ATTR_KILL_SUID).
+      SetIdCaller caller = CallerOf(req);
+      caller.privileged = !(to_set & FUSE_SET_ATTR_KILL_SUID);
+      std::lock_guard<std::mutex> lock(mu_);
+      DropSetIdLocked(*n, SetIdChange::kWrite, caller);
     }
     // truncate(2) by path, no handle open for writing: nothing else would
     // commit it, so it is a save of its own, as a close would be.
@@ -53,6 +59,10 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
   if (to_set & FUSE_SET_ATTR_MODE) mode = attr->st_mode & 07777;
   if (to_set & FUSE_SET_ATTR_MTIME_NOW) mtime = now;
   else if (to_set & FUSE_SET_ATTR_MTIME) mtime = ns(attr->st_mtim);
+  // A chown drops set-ID bits and the file capability whoever makes it
+  // (judged by the group the file had).
+  if (killpriv_ && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) && n->kind != kLiveDir)
+    DropSetId(SetIdChange::kChown, CallerOf(req), &mode, &attrs);
   if (to_set & FUSE_SET_ATTR_UID) attrs.uid = attr->st_uid;
   if (to_set & FUSE_SET_ATTR_GID) attrs.gid = attr->st_gid;
   // Unless set, the atime is the mtime (no read or write moves it apart).

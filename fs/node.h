@@ -39,6 +39,10 @@ struct Filesystem::WriteState {
   bool dirty = false;     // changed since the last commit (without passthrough)
   int backing_id = 0;     // passthrough: the kernel's id of the extent
   int backing_opens = 0;  // handles opened with it
+  // Passthrough: a handle that may write was opened by a caller who does
+  // not keep set-ID bits (fs/set_id.h), so a commit of what the kernel
+  // wrote drops them.
+  bool unprivileged_writer = false;
   // Passthrough: the extent's size and mtime at the last commit, to tell
   // whether the kernel wrote since.
   bool committed = false;

@@ -10,6 +10,7 @@ The test compares the lines for a native folder and a ciuicfs mount with
 import errno
 import os
 import stat
+import struct
 import sys
 
 
@@ -94,4 +95,75 @@ def check(b):
     attempt("the sticky folder", lambda: sorted(os.listdir(b + "/sticky")))
 
 
-{"setup": setup, "act": act, "check": check}[sys.argv[2]](sys.argv[1])
+# Set-ID bits and file capabilities: what a write, a truncate and a chown
+# leave of them, by an unprivileged user ("setid-act") and by root
+# ("setid-root"); "setid-setup" and "setid-check" run as root.
+SETID_FILES = {"w-ugx": 0o6777, "w-g-nox": 0o6767, "t-path": 0o4777, "t-open": 0o4777, "t-fd": 0o4777,
+               "w-root": 0o6777, "chown": 0o6755, "cap-w": 0o755, "cap-chown": 0o755, "cap-t": 0o755}
+# A version 2 file capability (VFS_CAP_REVISION_2, effective) granting CAP_NET_RAW.
+CAPABILITY = struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)
+
+
+def setid_setup(b):
+    os.mkdir(b + "/setid", 0o777)
+    os.chmod(b + "/setid", 0o777)
+    for name, mode in SETID_FILES.items():
+        write(b + "/setid/" + name, "content")
+        os.chmod(b + "/setid/" + name, mode)
+        if name.startswith("cap-"):
+            os.setxattr(b + "/setid/" + name, "security.capability", CAPABILITY)
+
+
+def setid_act(b):
+    d = b + "/setid/"
+    attempt("append to a set-ID file", lambda: write(d + "w-ugx", "+more", "a"))
+    attempt("append where the group may not execute", lambda: write(d + "w-g-nox", "+more", "a"))
+    attempt("truncate a set-ID file by path", lambda: os.truncate(d + "t-path", 2))
+    attempt("open a set-ID file with O_TRUNC", lambda: write(d + "t-open", "new"))
+    attempt("ftruncate a set-ID file", lambda: fd_truncate(d + "t-fd"))
+    # Its own file, made set-user-ID while it is open for writing.
+    attempt("chmod u+s of its own open file, then write", lambda: write_after_chmod(d + "own"))
+
+
+def fd_truncate(path):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, 3)
+    finally:
+        os.close(fd)
+
+
+def write_after_chmod(path):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o755)
+    try:
+        os.write(fd, b"first")
+        os.fchmod(fd, 0o4755)
+        os.write(fd, b" second")
+    finally:
+        os.close(fd)
+
+
+def setid_root(b):
+    d = b + "/setid/"
+    attempt("root appends to a set-ID file", lambda: write(d + "w-root", "+more", "a"))
+    attempt("root chowns a set-ID file", lambda: os.chown(d + "chown", 65534, -1))
+    attempt("root appends to a file with a capability", lambda: write(d + "cap-w", "+more", "a"))
+    attempt("root chowns a file with a capability", lambda: os.chown(d + "cap-chown", 65534, -1))
+    attempt("root truncates a file with a capability", lambda: os.truncate(d + "cap-t", 1))
+
+
+def capability(path):
+    try:
+        return os.getxattr(path, "security.capability") == CAPABILITY
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+
+
+def setid_check(b):
+    for name in sorted(list(SETID_FILES) + ["own"]):
+        p = b + "/setid/" + name
+        attempt(name, lambda: "%s %r capability=%s" % (owner(p), read(p), capability(p)))
+
+
+{"setup": setup, "act": act, "check": check, "setid-setup": setid_setup, "setid-act": setid_act,
+ "setid-root": setid_root, "setid-check": setid_check}[sys.argv[2]](sys.argv[1])
