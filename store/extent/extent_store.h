@@ -6,6 +6,7 @@
 #define CIUICFS_STORE_EXTENT_EXTENT_STORE_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -121,6 +122,9 @@ class ExtentStore {
   // written (ExtentWriter::Touch), committed or sealed within the last
   // second. A writer left unsealed and idle does not count.
   bool saving() const;
+  // Whether no extent was made, written, committed or sealed for `d`:
+  // also false in the gap between two files of one checkpoint.
+  bool idle_for(std::chrono::nanoseconds d) const;
   void Touch();
   uint64_t created() const;
 
