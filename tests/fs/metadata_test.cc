@@ -246,18 +246,26 @@ std::string RunAs(const std::string& who, const std::string& base, const std::st
   return rc == 0 ? out : out + "exit " + std::to_string(rc);
 }
 
-TEST(UnprivilegedTest, PermissionsMatchANativeFolderWithAllowOther) {
-  if (std::string why = FuseUnavailableReason(); !why.empty()) GTEST_SKIP() << "skipping: " << why;
-  if (getuid() != 0) GTEST_SKIP() << "skipping: switching to another user needs root";
-  if (access("/usr/bin/setpriv", X_OK) != 0 || access("/usr/bin/python3", X_OK) != 0)
-    GTEST_SKIP() << "skipping: needs /usr/bin/setpriv and /usr/bin/python3 (scripts/setup.sh installs them)";
+// A native folder and a mount with --allow-other side by side in a
+// folder the other user can reach.
+class UnprivilegedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string why = FuseUnavailableReason(); !why.empty()) GTEST_SKIP() << "skipping: " << why;
+    if (getuid() != 0) GTEST_SKIP() << "skipping: switching to another user needs root";
+    if (access("/usr/bin/setpriv", X_OK) != 0 || access("/usr/bin/python3", X_OK) != 0)
+      GTEST_SKIP() << "skipping: needs /usr/bin/setpriv and /usr/bin/python3 (scripts/setup.sh installs them)";
+    ASSERT_EQ(chmod(dir.path().c_str(), 0755), 0);  // reachable by the other user
+    ASSERT_EQ(mkdir(native.c_str(), 0755), 0);
+    ASSERT_TRUE(mount.Start());
+  }
   TempDir dir;
-  ASSERT_EQ(chmod(dir.path().c_str(), 0755), 0);  // reachable by the other user
   const std::string native = dir.Sub("native");
-  ASSERT_EQ(mkdir(native.c_str(), 0755), 0);
-  Mount mount(dir.Sub("mnt"), dir.Sub("store"), "--allow-other");
-  ASSERT_TRUE(mount.Start());
+  Mount mount{dir.Sub("mnt"), dir.Sub("store"), "--allow-other"};
   const std::string nobody = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups";
+};
+
+TEST_F(UnprivilegedTest, PermissionsMatchANativeFolderWithAllowOther) {
   EXPECT_EQ(RunAs("", mount.path(), "setup"), RunAs("", native, "setup"));
   const std::string act = RunAs(nobody, native, "act");
   EXPECT_NE(act.find("create in a closed folder EACCES"), std::string::npos) << act;
@@ -276,18 +284,7 @@ TEST(UnprivilegedTest, PermissionsMatchANativeFolderWithAllowOther) {
 // itself where the kernel leaves it to it (fs/set_id.h), and on the
 // passthrough path a file that carries them is written through the
 // daemon. Again after a remount: the versions carry the dropped bits.
-TEST(UnprivilegedTest, SetIdBitsAndCapabilitiesDropAsOnANativeFolder) {
-  if (std::string why = FuseUnavailableReason(); !why.empty()) GTEST_SKIP() << "skipping: " << why;
-  if (getuid() != 0) GTEST_SKIP() << "skipping: switching to another user needs root";
-  if (access("/usr/bin/setpriv", X_OK) != 0 || access("/usr/bin/python3", X_OK) != 0)
-    GTEST_SKIP() << "skipping: needs /usr/bin/setpriv and /usr/bin/python3 (scripts/setup.sh installs them)";
-  TempDir dir;
-  ASSERT_EQ(chmod(dir.path().c_str(), 0755), 0);
-  const std::string native = dir.Sub("native");
-  ASSERT_EQ(mkdir(native.c_str(), 0755), 0);
-  Mount mount(dir.Sub("mnt"), dir.Sub("store"), "--allow-other");
-  ASSERT_TRUE(mount.Start());
-  const std::string nobody = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups";
+TEST_F(UnprivilegedTest, SetIdBitsAndCapabilitiesDropAsOnANativeFolder) {
   EXPECT_EQ(RunAs("", mount.path(), "setid-setup"), RunAs("", native, "setid-setup"));
   const std::string act = RunAs(nobody, native, "setid-act");
   EXPECT_EQ(RunAs(nobody, mount.path(), "setid-act"), act);
