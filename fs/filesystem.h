@@ -183,7 +183,8 @@ class Filesystem {
   // daemon (mu_ held, and data_mu for a file).
   void DropSetIdLocked(Node& n, SetIdChange change, const SetIdCaller& caller);
   Result<size_t> ReadLive(Node& n, FileHandle& fh, char* buf, size_t size, uint64_t off);
-  Status TruncateLive(Node& n, uint64_t size);
+  // Drops set-ID bits as a write by `caller` would (fs/set_id.h).
+  Status TruncateLive(Node& n, uint64_t size, const SetIdCaller& caller);
   // Makes the node's written content a version and commits it; no-op when
   // it has nothing new. Takes mu_ itself.
   Status CommitContent(const NodePtr& n, bool durable);

@@ -182,7 +182,7 @@ void Filesystem::ReleaseBacking(fuse_req_t req, const NodePtr& n, FileHandle& fh
 #endif
 }
 
-Status Filesystem::TruncateLive(Node& n, uint64_t size) {
+Status Filesystem::TruncateLive(Node& n, uint64_t size, const SetIdCaller& caller) {
   if (n.write && n.write->backing_id > 0 && n.write->committed) {
     // The kernel keeps this extent as the file's backing, and a version
     // names its bytes: they move to a copy first, so it never changes.
@@ -205,6 +205,7 @@ Status Filesystem::TruncateLive(Node& n, uint64_t size) {
   n.write->dirty = true;
   std::lock_guard<std::mutex> lock(mu_);
   n.size = size;
+  DropSetIdLocked(n, SetIdChange::kWrite, caller);  // committed with the content, as a write's
   return Status::Ok();
 }
 
@@ -370,11 +371,7 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     std::lock_guard<std::mutex> data(n->data_mu);
     Status s;
     if (writable && (fi->flags & O_TRUNC)) {
-      s = TruncateLive(*n, 0);
-      if (s.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        DropSetIdLocked(*n, SetIdChange::kWrite, CallerOf(req));
-      }
+      s = TruncateLive(*n, 0, CallerOf(req));
     } else if (writable && !n->write && CanBack(*n)) {
       // With passthrough the kernel writes the extent itself: it must hold
       // the content from the start.

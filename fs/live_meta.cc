@@ -26,14 +26,12 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
     if (n->stale) return (void)fuse_reply_err(req, ESTALE);
     {
       std::lock_guard<std::mutex> data(n->data_mu);
-      Status s = TruncateLive(*n, static_cast<uint64_t>(attr->st_size));
-      if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
       // The kernel says whether the caller keeps set-ID bits (it sends
       // FATTR_KILL_SUIDGID, which libfuse names FUSE_SET_ATTR_KILL_SUID).
       SetIdCaller caller = CallerOf(req);
       caller.privileged = !(to_set & FUSE_SET_ATTR_KILL_SUID);
-      std::lock_guard<std::mutex> lock(mu_);
-      DropSetIdLocked(*n, SetIdChange::kWrite, caller);
+      Status s = TruncateLive(*n, static_cast<uint64_t>(attr->st_size), caller);
+      if (!s.ok()) return (void)fuse_reply_err(req, StatusToErrno(s));
     }
     // truncate(2) by path, no handle open for writing: nothing else would
     // commit it, so it is a save of its own, as a close would be.

@@ -16,6 +16,11 @@
 namespace ciuicfs {
 namespace {
 
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 bool ParseExtentName(const char* name, uint32_t* n) {
   if (std::strlen(name) != 12 || std::strcmp(name + 8, ".ext") != 0) return false;
   char* end = nullptr;
@@ -336,22 +341,11 @@ bool ExtentStore::IsWriting(uint32_t extent) const {
   return writing_.count(extent) != 0;
 }
 
-void ExtentStore::Touch() {
-  last_activity_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+void ExtentStore::Touch() { last_activity_ns_ = SteadyNs(); }
 
-bool ExtentStore::saving() const {
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch()).count();
-  return writing() > 0 && now - last_activity_ns_.load() < 1000000000;
-}
+bool ExtentStore::saving() const { return writing() > 0 && !idle_for(std::chrono::seconds(1)); }
 
-bool ExtentStore::idle_for(std::chrono::nanoseconds d) const {
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch()).count();
-  return now - last_activity_ns_.load() >= d.count();
-}
+bool ExtentStore::idle_for(std::chrono::nanoseconds d) const { return SteadyNs() - last_activity_ns_.load() >= d.count(); }
 
 size_t ExtentStore::writing() const {
   std::lock_guard<std::mutex> lock(mu_);
