@@ -202,6 +202,11 @@ void Filesystem::Init(fuse_conn_info* conn) {
     passthrough_ = true;
   }
 #endif
+#ifdef FUSE_CAP_DIRECT_IO_ALLOW_MMAP
+  // A reader opened while a file is written past the page cache may still
+  // map it shared (ChooseDirectIo).
+  if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP) conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
+#endif
 #ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
   // Without it the kernel asks for security.capability before every write
   // call (one more request per write) and clears set-ID bits itself.
@@ -354,6 +359,7 @@ void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
     std::lock_guard<std::mutex> data(n->data_mu);
     SetupBacking(req, *n, *fh, fi);
   }
+  ChooseDirectIo(*n, *fh, fi);
   lock.lock();
   fi->fh = reinterpret_cast<uint64_t>(fh);
   ++n->nlookup;

@@ -174,6 +174,9 @@ class Filesystem {
   // Opens of live files: passthrough where it can be used (data_mu held).
   void SetupBacking(fuse_req_t req, Node& n, FileHandle& fh, fuse_file_info* fi);
   bool CanBack(Node& n);  // a backing may be set up for a writable open of `n`
+  // Opens without a backing: whether the kernel's page cache is bypassed
+  // (mu_ not held).
+  void ChooseDirectIo(Node& n, FileHandle& fh, fuse_file_info* fi);
   Status NoteOpenedContent(Node& n);
   void ReleaseBacking(fuse_req_t req, const NodePtr& n, FileHandle& fh);
   Status WriteAt(Node& n, const char* buf, size_t size, uint64_t off, const SetIdCaller& caller);

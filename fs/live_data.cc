@@ -161,6 +161,27 @@ void Filesystem::SetupBacking(fuse_req_t req, Node& n, FileHandle& fh, fuse_file
 #endif
 }
 
+// Without a backing, a file's only handle opened write-only (how trainers,
+// cp and dd save) writes past the kernel's page cache: each WRITE carries
+// the writer's own pages, so the bytes are copied once less and the
+// checkpoint is not cached twice (the mount's pages and the extent's).
+// Every other handle opened while it writes bypasses the cache too, so no
+// page cached beside it can go stale, whatever the kernel does for direct
+// writes. A handle opened before keeps it cached: the writer then goes
+// through the page cache (the kernel keeps the two in step).
+void Filesystem::ChooseDirectIo(Node& n, FileHandle& fh, fuse_file_info* fi) {
+  if (n.kind != kLiveFile || fh.backing) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fh.writable && (fi->flags & O_ACCMODE) == O_WRONLY && n.open_handles == 1) {
+    fh.direct_writer = true;
+    ++n.direct_writers;
+  }
+  if (n.direct_writers > 0) {
+    fi->direct_io = 1;
+    fi->keep_cache = 0;
+  }
+}
+
 void Filesystem::ReleaseBacking(fuse_req_t req, const NodePtr& n, FileHandle& fh) {
 #ifdef CIUICFS_HAVE_PASSTHROUGH
   if (!fh.backing) return;
@@ -387,6 +408,7 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       fi->keep_cache = !n->committed.IsZero() && n->committed == n->cached_version;
       n->cached_version = n->committed;
     }
+    ChooseDirectIo(*n, *fh, fi);
     // A copy made for a backing the kernel then refused, with nothing
     // written yet: dropped (the first write makes another).
     if (n->write && n->write->backing_id == 0 && !n->write->dirty) n->write.reset();
@@ -442,6 +464,7 @@ void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     std::lock_guard<std::mutex> lock(mu_);
     if (fh->writable) --writers_;
     if (fh->node->kind == kLiveFile) --fh->node->open_handles;
+    if (fh->direct_writer) --fh->node->direct_writers;
   }
   delete fh;
   fuse_reply_err(req, 0);

@@ -77,6 +77,7 @@ struct Filesystem::Node {
   bool stale = false;  // left behind by a rollback or a switch: no writes through it (ESTALE)
   std::string link_target;  // kLiveLink, once read or made (its version is `committed`)
   int open_handles = 0;  // every open handle of a live file (mu_)
+  int direct_writers = 0;  // of them, write-only ones past the kernel's page cache (mu_)
   uint64_t nlookup = 0;  // the kernel's references: entry replies less FORGETs (mu_)
   // The extent the kernel writes through passthrough, for getattr (mu_).
   std::shared_ptr<ExtentFd> passthrough_fd;
@@ -95,6 +96,7 @@ struct Filesystem::FileHandle {
   std::mutex reader_mu;  // the kernel reads one handle from several threads
   bool writable = false;
   bool backing = false;  // opened with the node's passthrough backing id
+  bool direct_writer = false;  // counted in the node's direct_writers
   std::unique_ptr<VersionReader> reader;
   VersionId reader_version;
 };
