@@ -5,6 +5,8 @@
 # `umount`), then removed, leaving none of its files.
 #   tests/install/package_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
+# (Long outputs are matched from a here-string: `cmd | grep -q` under
+# pipefail fails when grep's early exit kills cmd with SIGPIPE.)
 src=$1
 build=$2
 say() { echo "package_test: $*"; }
@@ -49,7 +51,7 @@ done
 for c in $commands; do
   grep -qxF "./usr/share/man/man1/ciuicfs-$c.1.gz" <<<"$contents" || fail "no man page for ciuicfs $c"
 done
-if ldd "$build/fs/ciuicfs" | grep -q "libfuse3.so.4 => .*\.deps/libfuse"; then
+if grep -q "libfuse3.so.4 => .*\.deps/libfuse" <<<"$(ldd "$build/fs/ciuicfs")"; then
   grep -q "^./usr/lib/ciuicfs/libfuse3.so" <<<"$contents" || fail "the libfuse ciuicfs was built with is not in the package"
 fi
 depends=$(dpkg-deb --field "$deb" Depends)
@@ -67,17 +69,17 @@ want=$("$build/fs/ciuicfs" --version)
 got=$(ciuicfs --version)
 [ "$got" = "$want" ] || fail "installed --version '$got', built '$want'"
 grep -q "^ciuicfs [0-9]" <<<"$got" || fail "--version says '$got'"
-if ldd "$build/fs/ciuicfs" | grep -q "\.deps/libfuse"; then
-  ldd /usr/bin/ciuicfs | grep -q "libfuse3.so.4 => /usr/bin/../lib/ciuicfs/" || fail "installed ciuicfs does not load its own libfuse: $(ldd /usr/bin/ciuicfs | grep fuse)"
+if grep -q "\.deps/libfuse" <<<"$(ldd "$build/fs/ciuicfs")"; then
+  grep -q "libfuse3.so.4 => /usr/bin/../lib/ciuicfs/" <<<"$(ldd /usr/bin/ciuicfs)" || fail "installed ciuicfs does not load its own libfuse: $(ldd /usr/bin/ciuicfs | grep fuse)"
 fi
 
 # Man pages: the same options as --help (one source).
-man -P cat ciuicfs 2>/dev/null | grep -q "ciuicfs-mount" || fail "man ciuicfs does not name ciuicfs-mount"
+grep -q "ciuicfs-mount" <<<"$(man -P cat ciuicfs 2>/dev/null)" || fail "man ciuicfs does not name ciuicfs-mount"
 mount_page=$(man -P cat ciuicfs-mount 2>/dev/null | sed 's/‐//g')
 for opt in $(ciuicfs mount --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
   grep -q -- "$opt" <<<"$mount_page" || fail "man ciuicfs-mount lacks $opt, which --help lists"
 done
-man -P cat ciuicfs-verify 2>/dev/null | grep -q "check every chunk" || fail "man ciuicfs-verify lacks its summary"
+grep -q "check every chunk" <<<"$(man -P cat ciuicfs-verify 2>/dev/null)" || fail "man ciuicfs-verify lacks its summary"
 
 # Bash completion: command names and options.
 completed=$(bash -c 'source /usr/share/bash-completion/completions/ciuicfs; COMP_WORDS=(ciuicfs mo); COMP_CWORD=1; _ciuicfs; echo "${COMPREPLY[*]}"; COMP_WORDS=(ciuicfs mount --no-p); COMP_CWORD=2; _ciuicfs; echo "${COMPREPLY[*]}"')
