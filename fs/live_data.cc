@@ -460,6 +460,14 @@ void Filesystem::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   ReleaseBacking(req, fh->node, *fh);
+  // Writes through the daemon can come after the handle's last FLUSH: a
+  // shared map's pages are written back at munmap, after close(). They
+  // are committed here, as the backing's last release commits what the
+  // kernel wrote (a no-op when nothing came).
+  if (fh->writable && !fh->backing && fh->node->kind == kLiveFile) {
+    Status s = CommitContent(fh->node, false);
+    if (!s.ok()) LogLine("commit of inode " + std::to_string(ino) + " at release failed: " + s.message());
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (fh->writable) --writers_;
@@ -491,3 +499,4 @@ void Filesystem::Fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_fil
 }
 
 }  // namespace ciuicfs
+

@@ -90,9 +90,17 @@ void Filesystem::Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode
 // (store/FORMAT.md, "Nodes"); the link and every later change of the file
 // commit all its names at once.
 void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
-  std::lock_guard<std::mutex> lock(mu_);
-  NodePtr n = Get(ino);
+  NodePtr n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    n = Get(ino);
+  }
   if (!n) return (void)fuse_reply_err(req, ENOENT);
+  // The link attribute is set below: a file's commits read its attributes
+  // holding data_mu alone (data_mu before mu_).
+  std::unique_lock<std::mutex> data(n->data_mu, std::defer_lock);
+  if (n->kind == kLiveFile) data.lock();
+  std::lock_guard<std::mutex> lock(mu_);
   if (!IsLive(n->kind)) return (void)fuse_reply_err(req, EROFS);
   if (n->kind == kLiveDir) return (void)fuse_reply_err(req, EPERM);
   if (n->stale) return (void)fuse_reply_err(req, ESTALE);

@@ -42,12 +42,13 @@ void Filesystem::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int 
     }
   }
   // A change of mode, owner or times is a snapshot of its own, like a
-  // close (data_mu before mu_: a file's write state is updated too).
+  // close (data_mu before mu_: a file's write state is updated too, and a
+  // file's commits read its mode and attributes holding data_mu alone).
   const int meta_bits = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_ATIME |
                         FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW;
   const bool meta = to_set & meta_bits;
   std::unique_lock<std::mutex> data(n->data_mu, std::defer_lock);
-  if (meta && n->kind == kLiveFile) data.lock();
+  if (n->kind == kLiveFile) data.lock();
   std::unique_lock<std::mutex> lock(mu_);
   uint32_t mode = n->mode;
   int64_t mtime = n->mtime_ns;
