@@ -499,4 +499,3 @@ void Filesystem::Fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_fil
 }
 
 }  // namespace ciuicfs
-
