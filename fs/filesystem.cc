@@ -1,6 +1,7 @@
-// The live tree: inode table, attributes, namespace operations, xattrs and
-// the FUSE wiring. Building and replacing the whole tree lives in
-// live_tree.cc, file data in live_data.cc, the @ namespace in virtual_ns.cc.
+// The live tree: inode table, attributes, namespace operations and xattrs.
+// The FUSE wiring and the session's capabilities are in ops_table.cc,
+// building and replacing the whole tree in live_tree.cc, file data in
+// live_data.cc (and live_backing.cc), the @ namespace in virtual_ns.cc.
 #include "fs/filesystem.h"
 
 #include <malloc.h>
@@ -18,11 +19,6 @@
 #include "store/store.h"
 
 namespace ciuicfs {
-namespace {
-
-constexpr uint32_t kBlockSize = 1 << 20;
-
-}  // namespace
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -189,36 +185,6 @@ Result<Snapshot> Filesystem::CommitEdits(std::vector<TreeEdit> edits, std::optio
   req.durable = durable;
   req.logged = logged;  // close() waits for the commit log, not the index
   return store_->Commit(req);
-}
-
-void Filesystem::Init(fuse_conn_info* conn) {
-  conn->max_write = kBlockSize;
-  conn->max_readahead = kBlockSize;
-  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-#ifdef CIUICFS_HAVE_PASSTHROUGH
-  // Passthrough excludes the writeback cache, which this daemon never asks for.
-  if (options_.passthrough && (conn->capable & FUSE_CAP_PASSTHROUGH)) {
-    conn->want |= FUSE_CAP_PASSTHROUGH;
-    passthrough_ = true;
-  }
-#endif
-#ifdef FUSE_CAP_DIRECT_IO_ALLOW_MMAP
-  // A reader opened while a file is written past the page cache may still
-  // map it shared (ChooseDirectIo).
-  if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP) conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
-#endif
-#ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
-  // Without it the kernel asks for security.capability before every write
-  // call (one more request per write) and clears set-ID bits itself.
-  if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV_V2) {
-    conn->want |= FUSE_CAP_HANDLE_KILLPRIV_V2;
-    killpriv_ = true;
-  }
-#endif
-  LogLine(std::string("mount: writes go ") +
-          (passthrough_ ? "through kernel passthrough into the store's extents"
-                        : "through the daemon into the store's extents (no passthrough" +
-                              std::string(options_.passthrough ? ": this libfuse or kernel lacks it)" : ": --no-passthrough)")));
 }
 
 void Filesystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {

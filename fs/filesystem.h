@@ -85,6 +85,8 @@ class Filesystem {
 
   // Handlers (one reply each).
   void Init(fuse_conn_info* conn);
+  // FUSE's message size (max_write), its readahead and st_blksize.
+  static constexpr uint32_t kBlockSize = 1 << 20;
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
   void Getattr(fuse_req_t req, fuse_ino_t ino);
   void Forget(const fuse_forget_data* forgets, size_t count);  // one lock for a batch
@@ -182,6 +184,9 @@ class Filesystem {
   Status WriteAt(Node& n, const char* buf, size_t size, uint64_t off, const SetIdCaller& caller);
   // The caller of `req` for fs/set_id.h's rules.
   static SetIdCaller CallerOf(fuse_req_t req);
+  // Whether the caller keeps set-ID bits on a write: a local disk asks for
+  // CAP_FSETID, which libfuse does not pass; uid 0 stands for it.
+  static bool Privileged(fuse_req_t req);
   // Applies fs/set_id.h's rule to `n` where the kernel leaves it to the
   // daemon (mu_ held, and data_mu for a file).
   void DropSetIdLocked(Node& n, SetIdChange change, const SetIdCaller& caller);

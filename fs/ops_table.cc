@@ -1,5 +1,9 @@
-// The one place the FUSE low-level ops are wired to Filesystem's handlers.
+// The one place the FUSE low-level ops are wired to Filesystem's handlers,
+// and the capabilities the session asks the kernel for (Init).
+#include <string>
+
 #include "fs/filesystem.h"
+#include "store/base/log.h"
 
 namespace ciuicfs {
 namespace {
@@ -63,6 +67,36 @@ const fuse_lowlevel_ops& Filesystem::Ops() {
     return o;
   }();
   return ops;
+}
+
+void Filesystem::Init(fuse_conn_info* conn) {
+  conn->max_write = kBlockSize;
+  conn->max_readahead = kBlockSize;
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+#ifdef CIUICFS_HAVE_PASSTHROUGH
+  // Passthrough excludes the writeback cache, which this daemon never asks for.
+  if (options_.passthrough && (conn->capable & FUSE_CAP_PASSTHROUGH)) {
+    conn->want |= FUSE_CAP_PASSTHROUGH;
+    passthrough_ = true;
+  }
+#endif
+#ifdef FUSE_CAP_DIRECT_IO_ALLOW_MMAP
+  // A reader opened while a file is written past the page cache may still
+  // map it shared (ChooseDirectIo).
+  if (conn->capable & FUSE_CAP_DIRECT_IO_ALLOW_MMAP) conn->want |= FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
+#endif
+#ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
+  // Without it the kernel asks for security.capability before every write
+  // call (one more request per write) and clears set-ID bits itself.
+  if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV_V2) {
+    conn->want |= FUSE_CAP_HANDLE_KILLPRIV_V2;
+    killpriv_ = true;
+  }
+#endif
+  LogLine(std::string("mount: writes go ") +
+          (passthrough_ ? "through kernel passthrough into the store's extents"
+                        : "through the daemon into the store's extents (no passthrough" +
+                              std::string(options_.passthrough ? ": this libfuse or kernel lacks it)" : ": --no-passthrough)")));
 }
 
 }  // namespace ciuicfs
